@@ -1,0 +1,24 @@
+import type { RequestHandler, Response } from 'express';
+import { INTERNAL_IDENTITY_HEADER, type Identity } from '@pay/contracts';
+import { Unauthorized } from '@pay/errors';
+import { verifyInternalIdentity } from './index';
+
+/** Internal services: every /api route needs the gateway-signed identity. */
+export function requireInternalIdentity(secret: string): RequestHandler {
+  return (req, res, next) => {
+    const token = req.header(INTERNAL_IDENTITY_HEADER);
+    if (!token) return next(new Unauthorized('missing internal identity'));
+    try {
+      res.locals.identity = verifyInternalIdentity(token, secret);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+export function identityOf(res: Response): Identity {
+  const identity = res.locals.identity as Identity | undefined;
+  if (!identity) throw new Unauthorized('no identity');
+  return identity;
+}

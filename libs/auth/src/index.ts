@@ -1,0 +1,71 @@
+import jwt, { type Algorithm } from 'jsonwebtoken';
+import { z } from 'zod';
+import { roleSchema, type Identity } from '@pay/contracts';
+import { Unauthorized } from '@pay/errors';
+
+export type VerifierConfig = { algorithm: 'HS256'; secret: string } | { algorithm: 'RS256'; publicKey: string };
+
+const claimsSchema = z.object({ sub: z.string().min(1).max(128), role: roleSchema });
+
+/**
+ * Verifies a bearer JWT with ONE pinned algorithm (no `alg: none`, no HS/RS confusion: an RS256 public
+ * key is never used as an HMAC secret). Expiry is enforced; `sub` and `role` are required.
+ */
+export function createTokenVerifier(config: VerifierConfig) {
+  const key = config.algorithm === 'HS256' ? config.secret : config.publicKey;
+  const algorithms: Algorithm[] = [config.algorithm];
+  return function verifyToken(token: string): Identity {
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, key, { algorithms, clockTolerance: 5 });
+    } catch (error) {
+      throw new Unauthorized(`invalid token: ${(error as Error).message}`);
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw new Unauthorized('token lacks a valid sub and role');
+    return { sub: claims.data.sub, role: claims.data.role };
+  };
+}
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
+
+/** Signs a public-API token (dev tool, tests). Production tokens come from the identity provider. */
+export function signToken(identity: Identity, secret: string, expiresIn: jwt.SignOptions['expiresIn'] = '12h'): string {
+  return jwt.sign({ role: identity.role }, secret, { algorithm: 'HS256', subject: identity.sub, expiresIn });
+}
+
+export function bearerToken(header: string | undefined): string {
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header ?? '');
+  if (!match?.[1]) throw new Unauthorized('missing bearer token');
+  return match[1];
+}
+
+const INTERNAL_AUDIENCE = 'payments-internal';
+const INTERNAL_ISSUER = 'api-gateway';
+
+/**
+ * Identity from the API gateway to an internal service: a 60-second HS256 token signed with
+ * INTERNAL_TOKEN_SECRET. A client cannot forge it; internal services accept nothing else.
+ */
+export function signInternalIdentity(identity: Identity, secret: string): string {
+  return jwt.sign({ role: identity.role }, secret, {
+    algorithm: 'HS256',
+    subject: identity.sub,
+    audience: INTERNAL_AUDIENCE,
+    issuer: INTERNAL_ISSUER,
+    expiresIn: 60,
+  });
+}
+
+export function verifyInternalIdentity(token: string, secret: string): Identity {
+  let payload: unknown;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'], audience: INTERNAL_AUDIENCE, issuer: INTERNAL_ISSUER, clockTolerance: 5 });
+  } catch (error) {
+    throw new Unauthorized(`invalid internal identity: ${(error as Error).message}`);
+  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) throw new Unauthorized('internal identity lacks sub and role');
+  return claims.data;
+}
+export * from './express';

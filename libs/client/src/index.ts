@@ -1,0 +1,95 @@
+import type { ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
+
+/**
+ * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
+ * arguments) plus orders and audit. Types come from @pay/contracts, the same place the services use.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | string,
+  ) {
+    super(`HTTP ${status}: ${typeof body === 'string' ? body : `${body.error.code}: ${body.error.message}`}`);
+    this.name = 'ApiError';
+  }
+
+  get code(): string | undefined {
+    return typeof this.body === 'string' ? undefined : this.body.error.code;
+  }
+}
+
+export interface ClientOptions {
+  baseUrl: string; // e.g. http://127.0.0.1:8080/api/v1
+  token: string;
+}
+
+export interface PaymentListParams {
+  order_id?: string;
+  page?: number;
+  page_size?: number;
+}
+
+export interface CreatePaymentParams {
+  order_id: string;
+  method?: 'wechat' | 'alipay' | 'bank_card';
+  /** "99.00"; must equal the order total if given */
+  amount?: string;
+}
+
+export interface CreateOrderParams {
+  items: { product_id: string; name: string; unit_price: string; quantity: number }[];
+  currency?: string;
+}
+
+export interface AuditEventParams {
+  payment_id?: string;
+  order_id?: string;
+  action?: string;
+  from?: string;
+  to?: string;
+  page?: number;
+  page_size?: number;
+}
+
+export function createClient({ baseUrl, token }: ClientOptions) {
+  async function call<T>(method: string, path: string, body?: unknown, query?: object): Promise<T> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+    const url = `${baseUrl}${path}${params.size ? `?${params.toString()}` : ''}`;
+    const response = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    const contentType = response.headers.get('content-type') ?? '';
+    const parsed: unknown = contentType.includes('json') && text ? JSON.parse(text) : text;
+    if (!response.ok) throw new ApiError(response.status, parsed as ErrorBody | string);
+    return parsed as T;
+  }
+  const id = (value: string) => encodeURIComponent(value);
+
+  return {
+    // payment.ts
+    getPayments: (params: PaymentListParams = {}) => call<Page<PaymentView>>('GET', '/payments', undefined, params),
+    createPayment: (params: CreatePaymentParams) => call<PaymentView>('POST', '/payments', params),
+    getPaymentDetail: (paymentId: string) => call<PaymentView>('GET', `/payments/${id(paymentId)}`),
+    startPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/start`, {}),
+    succeedPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/succeed`, {}),
+    failPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/fail`, {}),
+    cancelPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/cancel`, {}),
+    expirePayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/expire`, {}),
+    // orders
+    createOrder: (params: CreateOrderParams) => call<OrderView>('POST', '/orders', params),
+    getOrders: (params: { status?: string; page?: number; page_size?: number } = {}) => call<Page<OrderView>>('GET', '/orders', undefined, params),
+    getOrder: (orderId: string) => call<OrderView>('GET', `/orders/${id(orderId)}`),
+    cancelOrder: (orderId: string) => call<OrderView>('POST', `/orders/${id(orderId)}/cancel`, {}),
+    // audit (auditor/admin)
+    getAuditEvents: (params: AuditEventParams = {}) => call<Page<Record<string, unknown>>>('GET', '/audit/events', undefined, params),
+    verifyAudit: () => call<{ ok: boolean; checked: number; first_bad?: unknown }>('GET', '/audit/verify'),
+    getDailyReport: (date: string) => call<Record<string, unknown>>('GET', '/audit/reports/daily', undefined, { date, format: 'json' }),
+    getDailyReportCsv: (date: string) => call<string>('GET', '/audit/reports/daily', undefined, { date, format: 'csv' }),
+  };
+}
+
+export type ApiClient = ReturnType<typeof createClient>;

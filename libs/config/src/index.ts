@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** Thrown at start-up when the environment is wrong; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; problem: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable}: ${i.problem}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses `env` with a zod object whose keys are the environment variable names.
+ * Unknown variables are ignored (the process environment has many); every known one is validated.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    variable: String(issue.path[0] ?? '(environment)'),
+    problem: issue.message,
+  }));
+  throw new ConfigError(issues);
+}
+
+/** Reusable variable shapes, so every service parses ports, URLs and flags the same way. */
+export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+export const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+export const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+    } catch {
+      return false;
+    }
+  }, `must be a URL with protocol ${protocols.join(' or ')}`);
+
+export const secret = (minLength = 16) => z.string().min(minLength, `must be at least ${minLength} characters`);
+
+/** Variables every service shares: where the broker and the database are, and how events are named. */
+export const commonEnv = {
+  AMQP_URL: url(['amqp', 'amqps']).default('amqp://guest:guest@127.0.0.1:5672'),
+  MONGO_URL: url(['mongodb', 'mongodb+srv']).default('mongodb://127.0.0.1:27017'),
+  /** Prefix for exchange and queue names: isolates parallel runs and environments on one broker. */
+  BROKER_PREFIX: z.string().regex(/^[a-z0-9_.-]{1,40}$/i, 'letters, digits, . _ - (max 40)').default('payments'),
+  /** Prefix for database names (e.g. a test run's id). */
+  DB_PREFIX: z.string().regex(/^[a-z0-9_]{0,30}$/i, 'letters, digits, _ (max 30)').default(''),
+  /** Cap on the mongoose pool: FerretDB/PostgreSQL wedges when writers exceed its own pool. */
+  MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+  /** Shared secret the API gateway signs internal identity tokens with; services trust only it. */
+  INTERNAL_TOKEN_SECRET: secret(32),
+};

@@ -1,0 +1,78 @@
+/**
+ * Typed application errors. Domain code throws these; the one HTTP error mapper (@pay/http)
+ * turns them into `{error:{code,message,details?}}` with the matching status.
+ */
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadInput extends AppError {
+  readonly status = 400;
+  readonly code = 'bad_request';
+}
+
+export class Unauthorized extends AppError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+
+export class Forbidden extends AppError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+
+export class NotFound extends AppError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+
+/** A state conflict: the thing exists but is not in a state that allows the request. */
+export class Conflict extends AppError {
+  readonly status = 409;
+  readonly code: string;
+  constructor(message: string, details?: unknown, code = 'conflict') {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+/** A move the state machine does not allow; names both states. */
+export class IllegalTransition extends Conflict {
+  constructor(
+    readonly aggregate: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`${aggregate} cannot go from '${from}' to '${to}'`, { current_status: from, requested_status: to }, 'illegal_transition');
+  }
+}
+
+/** A business rule refused the request (e.g. amount mismatch, order not payable). */
+export class BusinessRuleViolation extends AppError {
+  readonly status = 422;
+  readonly code: string;
+  constructor(message: string, details?: unknown, code = 'business_rule_violation') {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+export class AmountMismatch extends BusinessRuleViolation {
+  constructor(expectedMinor: number, gotMinor: number) {
+    super('amount does not match the order total', { expected_minor: expectedMinor, got_minor: gotMinor }, 'amount_mismatch');
+  }
+}
+
+/** A dependency (database, broker, another service) is unavailable; the caller may retry. */
+export class Unavailable extends AppError {
+  readonly status = 503;
+  readonly code = 'unavailable';
+}

@@ -1,0 +1,6 @@
+export * from './ferretdb';
+export * from './infrastructure';
+export * from './ports';
+export * from './services';
+export * from './dev-env';
+export * from './simulator';

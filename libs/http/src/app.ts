@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { AppError } from '@pay/errors';
+import { REQUEST_ID_HEADER } from '@pay/contracts';
+import { withLogContext, type Logger } from '@pay/logger';
+import type { ServiceMetrics } from '@pay/metrics';
+
+export interface HttpAppOptions {
+  service: string;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Named dependency checks for /readyz (db, broker); all must be true. */
+  readiness: Record<string, () => Promise<boolean> | boolean>;
+  /** JSON body limit; bodies above it get 413. */
+  bodyLimit?: string;
+  /** Skip the JSON parser (a route reads the raw body itself, e.g. signed provider callbacks). */
+  parseJson?: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * The express app every service starts from: security headers, request ids in logs and responses,
+ * latency metrics, bounded JSON bodies, and /healthz, /readyz, /metrics. Add routes, then call
+ * `finishApp` to install the 404 and the one error mapper.
+ */
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { logger, metrics } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: `$` operators cannot arrive as objects
+  app.use(helmet());
+
+  app.use((req, res, next) => {
+    const incoming = req.header(REQUEST_ID_HEADER);
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) }, seconds);
+      if (req.path !== '/healthz' && req.path !== '/metrics' && req.path !== '/readyz') {
+        withLogContext({ request_id: requestId }, () =>
+          logger.http('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(seconds * 1000) }),
+        );
+      }
+    });
+    withLogContext({ request_id: requestId, correlation_id: requestId }, next);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', service: options.service });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(options.readiness)) {
+      try {
+        checks[name] = await check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  if (options.parseJson !== false) {
+    app.use(express.json({ limit: options.bodyLimit ?? '32kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  }
+  return app;
+}
+
+export function finishApp(app: Express, logger: Logger): void {
+  app.use(((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}`, request_id: res.locals.requestId } });
+  }) as RequestHandler);
+  app.use(errorMapper(logger));
+}
+
+/** The one mapping from errors to `{error:{code,message,details?}}`. Unknown errors never leak internals. */
+export function errorMapper(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, _next) => {
+    const requestId = res.locals.requestId as string | undefined;
+    if (res.headersSent) return;
+    if (error instanceof AppError) {
+      if (error.status >= 500) logger.error(error.message, { code: error.code });
+      res.status(error.status).json({ error: { code: error.code, message: error.message, details: error.details, request_id: requestId } });
+      return;
+    }
+    const bodyError = error as { type?: string; status?: number; message?: string };
+    if (bodyError.type === 'entity.too.large') {
+      res.status(413).json({ error: { code: 'payload_too_large', message: 'request body too large', request_id: requestId } });
+      return;
+    }
+    if (bodyError.type === 'entity.parse.failed' || bodyError.type === 'encoding.unsupported' || bodyError.type === 'charset.unsupported') {
+      res.status(400).json({ error: { code: 'bad_request', message: 'request body is not valid JSON', request_id: requestId } });
+      return;
+    }
+    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      res.status(bodyError.status).json({ error: { code: 'bad_request', message: 'bad request', request_id: requestId } });
+      return;
+    }
+    logger.error('unhandled error', { error, request_id: requestId });
+    res.status(500).json({ error: { code: 'internal', message: 'internal error', request_id: requestId } });
+  };
+}

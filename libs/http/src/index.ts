@@ -1,0 +1,4 @@
+export * from './app';
+export * from './validate';
+export * from './server';
+export * from './pagination';

@@ -1,0 +1,64 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Logger } from '@pay/logger';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  /** Stops accepting connections and waits for in-flight requests (bounded). */
+  close(): Promise<void>;
+}
+
+export function listen(app: Express, port: number, host: string, logger: Logger): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      const address = server.address();
+      const actual = typeof address === 'object' && address ? address.port : port;
+      logger.info('http listening', { host, port: actual });
+      resolve({
+        server,
+        port: actual,
+        close: () =>
+          new Promise<void>((done) => {
+            const force = setTimeout(() => server.closeAllConnections(), 10_000);
+            server.close(() => {
+              clearTimeout(force);
+              done();
+            });
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: run the steps in order (stop taking work, finish in-flight,
+ * close connections), then exit. A second signal or a stuck step forces exit.
+ */
+export function onShutdown(logger: Logger, steps: (() => Promise<void>)[], timeoutMs = 20_000): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    force.unref();
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (error) {
+        logger.warn('shutdown step failed', { error: (error as Error).message });
+      }
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,386 @@
+import {
+  type KeyObject,
+  X509Certificate,
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  generateKeyPairSync,
+  randomBytes,
+  randomInt,
+  verify as verifySignature,
+} from 'node:crypto';
+import { z } from 'zod';
+import { MAX_AMOUNT_MINOR, isMinorAmount } from '@pay/money';
+import {
+  BASE64,
+  type CallbackRequest,
+  type ProviderAdapter,
+  type ProviderAnswer,
+  type VerifyResult,
+  decodeCallbackBody,
+  failureStatus,
+  headerValue,
+  isWithinTolerance,
+  neverThrow,
+  quote,
+  reject,
+  strictUtf8,
+} from './types';
+
+/**
+ * WeChat Pay API v3 payment notifications: the headers sign "<timestamp>\n<nonce>\n<raw body>\n" with
+ * SHA256withRSA (PKCS#1 v1.5) under the platform key named by Wechatpay-Serial; the payment itself is in
+ * `resource`, encrypted with AEAD_AES_256_GCM under the merchant's APIv3 key.
+ */
+
+export interface WechatpayProviderConfig {
+  mchid: string;
+  appid: string;
+  /** The APIv3 key: 32 bytes of text, used as the AES-256 key */
+  apiV3Key: string;
+  /** Platform public key (SPKI PEM, or the platform certificate PEM) by serial */
+  platformPublicKeys: Record<string, string>;
+}
+
+export interface WechatpayCallbackInput {
+  notificationId: string;
+  paymentId: string;
+  transactionId: string;
+  tradeState: 'SUCCESS' | 'PAYERROR' | 'CLOSED';
+  amountMinor: number;
+  mchid: string;
+  appid: string;
+}
+
+export interface WechatpaySigningKeys {
+  apiV3Key: string;
+  platformPrivateKey: string;
+  serial: string;
+}
+
+export interface WechatpayDevKeys {
+  apiV3Key: string;
+  serial: string;
+  platformPrivateKey: string;
+  platformPublicKey: string;
+}
+
+const HEADER_TIMESTAMP = 'wechatpay-timestamp';
+const HEADER_NONCE = 'wechatpay-nonce';
+const HEADER_SIGNATURE = 'wechatpay-signature';
+const HEADER_SERIAL = 'wechatpay-serial';
+const HEADER_SIGNATURE_TYPE = 'wechatpay-signature-type';
+const SIGNATURE_TYPE = 'WECHATPAY2-SHA256-RSA2048';
+const AEAD = 'AEAD_AES_256_GCM';
+const GCM_TAG_BYTES = 16;
+const GCM_NONCE_BYTES = 12;
+
+// Outer envelope is not strict: WeChat documents that it may add fields, and they are covered by the signature.
+const notificationSchema = z.object({
+  id: z.string().min(1).max(128),
+  create_time: z.string().max(64).optional(),
+  event_type: z.string().min(1).max(64),
+  resource_type: z.string().max(64).optional(),
+  summary: z.string().max(256).optional(),
+  resource: z.object({
+    algorithm: z.string().max(64),
+    ciphertext: z.string().min(1),
+    associated_data: z.string().max(256).optional(),
+    nonce: z.string().max(64),
+    original_type: z.string().max(64),
+  }),
+});
+
+const transactionSchema = z.object({
+  mchid: z.string().min(1).max(64),
+  appid: z.string().min(1).max(64),
+  out_trade_no: z.string().min(1).max(128),
+  // Absent on some non-success states: the provider never assigned one.
+  transaction_id: z.string().min(1).max(128).optional(),
+  trade_type: z.string().max(32).optional(),
+  trade_state: z.string().min(1).max(32),
+  trade_state_desc: z.string().max(256).optional(),
+  success_time: z.string().max(64).optional(),
+  amount: z.object({
+    total: z.number().int().min(0).max(MAX_AMOUNT_MINOR),
+    payer_total: z.number().int().min(0).max(MAX_AMOUNT_MINOR).optional(),
+    currency: z.string().max(8).optional(),
+    payer_currency: z.string().max(8).optional(),
+  }),
+  payer: z.object({ openid: z.string().max(128).optional() }).optional(),
+});
+
+const OUTCOMES: Record<string, 'success' | 'failure'> = {
+  SUCCESS: 'success',
+  PAYERROR: 'failure',
+  CLOSED: 'failure',
+  REVOKED: 'failure',
+};
+
+const TRADE_STATE_DESC: Record<WechatpayCallbackInput['tradeState'], string> = {
+  SUCCESS: '支付成功',
+  PAYERROR: '支付失败',
+  CLOSED: '已关闭',
+};
+
+function apiV3KeyBytes(apiV3Key: string): Buffer {
+  const key = Buffer.from(typeof apiV3Key === 'string' ? apiV3Key : '', 'utf8');
+  if (key.length !== 32) throw new Error('wechatpay: the APIv3 key must be 32 bytes');
+  return key;
+}
+
+function loadPlatformKey(serial: string, pem: string): KeyObject {
+  const key = pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem).publicKey : createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'rsa') throw new Error(`wechatpay: platform key ${serial} is not an RSA key`);
+  return key;
+}
+
+function signedMessage(timestamp: string, nonce: string, rawBody: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${timestamp}\n${nonce}\n`, 'utf8'), rawBody, Buffer.from('\n', 'utf8')]);
+}
+
+function decryptResource(key: Buffer, ciphertextB64: string, nonce: string, associatedData: string): Buffer | null {
+  if (!BASE64.test(ciphertextB64)) return null;
+  const sealed = Buffer.from(ciphertextB64, 'base64');
+  if (sealed.length <= GCM_TAG_BYTES) return null;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'utf8'), { authTagLength: GCM_TAG_BYTES });
+    decipher.setAAD(Buffer.from(associatedData, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES)), decipher.final()]);
+  } catch {
+    return null;
+  }
+}
+
+interface WechatpayState {
+  mchid: string;
+  appid: string;
+  key: Buffer;
+  platformKeys: Map<string, KeyObject>;
+}
+
+function verifyWechatpay(state: WechatpayState, request: CallbackRequest, now: Date): VerifyResult {
+  const body = decodeCallbackBody(request?.rawBody);
+  if (!body.ok) return body;
+
+  const timestamp = headerValue(request, HEADER_TIMESTAMP);
+  const nonce = headerValue(request, HEADER_NONCE);
+  const signature = headerValue(request, HEADER_SIGNATURE);
+  const serial = headerValue(request, HEADER_SERIAL);
+  const missing = [
+    [HEADER_TIMESTAMP, timestamp],
+    [HEADER_NONCE, nonce],
+    [HEADER_SIGNATURE, signature],
+    [HEADER_SERIAL, serial],
+  ]
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => name);
+  if (timestamp === undefined || nonce === undefined || signature === undefined || serial === undefined) {
+    return reject('missing_signature', `missing header(s): ${missing.join(', ')}`);
+  }
+  const signatureType = headerValue(request, HEADER_SIGNATURE_TYPE);
+  if (signatureType !== undefined && signatureType !== SIGNATURE_TYPE) {
+    return reject('bad_signature', `signature type ${quote(signatureType)} is not accepted`);
+  }
+  if (!/^\d{1,12}$/.test(timestamp)) return reject('malformed', `${HEADER_TIMESTAMP} is not unix seconds`);
+  if (nonce.length > 128) return reject('malformed', `${HEADER_NONCE} is too long`);
+
+  const platformKey = state.platformKeys.get(serial);
+  if (platformKey === undefined) return reject('unknown_serial', `no platform key for serial ${quote(serial)}`);
+
+  // The signature covers timestamp, nonce and the raw bytes, so it is checked before anything is trusted;
+  // WeChat's "WECHATPAY/SIGNTEST/" probes fail here as they should.
+  const signatureBytes = signature.length <= 1024 && BASE64.test(signature) ? Buffer.from(signature, 'base64') : null;
+  const authentic =
+    signatureBytes !== null &&
+    verifySignature(
+      'sha256',
+      signedMessage(timestamp, nonce, request.rawBody),
+      { key: platformKey, padding: constants.RSA_PKCS1_PADDING },
+      signatureBytes,
+    );
+  if (!authentic) return reject('bad_signature', `SHA256withRSA signature does not verify with platform key ${quote(serial)}`);
+  if (!isWithinTolerance(Number(timestamp), now)) {
+    return reject('stale_timestamp', `${HEADER_TIMESTAMP} ${timestamp} is outside the allowed window`);
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch {
+    return reject('malformed', 'body is not JSON');
+  }
+  const envelope = notificationSchema.safeParse(json);
+  if (!envelope.success) {
+    const fields = envelope.error.issues.map((issue) => issue.path.join('.') || issue.code).join(', ');
+    return reject('malformed', `notification does not match the API v3 schema (${fields})`);
+  }
+  const notice = envelope.data;
+  // Only payment results are handled here; refunds etc. arrive as REFUND.* with original_type "refund".
+  if (!notice.event_type.startsWith('TRANSACTION.') || notice.resource.original_type !== 'transaction') {
+    return reject('unsupported_event', `event ${quote(notice.event_type)} (${quote(notice.resource.original_type)}) is not handled`);
+  }
+  if (notice.resource.algorithm !== AEAD) {
+    return reject('unsupported_event', `resource algorithm ${quote(notice.resource.algorithm)} is not handled`);
+  }
+  if (Buffer.byteLength(notice.resource.nonce, 'utf8') !== GCM_NONCE_BYTES) {
+    return reject('malformed', `resource nonce must be ${GCM_NONCE_BYTES} bytes`);
+  }
+
+  const plaintext = decryptResource(state.key, notice.resource.ciphertext, notice.resource.nonce, notice.resource.associated_data ?? '');
+  if (plaintext === null) return reject('decrypt_failed', 'resource could not be decrypted and authenticated with the APIv3 key');
+
+  let transaction: unknown;
+  try {
+    transaction = JSON.parse(strictUtf8.decode(plaintext));
+  } catch {
+    return reject('malformed', 'decrypted resource is not UTF-8 JSON');
+  }
+  const parsed = transactionSchema.safeParse(transaction);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => issue.path.join('.') || issue.code).join(', ');
+    return reject('malformed', `decrypted transaction does not match the schema (${fields})`);
+  }
+  const trade = parsed.data;
+  if (trade.mchid !== state.mchid) return reject('merchant_mismatch', 'mchid is not ours');
+  if (trade.appid !== state.appid) return reject('merchant_mismatch', 'appid is not ours');
+  // amount.total is in fen only for CNY; any other currency would be compared as if it were fen.
+  if (trade.amount.currency !== undefined && trade.amount.currency !== 'CNY') {
+    return reject('unsupported_event', `currency ${quote(trade.amount.currency)} is not handled`);
+  }
+  const outcome = OUTCOMES[trade.trade_state];
+  if (outcome === undefined) return reject('unsupported_event', `trade_state ${quote(trade.trade_state)} is not handled`);
+
+  return {
+    ok: true,
+    notification: {
+      provider: 'wechatpay',
+      notificationId: notice.id,
+      paymentId: trade.out_trade_no,
+      transactionId: trade.transaction_id ?? null,
+      outcome,
+      amountMinor: trade.amount.total,
+    },
+  };
+}
+
+export function createWechatpayProvider(config: WechatpayProviderConfig): ProviderAdapter {
+  if (!config.mchid || !config.appid) throw new Error('wechatpay: mchid and appid are required');
+  const platformKeys = new Map<string, KeyObject>();
+  for (const [serial, pem] of Object.entries(config.platformPublicKeys ?? {})) {
+    platformKeys.set(serial, loadPlatformKey(serial, pem));
+  }
+  if (platformKeys.size === 0) throw new Error('wechatpay: at least one platform public key is required');
+  const state: WechatpayState = { mchid: config.mchid, appid: config.appid, key: apiV3KeyBytes(config.apiV3Key), platformKeys };
+  return {
+    name: 'wechatpay',
+    verify: (request, now) => neverThrow(() => verifyWechatpay(state, request, now)),
+    acknowledge: (): ProviderAnswer => ({
+      status: 200,
+      contentType: 'application/json; charset=utf-8',
+      body: JSON.stringify({ code: 'SUCCESS', message: '成功' }),
+    }),
+    refuse: (status, message): ProviderAnswer => ({
+      status: failureStatus(status),
+      contentType: 'application/json; charset=utf-8',
+      body: JSON.stringify({ code: 'FAIL', message }),
+    }),
+  };
+}
+
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomText(length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i += 1) text += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
+  return text;
+}
+
+/** "2015-05-20T13:29:35+08:00": WeChat writes times in China time (RFC 3339). */
+function chinaTimeRfc3339(at: Date): string {
+  const shifted = new Date(Math.floor(at.getTime() / 1000) * 1000 + 8 * 3600 * 1000);
+  return `${shifted.toISOString().slice(0, 19)}+08:00`;
+}
+
+/** Builds exactly what WeChat Pay sends for a payment result: encrypted resource, signed headers. */
+export function signWechatpayCallback(
+  input: WechatpayCallbackInput,
+  keys: WechatpaySigningKeys,
+  now: Date = new Date(),
+): { headers: Record<string, string>; rawBody: string } {
+  if (!isMinorAmount(input.amountMinor)) {
+    throw new RangeError('wechatpay: amountMinor must be a non-negative integer of fen');
+  }
+  const transaction = {
+    mchid: input.mchid,
+    appid: input.appid,
+    out_trade_no: input.paymentId,
+    transaction_id: input.transactionId,
+    trade_type: 'JSAPI',
+    trade_state: input.tradeState,
+    trade_state_desc: TRADE_STATE_DESC[input.tradeState],
+    bank_type: 'OTHERS',
+    attach: '',
+    ...(input.tradeState === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
+    payer: { openid: 'oSimulatedOpenId0000000000000' },
+    amount: { total: input.amountMinor, payer_total: input.amountMinor, currency: 'CNY', payer_currency: 'CNY' },
+  };
+  const resourceNonce = randomText(GCM_NONCE_BYTES);
+  const associatedData = 'transaction';
+  const cipher = createCipheriv('aes-256-gcm', apiV3KeyBytes(keys.apiV3Key), Buffer.from(resourceNonce, 'utf8'), {
+    authTagLength: GCM_TAG_BYTES,
+  });
+  cipher.setAAD(Buffer.from(associatedData, 'utf8'));
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(transaction), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+
+  const rawBody = JSON.stringify({
+    id: input.notificationId,
+    create_time: chinaTimeRfc3339(now),
+    resource_type: 'encrypt-resource',
+    event_type: input.tradeState === 'SUCCESS' ? 'TRANSACTION.SUCCESS' : `TRANSACTION.${input.tradeState}`,
+    summary: TRADE_STATE_DESC[input.tradeState],
+    resource: {
+      original_type: 'transaction',
+      algorithm: AEAD,
+      ciphertext: sealed.toString('base64'),
+      associated_data: associatedData,
+      nonce: resourceNonce,
+    },
+  });
+  const timestamp = String(Math.floor(now.getTime() / 1000));
+  const nonce = randomText(32);
+  const signer = createSign('sha256');
+  signer.update(`${timestamp}\n${nonce}\n${rawBody}\n`, 'utf8');
+  const signature = signer.sign({ key: createPrivateKey(keys.platformPrivateKey), padding: constants.RSA_PKCS1_PADDING }, 'base64');
+  return {
+    headers: {
+      'content-type': 'application/json',
+      [HEADER_TIMESTAMP]: timestamp,
+      [HEADER_NONCE]: nonce,
+      [HEADER_SIGNATURE]: signature,
+      [HEADER_SERIAL]: keys.serial,
+      [HEADER_SIGNATURE_TYPE]: SIGNATURE_TYPE,
+    },
+    rawBody,
+  };
+}
+
+/** Fresh development keys: an APIv3 key (32 letters and digits) and a platform RSA-2048 key pair. */
+export function generateWechatpayDevKeys(): WechatpayDevKeys {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return {
+    apiV3Key: randomText(32),
+    // Platform certificate serials are 40 upper-case hex digits.
+    serial: randomBytes(20).toString('hex').toUpperCase(),
+    platformPrivateKey: privateKey,
+    platformPublicKey: publicKey,
+  };
+}

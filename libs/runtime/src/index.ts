@@ -1,0 +1,97 @@
+import type { Express } from 'express';
+import type { Connection } from 'mongoose';
+import type { z } from 'zod';
+import { ConfigError, loadConfig, type commonEnv } from '@pay/config';
+import { connectMongo, databaseName, ensureIndexes, pingMongo } from '@pay/db';
+import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
+import { createLogger, type Logger } from '@pay/logger';
+import { createMetrics, type ServiceMetrics } from '@pay/metrics';
+import { Broker } from '@pay/messaging';
+
+type CommonConfig = { [K in keyof typeof commonEnv]: z.infer<(typeof commonEnv)[K]> };
+
+export interface ServiceContext<C> {
+  config: C;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Null for services that neither publish nor consume (the API gateway). */
+  broker: Broker | null;
+  /** The service's own database (absent for services that own none, like the API gateway). */
+  db: Connection | null;
+  readiness: Record<string, () => Promise<boolean> | boolean>;
+}
+
+/** What a service hands back: its HTTP app and the things to stop, in order, at shutdown. */
+export interface ServiceParts {
+  app: Express;
+  /** Begins consuming and background loops; runs after the database indexes exist. */
+  start?: () => Promise<void>;
+  /** Background work (relays, sweepers, consumers' helpers): stopped after HTTP, before connections. */
+  background?: { stop(): Promise<void> }[];
+}
+
+export interface ServiceSpec<S extends z.ZodObject> {
+  name: string;
+  configSchema: S;
+  port: (config: z.infer<S>) => number;
+  /** Name of the service's own database (`orders`, `payments`, ...), or null. */
+  database: string | null;
+  /** Whether the service talks to the broker (default true). */
+  messaging?: boolean;
+  build(context: ServiceContext<z.infer<S>>): Promise<ServiceParts>;
+}
+
+/**
+ * The composition every service shares: parse config (fail fast naming the variable), connect the
+ * database (capped pool) and the broker, build the app, listen, and on SIGTERM stop taking work,
+ * finish in-flight work, then close connections.
+ */
+export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): Promise<void> {
+  const logger = createLogger(spec.name, process.env.LOG_LEVEL);
+  let config: z.infer<S> & CommonConfig;
+  try {
+    config = loadConfig(spec.configSchema, process.env) as z.infer<S> & CommonConfig;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.error(error.message, { issues: error.issues });
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  logger.level = config.LOG_LEVEL;
+  const metrics = createMetrics(spec.name);
+
+  try {
+    const db = spec.database
+      ? await connectMongo({
+          url: config.MONGO_URL,
+          dbName: databaseName(config.DB_PREFIX, spec.database),
+          maxPoolSize: config.MONGO_MAX_POOL_SIZE,
+          logger,
+        })
+      : null;
+    const broker = spec.messaging === false ? null : new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger });
+    const readiness: ServiceContext<unknown>['readiness'] = {};
+    if (broker) {
+      broker.observer = metrics.brokerObserver;
+      await broker.start();
+      readiness.broker = () => broker.isConnected();
+    }
+    if (db) readiness.database = () => pingMongo(db);
+    const parts = await spec.build({ config, logger, metrics, broker, db, readiness });
+    if (db) await ensureIndexes(db);
+    await parts.start?.();
+    finishApp(parts.app, logger);
+    const server: RunningServer = await listen(parts.app, spec.port(config), '0.0.0.0', logger);
+
+    onShutdown(logger, [
+      () => server.close(),
+      ...(parts.background ?? []).map((part) => () => part.stop()),
+      async () => void (await broker?.close()),
+      async () => void (await db?.close()),
+    ]);
+  } catch (error) {
+    logger.error('start-up failed', { error: (error as Error).message });
+    process.exit(1);
+  }
+}

@@ -1,0 +1,20 @@
+/** `npm run token -- --sub <user> --role <customer|admin|auditor> [--expires 12h]`: prints a JWT. */
+import { parseArgs } from 'node:util';
+import { signToken } from '@pay/auth';
+import { roleSchema } from '@pay/contracts';
+import { readDevSession } from '@pay/harness';
+
+const { values } = parseArgs({
+  options: { sub: { type: 'string', default: 'dev-customer' }, role: { type: 'string', default: 'customer' }, expires: { type: 'string', default: '12h' } },
+});
+const role = roleSchema.safeParse(values.role);
+if (!role.success) {
+  console.error(`--role must be one of ${roleSchema.options.join(', ')}`);
+  process.exit(2);
+}
+const secret = process.env.JWT_SECRET ?? readDevSession()?.jwtSecret;
+if (!secret) {
+  console.error('no JWT_SECRET in the environment and no running dev stack (.cache/dev-session.json); run `npm start` first or set JWT_SECRET');
+  process.exit(2);
+}
+console.log(signToken({ sub: values.sub!, role: role.data }, secret, values.expires as `${number}h`));

@@ -1,0 +1,22 @@
+import { createHttpApp } from '@pay/http';
+import { runService } from '@pay/runtime';
+import { gatewayConfigSchema } from './config';
+import { gatewayRoutes } from './entry-points/http/routes';
+
+void runService({
+  name: 'api-gateway',
+  configSchema: gatewayConfigSchema,
+  port: (config) => config.GATEWAY_PORT,
+  database: null,
+  messaging: false,
+  async build({ config, logger, metrics, readiness }) {
+    const upstreams = { orders: config.ORDER_SERVICE_URL, payments: config.PAYMENT_SERVICE_URL, audit: config.AUDIT_SERVICE_URL };
+    for (const [name, target] of Object.entries(upstreams)) {
+      readiness[name] = async () => (await fetch(`${target}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
+    }
+    const app = createHttpApp({ service: 'api-gateway', logger, metrics, readiness, bodyLimit: '32kb' });
+    app.set('trust proxy', config.TRUST_PROXY_HOPS);
+    app.use('/api/v1', gatewayRoutes(config, logger));
+    return { app };
+  },
+});

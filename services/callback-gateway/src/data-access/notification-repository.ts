@@ -1,0 +1,70 @@
+import { Schema, type Connection } from 'mongoose';
+import { isDuplicateKeyError } from '@pay/db';
+import type { NormalizedNotification } from '@pay/providers';
+import { notificationKey, type NotificationLog, type SeenNotification } from '../domain/notification-log';
+
+interface NotificationDocument {
+  _id: string;
+  provider: string;
+  notification_id: string;
+  payment_id: string;
+  outcome: string;
+  amount_minor: number;
+  event_id: string;
+  handed_off: boolean;
+  received_at: Date;
+  handed_off_at: Date | null;
+}
+
+const schema = new Schema<NotificationDocument>(
+  {
+    _id: { type: String },
+    provider: { type: String, required: true },
+    notification_id: { type: String, required: true },
+    payment_id: { type: String, required: true, index: true },
+    outcome: { type: String, required: true },
+    amount_minor: { type: Number, required: true },
+    event_id: { type: String, required: true },
+    handed_off: { type: Boolean, required: true },
+    received_at: { type: Date, required: true },
+    handed_off_at: { type: Date, default: null },
+  },
+  { collection: 'notifications', versionKey: false },
+);
+
+/** Seen notifications keyed by provider + notification id (the unique _id makes "first" atomic). */
+export class NotificationRepository implements NotificationLog {
+  private readonly model;
+
+  constructor(connection: Connection) {
+    this.model = connection.model<NotificationDocument>('Notification', schema);
+  }
+
+  async recordOnce(notification: NormalizedNotification, eventId: string, receivedAt: Date): Promise<SeenNotification | null> {
+    const key = notificationKey(notification);
+    try {
+      await this.model.collection.insertOne({
+        _id: key as never,
+        provider: notification.provider,
+        notification_id: notification.notificationId,
+        payment_id: notification.paymentId,
+        outcome: notification.outcome,
+        amount_minor: notification.amountMinor,
+        event_id: eventId,
+        handed_off: false,
+        received_at: receivedAt,
+        handed_off_at: null,
+      });
+      return null;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const existing = await this.model.findById(key).lean<NotificationDocument>();
+      if (!existing) throw error;
+      return { key, eventId: existing.event_id, handedOff: existing.handed_off };
+    }
+  }
+
+  async markHandedOff(key: string): Promise<void> {
+    await this.model.collection.updateOne({ _id: key as never }, { $set: { handed_off: true, handed_off_at: new Date() } });
+  }
+}

@@ -1,0 +1,44 @@
+import { createHttpApp } from '@pay/http';
+import { Counter, Histogram } from '@pay/metrics';
+import { createProviders } from '@pay/providers';
+import { runService } from '@pay/runtime';
+import { callbackConfigSchema, providerSettings } from './config';
+import { NotificationRepository } from './data-access/notification-repository';
+import { callbackRoutes } from './entry-points/http/routes';
+
+void runService({
+  name: 'callback-gateway',
+  configSchema: callbackConfigSchema,
+  port: (config) => config.CALLBACK_PORT,
+  database: 'callbacks',
+  async build({ config, logger, metrics, broker, db, readiness }) {
+    const providers = createProviders(providerSettings(config));
+    logger.info('providers enabled', { providers: Object.keys(providers) });
+    const responseTime = new Histogram({
+      name: 'callback_response_seconds',
+      help: 'Time from receiving a provider callback to answering it, by provider and outcome',
+      labelNames: ['provider', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [metrics.registry],
+    });
+    const callbacks = new Counter({
+      name: 'callbacks_total',
+      help: 'Provider callbacks by outcome (accepted, replayed, rejected = signature/format failures, retry_later)',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [metrics.registry],
+    });
+    const app = createHttpApp({ service: 'callback-gateway', logger, metrics, readiness, parseJson: false });
+    app.use(
+      callbackRoutes(providers, {
+        log: new NotificationRepository(db!),
+        publish: (event) => broker!.publish(event),
+        logger,
+        observe: (provider, outcome, seconds) => {
+          responseTime.observe({ provider, outcome }, seconds);
+          callbacks.inc({ provider, outcome });
+        },
+      }),
+    );
+    return { app };
+  },
+});

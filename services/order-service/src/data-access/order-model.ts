@@ -1,0 +1,63 @@
+import { Schema, type Connection } from 'mongoose';
+import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
+import { ORDER_STATUSES, type OrderHistoryEntry, type OrderStatus } from '../domain/order';
+
+export interface OrderItemDocument {
+  product_id: string;
+  name: string;
+  unit_price_minor: number;
+  quantity: number;
+}
+
+export interface OrderDocument extends OutboxFields {
+  _id: string;
+  order_number: string;
+  user_id: string;
+  items: OrderItemDocument[];
+  total_amount_minor: number;
+  currency: string;
+  status: OrderStatus;
+  payment_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  history: OrderHistoryEntry[];
+}
+
+const itemSchema = new Schema<OrderItemDocument>(
+  {
+    product_id: { type: String, required: true },
+    name: { type: String, required: true },
+    unit_price_minor: { type: Number, required: true, min: 0 },
+    quantity: { type: Number, required: true, min: 1 },
+  },
+  { _id: false },
+);
+
+const historySchema = new Schema<OrderHistoryEntry>(
+  { at: Date, from: { type: String, default: null }, to: String, actor: String, detail: { type: String, default: null } },
+  { _id: false },
+);
+
+const orderSchema = new Schema<OrderDocument>(
+  {
+    _id: { type: String },
+    order_number: { type: String, required: true, unique: true },
+    user_id: { type: String, required: true },
+    items: { type: [itemSchema], required: true },
+    total_amount_minor: { type: Number, required: true, min: 0 },
+    currency: { type: String, required: true },
+    status: { type: String, enum: ORDER_STATUSES, required: true },
+    payment_id: { type: String, default: null },
+    created_at: { type: Date, required: true },
+    updated_at: { type: Date, required: true },
+    history: { type: [historySchema], default: [] },
+    ...outboxSchemaFields,
+  },
+  { collection: 'orders', versionKey: false, minimize: false },
+);
+orderSchema.index({ user_id: 1, created_at: -1 });
+
+export function orderModel(connection: Connection) {
+  return connection.model<OrderDocument>('Order', orderSchema);
+}
+export type OrderModel = ReturnType<typeof orderModel>;

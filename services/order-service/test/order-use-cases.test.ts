@@ -1,0 +1,88 @@
+import mongoose, { type Connection } from 'mongoose';
+import { createEvent, type EventEnvelope } from '@pay/contracts';
+import { ensureIndexes } from '@pay/db';
+import { createLogger } from '@pay/logger';
+import { orderModel, type OrderModel } from '../src/data-access/order-model';
+import { OrderRepository } from '../src/data-access/order-repository';
+import { cancelOrder, markOrderPaid, placeOrder } from '../src/domain/order-use-cases';
+import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
+
+const logger = createLogger('order-test', 'error');
+const alice = { sub: 'alice', role: 'customer' as const };
+const origin = { producer: 'test' };
+const items = [{ productId: 'tea', name: 'Tea', unitPriceMinor: 4950, quantity: 2 }];
+
+describe('order use cases (real database)', () => {
+  let connection: Connection;
+  let model: OrderModel;
+  let store: OrderRepository;
+
+  beforeAll(async () => {
+    connection = await mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix('orders'), maxPoolSize: 5 }).asPromise();
+    model = orderModel(connection);
+    store = new OrderRepository(model);
+    await ensureIndexes(connection);
+  });
+
+  afterAll(async () => {
+    await connection.dropDatabase();
+    await connection.close();
+  });
+
+  async function outboxTypes(orderId: string): Promise<string[]> {
+    const document = await model.collection.findOne({ _id: orderId as never });
+    return Object.values((document?.outbox ?? {}) as Record<string, EventEnvelope>).map((event) => event.type);
+  }
+
+  function succeeded(orderId: string, paymentId: string, amountMinor = 9900) {
+    return createEvent(
+      'payment.succeeded',
+      { paymentId, orderId, userId: 'alice', amountMinor, currency: 'CNY', transactionId: 'txn', provider: 'mock', actor: 'provider:mock' },
+      { producer: 'payment-service' },
+    );
+  }
+
+  it('places an order with a server-computed total and order.created in the same write', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    expect(order.totalAmountMinor).toBe(9900);
+    expect(await outboxTypes(order.id)).toEqual(['order.created']);
+  });
+
+  it('marks the order paid once for a duplicated payment.succeeded (and emits order.paid once)', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const event = succeeded(order.id, 'pay-1');
+    const outcomes = await Promise.all([markOrderPaid(store, event, logger), markOrderPaid(store, event, logger), markOrderPaid(store, event, logger)]);
+    expect(outcomes.sort()).toEqual(['already_paid', 'already_paid', 'paid']);
+    expect((await store.get(order.id))!.status).toBe('paid');
+    expect((await outboxTypes(order.id)).filter((t) => t === 'order.paid')).toHaveLength(1);
+  });
+
+  it('does not regress or double-apply: a different payment for a paid order is reported, not applied', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    await markOrderPaid(store, succeeded(order.id, 'pay-a'), logger);
+    expect(await markOrderPaid(store, succeeded(order.id, 'pay-b'), logger)).toBe('not_payable');
+    expect((await store.get(order.id))!.paymentId).toBe('pay-a');
+  });
+
+  it('refuses to mark paid with an amount different from the total', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    expect(await markOrderPaid(store, succeeded(order.id, 'pay-1', 100), logger)).toBe('not_payable');
+    expect((await store.get(order.id))!.status).toBe('pending_payment');
+  });
+
+  it('cancels only while pending payment, emitting order.cancelled', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const cancelled = await cancelOrder(store, order.id, alice, 'changed mind', origin);
+    expect(cancelled.status).toBe('cancelled');
+    expect(await outboxTypes(order.id)).toContain('order.cancelled');
+    await expect(cancelOrder(store, order.id, alice, 'again', origin)).rejects.toMatchObject({ status: 409 });
+    const paid = await placeOrder(store, 'alice', items, 'CNY', origin);
+    await markOrderPaid(store, succeeded(paid.id, 'pay-z'), logger);
+    await expect(cancelOrder(store, paid.id, alice, 'late', origin)).rejects.toMatchObject({ status: 409, code: 'illegal_transition' });
+  });
+
+  it('hides another customer’s order', async () => {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    await expect(cancelOrder(store, order.id, { sub: 'mallory', role: 'customer' }, 'x', origin)).rejects.toMatchObject({ status: 404 });
+  });
+});

@@ -1,0 +1,63 @@
+import { Schema, type Connection } from 'mongoose';
+import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
+import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentLogEntry, type PaymentMethod, type PaymentStatus } from '../domain/payment';
+
+export interface PaymentDocument extends OutboxFields {
+  _id: string;
+  order_id: string;
+  user_id: string;
+  amount_minor: number;
+  currency: string;
+  method: PaymentMethod;
+  status: PaymentStatus;
+  /** Unique: the order id while live, `closed:<id>` after (one live payment per order). */
+  live_key: string;
+  transaction_id: string | null;
+  provider: string | null;
+  late_success: boolean;
+  expires_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  logs: PaymentLogEntry[];
+}
+
+const logSchema = new Schema<PaymentLogEntry>(
+  {
+    at: { type: Date, required: true },
+    event: { type: String, required: true },
+    from: { type: String, default: null },
+    to: { type: String, required: true },
+    actor: { type: String, required: true },
+    detail: { type: String, default: null },
+  },
+  { _id: false },
+);
+
+const paymentSchema = new Schema<PaymentDocument>(
+  {
+    _id: { type: String },
+    order_id: { type: String, required: true, index: true },
+    user_id: { type: String, required: true },
+    amount_minor: { type: Number, required: true, min: 0 },
+    currency: { type: String, required: true },
+    method: { type: String, enum: PAYMENT_METHODS, required: true, default: 'wechat' },
+    status: { type: String, enum: PAYMENT_STATUSES, required: true, default: 'init' },
+    live_key: { type: String, required: true, unique: true },
+    transaction_id: { type: String, default: null },
+    provider: { type: String, default: null },
+    late_success: { type: Boolean, default: false },
+    expires_at: { type: Date, required: true },
+    created_at: { type: Date, required: true },
+    updated_at: { type: Date, required: true },
+    logs: { type: [logSchema], default: [] },
+    ...outboxSchemaFields,
+  },
+  { collection: 'payments', versionKey: false, minimize: false },
+);
+paymentSchema.index({ user_id: 1, created_at: -1 });
+paymentSchema.index({ status: 1, expires_at: 1 }); // the expiry sweeper's query
+
+export function paymentModel(connection: Connection) {
+  return connection.model<PaymentDocument>('Payment', paymentSchema);
+}
+export type PaymentModel = ReturnType<typeof paymentModel>;

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Response } from 'express';
+import { identityOf } from '@pay/auth';
+import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, type EventOrigin, type Identity } from '@pay/contracts';
+import { Forbidden, NotFound } from '@pay/errors';
+import { pageOf, validate } from '@pay/http';
+import type { Logger } from '@pay/logger';
+import { createPaymentForOrder } from '../../domain/create-payment';
+import type { KnownOrders } from '../../domain/known-orders';
+import type { Payment } from '../../domain/payment';
+import { cancelPayment, expirePayment, failPayment, startPayment } from '../../domain/payment-moves';
+import type { PaymentStore } from '../../domain/payment-store';
+import { processPaymentSuccess } from '../../domain/process-success';
+import type { PaymentConfig } from '../../config';
+import { toPaymentView } from './payment-view';
+
+interface Dependencies {
+  store: PaymentStore;
+  orders: KnownOrders;
+  config: PaymentConfig;
+  logger: Logger;
+}
+
+const PRODUCER = 'payment-service';
+
+/** Thin: validate → use case → view. Rules live in domain/. */
+export function paymentRoutes({ store, orders, config, logger }: Dependencies): Router {
+  const router = Router();
+  const origin = (res: Response): EventOrigin => ({ producer: PRODUCER, correlation_id: res.locals.requestId as string, causation_id: null });
+  const actorOf = (identity: Identity) => `${identity.role}:${identity.sub}`;
+
+  /** Customers see only their own payments; someone else's is "not found", never "forbidden". */
+  async function visiblePayment(id: string, identity: Identity): Promise<Payment> {
+    const payment = await store.get(validate(objectId, id, 'payment id'));
+    if (!payment || (identity.role === 'customer' && payment.userId !== identity.sub)) throw new NotFound(`payment ${id} not found`);
+    return payment;
+  }
+
+  function requireAdminOrSandbox(identity: Identity): void {
+    if (identity.role !== 'admin' && !(config.PAYMENT_SANDBOX && identity.role === 'customer')) {
+      throw new Forbidden('only an admin (or a customer in sandbox mode) may do this');
+    }
+  }
+
+  function requireCustomerOrAdmin(identity: Identity): void {
+    if (identity.role === 'auditor') throw new Forbidden('auditors have read-only access');
+  }
+
+  router.get('/payments', async (req, res) => {
+    const identity = identityOf(res);
+    const query = validate(listPaymentsQuery, req.query, 'query');
+    const { items, count } = await store.list(
+      { userId: identity.role === 'customer' ? identity.sub : undefined, orderId: query.order_id },
+      query.page,
+      query.page_size,
+    );
+    res.json(pageOf(items.map(toPaymentView), count, query.page, query.page_size, '/api/v1/payments', query));
+  });
+
+  router.post('/payments', async (req, res) => {
+    const identity = identityOf(res);
+    requireCustomerOrAdmin(identity);
+    const body = validate(createPaymentBody, req.body, 'body');
+    const payment = await createPaymentForOrder(
+      store,
+      orders,
+      { identity, orderId: body.order_id, method: body.method, amountMinor: body.amount },
+      { ttlMinutes: config.PAYMENT_TTL_MINUTES, orderWaitMs: config.ORDER_WAIT_MS },
+      origin(res),
+    );
+    logger.info('payment created', { payment_id: payment.id, order_id: payment.orderId, amount_minor: payment.amountMinor });
+    res.status(201).json(toPaymentView(payment));
+  });
+
+  router.get('/payments/:id', async (req, res) => {
+    res.json(toPaymentView(await visiblePayment(req.params.id, identityOf(res))));
+  });
+
+  router.post('/payments/:id/start', async (req, res) => {
+    const identity = identityOf(res);
+    requireCustomerOrAdmin(identity);
+    validate(emptyBody, req.body ?? {}, 'body');
+    const payment = await visiblePayment(req.params.id, identity);
+    const result = await startPayment(store, payment.id, actorOf(identity), origin(res));
+    res.json(toPaymentView(result.payment));
+  });
+
+  router.post('/payments/:id/succeed', async (req, res) => {
+    const identity = identityOf(res);
+    requireAdminOrSandbox(identity);
+    validate(emptyBody, req.body ?? {}, 'body');
+    const payment = await visiblePayment(req.params.id, identity);
+    const result = await processPaymentSuccess(
+      store,
+      { paymentId: payment.id, transactionId: `manual-${randomUUID()}`, provider: null, actor: actorOf(identity), origin: origin(res) },
+      logger,
+    );
+    res.json(toPaymentView(result.payment));
+  });
+
+  router.post('/payments/:id/fail', async (req, res) => {
+    const identity = identityOf(res);
+    requireAdminOrSandbox(identity);
+    const body = validate(cancelBody, req.body ?? {}, 'body');
+    const payment = await visiblePayment(req.params.id, identity);
+    const result = await failPayment(store, payment.id, body.reason ?? 'marked failed', actorOf(identity), null, origin(res));
+    res.json(toPaymentView(result.payment));
+  });
+
+  router.post('/payments/:id/cancel', async (req, res) => {
+    const identity = identityOf(res);
+    requireCustomerOrAdmin(identity);
+    const body = validate(cancelBody, req.body ?? {}, 'body');
+    const payment = await visiblePayment(req.params.id, identity);
+    const result = await cancelPayment(store, payment.id, body.reason ?? 'cancelled by request', actorOf(identity), origin(res));
+    res.json(toPaymentView(result.payment));
+  });
+
+  router.post('/payments/:id/expire', async (req, res) => {
+    const identity = identityOf(res);
+    if (identity.role !== 'admin') throw new Forbidden('only an admin may expire a payment');
+    validate(emptyBody, req.body ?? {}, 'body');
+    const payment = await visiblePayment(req.params.id, identity);
+    const result = await expirePayment(store, payment.id, actorOf(identity), origin(res));
+    res.json(toPaymentView(result.payment));
+  });
+
+  return router;
+}

@@ -1,0 +1,42 @@
+import { requireInternalIdentity } from '@pay/auth';
+import { DocumentLocks, createInbox } from '@pay/db';
+import { createHttpApp } from '@pay/http';
+import { OutboxRelay } from '@pay/outbox';
+import { runService } from '@pay/runtime';
+import { paymentConfigSchema } from './config';
+import { paymentModel } from './data-access/payment-model';
+import { PaymentRepository } from './data-access/payment-repository';
+import { KnownOrdersRepository } from './data-access/known-orders-repository';
+import { expireOverduePayments } from './domain/expire-overdue';
+import { paymentRoutes } from './entry-points/http/routes';
+import { paymentEventHandler } from './entry-points/messaging/consumers';
+import { startSweeper } from './entry-points/sweeper';
+
+void runService({
+  name: 'payment-service',
+  configSchema: paymentConfigSchema,
+  port: (config) => config.PAYMENT_PORT,
+  database: 'payments',
+  async build({ config, logger, metrics, broker, db, readiness }) {
+    const model = paymentModel(db!);
+    const locks = new DocumentLocks();
+    const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, locks, onBacklog: (n) => metrics.outboxBacklog.set(n) });
+    const store = new PaymentRepository(model, locks, () => relay.kick());
+    const orders = new KnownOrdersRepository(db!, locks);
+    const inbox = createInbox(db!);
+
+    const app = createHttpApp({ service: 'payment-service', logger, metrics, readiness });
+    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, orders, config, logger }));
+
+    let sweeper: { stop(): Promise<void> } | null = null;
+    return {
+      app,
+      async start() {
+        relay.start();
+        await broker!.consume('payment-service', paymentEventHandler(store, orders, logger), { inbox });
+        sweeper = startSweeper(() => expireOverduePayments(store, logger), config.EXPIRY_SWEEP_INTERVAL_MS, logger);
+      },
+      background: [{ stop: async () => sweeper?.stop() }, relay],
+    };
+  },
+});

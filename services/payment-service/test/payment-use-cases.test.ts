@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import mongoose, { type Connection } from 'mongoose';
+import { createEvent, type EventEnvelope, type Identity } from '@pay/contracts';
+import { ensureIndexes } from '@pay/db';
+import { createLogger } from '@pay/logger';
+import { applyVerifiedCallback } from '../src/domain/apply-callback';
+import { cancelPaymentsOfOrder } from '../src/domain/cancel-for-order';
+import { createPaymentForOrder } from '../src/domain/create-payment';
+import { expireOverduePayments } from '../src/domain/expire-overdue';
+import { expirePayment, failPayment, startPayment } from '../src/domain/payment-moves';
+import { processPaymentSuccess } from '../src/domain/process-success';
+import { KnownOrdersRepository } from '../src/data-access/known-orders-repository';
+import { paymentModel, type PaymentModel } from '../src/data-access/payment-model';
+import { LivePaymentExists, PaymentRepository } from '../src/data-access/payment-repository';
+import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
+
+const logger = createLogger('payment-test', 'error');
+const alice: Identity = { sub: 'alice', role: 'customer' };
+const settings = { ttlMinutes: 30, orderWaitMs: 0 };
+const origin = { producer: 'test' };
+
+describe('payment use cases (real database)', () => {
+  let connection: Connection;
+  let model: PaymentModel;
+  let store: PaymentRepository;
+  let orders: KnownOrdersRepository;
+
+  beforeAll(async () => {
+    connection = await mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix('payments'), maxPoolSize: 10 }).asPromise();
+    model = paymentModel(connection);
+    store = new PaymentRepository(model);
+    orders = new KnownOrdersRepository(connection);
+    await ensureIndexes(connection);
+  });
+
+  afterAll(async () => {
+    await connection.dropDatabase();
+    await connection.close();
+  });
+
+  async function knownOrder(amountMinor = 9900, userId = 'alice') {
+    const id = randomUUID();
+    await orders.recordCreated({ id, orderNumber: `ORD-${id.slice(0, 6)}`, userId, amountMinor, currency: 'CNY' });
+    return id;
+  }
+
+  async function outboxTypes(paymentId: string): Promise<string[]> {
+    const document = await model.collection.findOne({ _id: paymentId as never });
+    return Object.values((document?.outbox ?? {}) as Record<string, EventEnvelope>).map((event) => event.type);
+  }
+
+  async function newPayment(orderId?: string) {
+    return createPaymentForOrder(store, orders, { identity: alice, orderId: orderId ?? (await knownOrder()), method: 'wechat' }, settings, origin);
+  }
+
+  it('creates a payment for the order total with an initial log entry and payment.created', async () => {
+    const payment = await newPayment();
+    expect(payment).toMatchObject({ status: 'init', amountMinor: 9900, method: 'wechat', userId: 'alice' });
+    expect(payment.expiresAt.getTime() - payment.createdAt.getTime()).toBe(30 * 60_000);
+    expect(payment.logs).toEqual([expect.objectContaining({ event: 'created', from: null, to: 'init' })]);
+    expect(await outboxTypes(payment.id)).toEqual(['payment.created']);
+  });
+
+  it('refuses a client amount different from the order total (422) and another customer’s order (404)', async () => {
+    const orderId = await knownOrder(9900);
+    await expect(createPaymentForOrder(store, orders, { identity: alice, orderId, method: 'wechat', amountMinor: 9800 }, settings, origin)).rejects.toMatchObject({
+      status: 422,
+      code: 'amount_mismatch',
+    });
+    await expect(
+      createPaymentForOrder(store, orders, { identity: { sub: 'mallory', role: 'customer' }, orderId, method: 'wechat' }, settings, origin),
+    ).rejects.toMatchObject({ status: 404 });
+    await expect(createPaymentForOrder(store, orders, { identity: alice, orderId: 'no-such-order', method: 'wechat' }, settings, origin)).rejects.toMatchObject({
+      status: 404,
+    });
+  });
+
+  it('refuses a second live payment for the same order under 50 concurrent creates', async () => {
+    const orderId = await knownOrder();
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => newPayment(orderId)));
+    const created = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(created).toHaveLength(1);
+    expect(refused).toHaveLength(49);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(LivePaymentExists);
+    expect(await model.countDocuments({ order_id: orderId })).toBe(1);
+  });
+
+  it('allows a new attempt after a failed one', async () => {
+    const orderId = await knownOrder();
+    const first = await newPayment(orderId);
+    await startPayment(store, first.id, 'customer:alice', origin);
+    await failPayment(store, first.id, 'card declined', 'provider:mock', 'mock', origin);
+    const second = await newPayment(orderId);
+    expect(second.id).not.toBe(first.id);
+  });
+
+  it('processes success once: a second report changes nothing and answers the same', async () => {
+    const payment = await newPayment();
+    await startPayment(store, payment.id, 'customer:alice', origin);
+    const report = { paymentId: payment.id, transactionId: 'txn-1', provider: 'mock' as const, actor: 'provider:mock', origin };
+    const first = await processPaymentSuccess(store, report, logger);
+    const second = await processPaymentSuccess(store, report, logger);
+    expect(first.outcome).toBe('succeeded');
+    expect(second.outcome).toBe('already_succeeded');
+    expect(second.payment.status).toBe('succeeded');
+    expect(second.payment.transactionId).toBe('txn-1');
+    expect(second.payment.logs.filter((l) => l.event === 'succeeded')).toHaveLength(1);
+    expect((await outboxTypes(payment.id)).filter((t) => t === 'payment.succeeded')).toHaveLength(1);
+  });
+
+  it('applies 20 concurrent success reports exactly once', async () => {
+    const payment = await newPayment();
+    await startPayment(store, payment.id, 'customer:alice', origin);
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => processPaymentSuccess(store, { paymentId: payment.id, transactionId: 'txn-x', provider: 'mock', actor: 'provider:mock', origin }, logger)),
+    );
+    expect(outcomes.filter((o) => o.outcome === 'succeeded')).toHaveLength(1);
+    expect((await outboxTypes(payment.id)).filter((t) => t === 'payment.succeeded')).toHaveLength(1);
+  });
+
+  it('keeps an expired payment expired when the provider reports success late, flags late_success and emits it once', async () => {
+    const payment = await newPayment();
+    await expirePayment(store, payment.id, 'admin:ops', origin);
+    const report = { paymentId: payment.id, transactionId: 'txn-late', provider: 'mock' as const, actor: 'provider:mock', origin };
+    const late = await processPaymentSuccess(store, report, logger);
+    expect(late.outcome).toBe('late_success');
+    expect(late.payment).toMatchObject({ status: 'expired', lateSuccess: true, transactionId: 'txn-late' });
+    await processPaymentSuccess(store, report, logger);
+    expect((await outboxTypes(payment.id)).filter((t) => t === 'payment.late_success')).toHaveLength(1);
+    expect((await outboxTypes(payment.id)).includes('payment.succeeded')).toBe(false);
+  });
+
+  it('never succeeds a payment past its deadline even before the sweeper ran', async () => {
+    const payment = await newPayment();
+    await model.collection.updateOne({ _id: payment.id as never }, { $set: { expires_at: new Date(Date.now() - 1000) } });
+    const result = await processPaymentSuccess(store, { paymentId: payment.id, transactionId: 't', provider: 'mock', actor: 'provider:mock', origin }, logger);
+    expect(result.outcome).toBe('late_success');
+    expect(result.payment.status).toBe('expired');
+    expect(await outboxTypes(payment.id)).toEqual(expect.arrayContaining(['payment.expired', 'payment.late_success']));
+  });
+
+  it('sweeps open payments past expires_at into expired with payment.expired', async () => {
+    const overdue = await newPayment();
+    const fresh = await newPayment();
+    await model.collection.updateOne({ _id: overdue.id as never }, { $set: { expires_at: new Date(Date.now() - 1000) } });
+    await expireOverduePayments(store, logger);
+    expect((await store.get(overdue.id))!.status).toBe('expired');
+    expect((await store.get(fresh.id))!.status).toBe('init');
+    expect(await outboxTypes(overdue.id)).toContain('payment.expired');
+    // The order may be paid again with a new attempt.
+    await expect(newPayment(overdue.orderId)).resolves.toMatchObject({ status: 'init' });
+  });
+
+  it('cancels the open payment when its order is cancelled, and refuses new ones', async () => {
+    const payment = await newPayment();
+    const event = createEvent(
+      'order.cancelled',
+      { orderId: payment.orderId, orderNumber: 'ORD', userId: 'alice', amountMinor: 9900, currency: 'CNY', reason: 'changed mind' },
+      { producer: 'order-service' },
+    );
+    expect(await cancelPaymentsOfOrder(store, orders, event)).toBe(1);
+    expect((await store.get(payment.id))!.status).toBe('cancelled');
+    expect(await outboxTypes(payment.id)).toContain('payment.cancelled');
+    await expect(newPayment(payment.orderId)).rejects.toMatchObject({ status: 422, code: 'order_not_payable' });
+  });
+
+  it('applies a verified failure callback and ignores one with the wrong amount', async () => {
+    const payment = await newPayment();
+    await startPayment(store, payment.id, 'customer:alice', origin);
+    const callback = (amountMinor: number, outcome: 'success' | 'failure') =>
+      createEvent(
+        'callback.verified',
+        { provider: 'mock', notificationId: randomUUID(), paymentId: payment.id, transactionId: 't1', outcome, amountMinor, receivedAt: new Date().toISOString(), verifyMs: 1 },
+        { producer: 'callback-gateway' },
+      );
+    expect(await applyVerifiedCallback(store, callback(1, 'success'), logger)).toBe('amount_mismatch');
+    expect((await store.get(payment.id))!.status).toBe('processing');
+    expect(await applyVerifiedCallback(store, callback(9900, 'failure'), logger)).toBe('failed');
+    const failed = (await store.get(payment.id))!;
+    expect(failed.status).toBe('failed');
+    expect(failed.logs.map((l) => l.event)).toEqual(['created', 'started', 'amount_mismatch', 'failed']);
+  });
+
+  it('refuses an illegal move with 409 naming the current state', async () => {
+    const payment = await newPayment();
+    await expirePayment(store, payment.id, 'admin:ops', origin);
+    await expect(startPayment(store, payment.id, 'customer:alice', origin)).rejects.toMatchObject({
+      status: 409,
+      message: "payment cannot go from 'expired' to 'processing'",
+    });
+  });
+});

@@ -1,0 +1,25 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { provideInfrastructure, REPO_ROOT, type Infrastructure } from '@pay/harness';
+
+/**
+ * One real MongoDB-compatible server and one real broker for the whole jest run. Test files isolate
+ * themselves with their own database names and broker prefixes (see ./isolation.ts).
+ */
+export default async function globalSetup(): Promise<void> {
+  const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+  const logDir = path.join(REPO_ROOT, '.cache', 'test-logs', runId);
+  mkdirSync(logDir, { recursive: true });
+  const infrastructure = await provideInfrastructure({
+    ferretDatabase: `pay_test_${runId}`,
+    dropOnStop: true,
+    log: (line) => console.log(`[harness] ${line}`),
+    ferretLogFile: path.join(logDir, 'ferretdb.log'),
+  });
+  console.log(`\n[harness] database: ${infrastructure.database}, broker: ${infrastructure.broker}, logs: ${logDir}`);
+  process.env.TEST_MONGO_URL = infrastructure.mongoUrl;
+  process.env.TEST_AMQP_URL = infrastructure.amqpUrl;
+  process.env.TEST_RUN_ID = runId;
+  process.env.TEST_LOG_DIR = logDir;
+  (globalThis as { __infrastructure?: Infrastructure }).__infrastructure = infrastructure;
+}
