@@ -10,8 +10,8 @@ import type { Logger } from '@pay/logger';
  * events with publisher confirms and only then removes them; a crash anywhere re-publishes at worst
  * (consumers are idempotent by event id), never loses.
  *
- * A map keyed by event id (not an array) because FerretDB v1's `$pull` only matches whole values;
- * `$unset: {"outbox.<id>"}` removes exactly the confirmed event even while new ones are added.
+ * A map (not an array) because FerretDB v1's `$pull` only matches whole values; `$unset: {"outbox.<key>"}`
+ * removes exactly the confirmed event even while new ones are added.
  */
 export interface OutboxFields {
   outbox: Record<string, EventEnvelope>;
@@ -24,15 +24,29 @@ export const outboxSchemaFields = {
   outbox_pending: { type: Boolean, default: false, index: true },
 };
 
+let lastStamp = 0;
+let sequence = 0;
+
+/**
+ * Outbox keys sort in enqueue order (events of one change share a millisecond; the document's key order
+ * is not something FerretDB preserves): `<ms, 15 digits><sequence, 6 digits>_<event id>`.
+ */
+function outboxKey(event: EventEnvelope): string {
+  const now = Date.now();
+  sequence = now === lastStamp ? sequence + 1 : 0;
+  lastStamp = now;
+  return `${String(now).padStart(15, '0')}${String(sequence).padStart(6, '0')}_${event.id}`;
+}
+
 /** Fields for a new document that starts life with events (e.g. `order.created`). */
 export function initialOutbox(events: EventEnvelope[]): OutboxFields {
-  return { outbox: Object.fromEntries(events.map((event) => [event.id, event])), outbox_pending: events.length > 0 };
+  return { outbox: Object.fromEntries(events.map((event) => [outboxKey(event), event])), outbox_pending: events.length > 0 };
 }
 
 /** The `$set` entries that enqueue events in the same atomic update as the state change. */
 export function enqueueEvents(events: EventEnvelope[]): Record<string, unknown> {
   const set: Record<string, unknown> = {};
-  for (const event of events) set[`outbox.${event.id}`] = event;
+  for (const event of events) set[`outbox.${outboxKey(event)}`] = event;
   if (events.length > 0) set.outbox_pending = true;
   return set;
 }
@@ -118,15 +132,15 @@ export class OutboxRelay {
         .toArray();
       backlog += documents.length;
       for (const document of documents) {
-        const events = Object.values((document.outbox ?? {}) as Record<string, EventEnvelope>).sort(byOccurrence);
-        for (const event of events) {
+        const entries = Object.entries((document.outbox ?? {}) as Record<string, EventEnvelope>).sort(([a], [b]) => (a < b ? -1 : 1));
+        for (const [, event] of entries) {
           await this.options.publisher.publish(event);
           this.options.onPublished?.(event);
           published++;
         }
         await this.locks.run(`${model.collection.collectionName}/${String(document._id)}`, async () => {
-          if (events.length > 0) {
-            await model.collection.updateOne({ _id: document._id }, { $unset: Object.fromEntries(events.map((e) => [`outbox.${e.id}`, ''])) });
+          if (entries.length > 0) {
+            await model.collection.updateOne({ _id: document._id }, { $unset: Object.fromEntries(entries.map(([key]) => [`outbox.${key}`, ''])) });
           }
           // Only clears the flag if nothing new was enqueued meanwhile.
           await model.collection.updateOne({ _id: document._id, outbox: {} }, { $set: { outbox_pending: false } });
@@ -142,8 +156,4 @@ export class OutboxRelay {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }
-}
-
-function byOccurrence(a: EventEnvelope, b: EventEnvelope): number {
-  return a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0;
 }

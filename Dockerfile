@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+#
+# One image for all five services. Pick the service with the SERVICE build argument (docker-compose.yml
+# builds it five times, sharing every layer but the last ENV) or by overriding the SERVICE environment
+# variable at run time (the Kubernetes manifests run one image with `env: SERVICE=<name>`):
+#
+#   docker build --build-arg SERVICE=order-service -t payments/order-service .
+#   docker run -e SERVICE=payment-service ... payments/order-service   # same image, other service
+#
+# Services run TypeScript through tsx (a runtime dependency), exactly as `npm start` and the tests do,
+# so there is no separate compile step. There is no HEALTHCHECK here: the ports differ per service, so
+# docker-compose.yml and the Kubernetes probes check each service's /readyz and /healthz themselves.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- deps: production node_modules, from the lock file only -------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# The lock file and every workspace's package.json first, so this layer (and `npm ci`) is rebuilt only
+# when dependencies change, not on every source edit. Adding a workspace means adding its line here
+# (test/deploy/compose.test.ts checks that every workspace is listed).
+COPY package.json package-lock.json ./
+COPY libs/auth/package.json libs/auth/
+COPY libs/client/package.json libs/client/
+COPY libs/config/package.json libs/config/
+COPY libs/contracts/package.json libs/contracts/
+COPY libs/db/package.json libs/db/
+COPY libs/errors/package.json libs/errors/
+COPY libs/harness/package.json libs/harness/
+COPY libs/http/package.json libs/http/
+COPY libs/logger/package.json libs/logger/
+COPY libs/messaging/package.json libs/messaging/
+COPY libs/metrics/package.json libs/metrics/
+COPY libs/money/package.json libs/money/
+COPY libs/outbox/package.json libs/outbox/
+COPY libs/providers/package.json libs/providers/
+COPY libs/runtime/package.json libs/runtime/
+COPY libs/state-machine/package.json libs/state-machine/
+COPY services/api-gateway/package.json services/api-gateway/
+COPY services/audit-service/package.json services/audit-service/
+COPY services/callback-gateway/package.json services/callback-gateway/
+COPY services/order-service/package.json services/order-service/
+COPY services/payment-service/package.json services/payment-service/
+# Runtime dependencies only (tsx, express, mongoose, ... are all in "dependencies"); the workspaces
+# become symlinks node_modules/@pay/* -> ../../libs/*, which resolve once the sources are copied below.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund
+
+# ---- runtime ----------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ARG SERVICE
+ENV NODE_ENV=production \
+    SERVICE=${SERVICE}
+WORKDIR /app
+# Owned by root and read-only for the process: the running service cannot rewrite its own code.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY libs ./libs
+COPY services ./services
+# The node image's unprivileged user (uid/gid 1000). tsx keeps its compile cache in /tmp.
+USER node
+# Informational: 8080 api-gateway, 8081 callback-gateway, 8082 order, 8083 payment, 8084 audit.
+EXPOSE 8080 8081 8082 8083 8084
+# exec: node becomes PID 1 and receives SIGTERM itself (graceful shutdown, see libs/http onShutdown).
+CMD ["sh","-c","exec node --import tsx services/$SERVICE/src/main.ts"]

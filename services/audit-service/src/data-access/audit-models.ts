@@ -1,0 +1,113 @@
+import { Schema, type Connection } from 'mongoose';
+import type { DayStats } from '../domain/daily-stats';
+import type { AuditRecord, ChainTip } from '../domain/hash-chain';
+import type { ReconciliationRow } from '../domain/reconciliation';
+
+/**
+ * The audit database. Records are written with the raw driver (never through mongoose casting or
+ * defaults: the stored content must be exactly what was hashed). Indexes are declared for MongoDB,
+ * where they make the queries fast; FerretDB v1 still scans but enforces the unique ones.
+ */
+const recordSchema = new Schema<AuditRecord>(
+  {
+    _id: { type: String },
+    seq: { type: Number, required: true, unique: true },
+    prev_hash: { type: String, required: true },
+    hash: { type: String, required: true },
+    action: { type: String, required: true },
+    event_type: { type: String, required: true },
+    occurred_at: { type: Date, required: true },
+    recorded_at: { type: Date, required: true },
+    day: { type: String, required: true },
+    payment_id: { type: String, default: null },
+    order_id: { type: String, default: null },
+    user_id: { type: String, default: null },
+    amount_minor: { type: Number, default: null },
+    currency: { type: String, default: null },
+    transaction_id: { type: String, default: null },
+    provider: { type: String, default: null },
+    reason: { type: String, default: null },
+    error: { type: String, default: null },
+    verify_ms: { type: Number, default: null },
+    correlation_id: { type: String, required: true },
+    causation_id: { type: String, default: null },
+    producer: { type: String, required: true },
+    data: { type: Schema.Types.Mixed, required: true },
+  },
+  { collection: 'audit_records', versionKey: false, minimize: false, suppressReservedKeysWarning: true },
+);
+recordSchema.index({ occurred_at: -1, seq: -1 }); // the event list, newest first
+recordSchema.index({ payment_id: 1, occurred_at: -1 });
+recordSchema.index({ order_id: 1, occurred_at: -1 });
+recordSchema.index({ action: 1, occurred_at: -1 });
+recordSchema.index({ day: 1, action: 1 }); // a day's callback response times
+
+export interface ChainHeadDocument extends ChainTip {
+  _id: string;
+}
+
+const chainHeadSchema = new Schema<ChainHeadDocument>(
+  { _id: { type: String }, seq: { type: Number, required: true }, hash: { type: String, required: true } },
+  { collection: 'chain_head', versionKey: false },
+);
+
+export interface DailyStatsDocument extends DayStats {
+  _id: string;
+  /** Highest seq folded into this day: a replayed fold of a record at or below it is a no-op. */
+  last_seq: number;
+}
+
+const dailyStatsSchema = new Schema<DailyStatsDocument>(
+  {
+    _id: { type: String },
+    last_seq: { type: Number, required: true },
+    counts: { type: Schema.Types.Mixed, default: {} },
+    amount_minor: { type: Schema.Types.Mixed, default: {} },
+  },
+  { collection: 'daily_stats', versionKey: false, minimize: false },
+);
+
+export interface FoldCursorDocument {
+  _id: string;
+  seq: number;
+}
+
+const foldCursorSchema = new Schema<FoldCursorDocument>(
+  { _id: { type: String }, seq: { type: Number, required: true } },
+  { collection: 'fold_cursor', versionKey: false },
+);
+
+export interface ReconciliationDocument extends Omit<ReconciliationRow, 'payment_id'> {
+  _id: string;
+}
+
+const reconciliationSchema = new Schema<ReconciliationDocument>(
+  {
+    _id: { type: String },
+    order_id: { type: String, default: null },
+    amount_minor: { type: Number, default: null },
+    currency: { type: String, default: null },
+    transaction_id: { type: String, default: null },
+    succeeded_day: { type: String, default: null },
+    succeeded_at: { type: Date, default: null },
+    paid_day: { type: String, default: null },
+    paid_at: { type: Date, default: null },
+    late_success_day: { type: String, default: null },
+    late_success_at: { type: Date, default: null },
+  },
+  { collection: 'reconciliation', versionKey: false },
+);
+reconciliationSchema.index({ succeeded_day: 1, paid_day: 1 });
+reconciliationSchema.index({ paid_day: 1, succeeded_day: 1 });
+reconciliationSchema.index({ late_success_day: 1 });
+
+export function auditModels(connection: Connection) {
+  return {
+    records: connection.model<AuditRecord>('AuditRecord', recordSchema),
+    chainHead: connection.model<ChainHeadDocument>('ChainHead', chainHeadSchema),
+    dailyStats: connection.model<DailyStatsDocument>('DailyStats', dailyStatsSchema),
+    foldCursor: connection.model<FoldCursorDocument>('FoldCursor', foldCursorSchema),
+    reconciliation: connection.model<ReconciliationDocument>('Reconciliation', reconciliationSchema),
+  };
+}
+export type AuditModels = ReturnType<typeof auditModels>;

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import type { AuditEntry } from './audit-record';
+
+/**
+ * The tamper-evident chain: record n carries `seq = n`, the hash of record n-1 (`prev_hash`) and its own
+ * `hash = sha256(canonical JSON of every content field, seq and prev_hash)`. Editing a record breaks its
+ * hash; deleting one leaves a seq gap (or, if renumbered, a prev_hash that no longer matches); moving one
+ * changes its seq (which is hashed); cutting the tail leaves the chain head pointing past the last record.
+ */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The last link: what the next record chains from; also the persisted chain head. */
+export interface ChainTip {
+  seq: number;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Fields covered by the hash (all but `hash` itself). A fixed list: the stored field order never matters. */
+const HASHED_FIELDS = [
+  '_id', 'seq', 'prev_hash', 'action', 'event_type', 'occurred_at', 'recorded_at', 'day', 'payment_id', 'order_id', 'user_id',
+  'amount_minor', 'currency', 'transaction_id', 'provider', 'reason', 'error', 'verify_ms', 'correlation_id', 'causation_id',
+  'producer', 'data',
+] as const satisfies readonly (keyof Omit<AuditRecord, 'hash'>)[];
+
+/** JSON with object keys sorted at every level and dates as ISO strings: one text per content. */
+export function canonicalJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, inner]) => inner !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
+  const content: Record<string, unknown> = {};
+  for (const field of HASHED_FIELDS) content[field] = record[field] ?? null;
+  return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
+}
+
+/** The record that follows `tip` (null: the first record, chained from the genesis hash). */
+export function chainNext(entry: AuditEntry, tip: ChainTip | null): AuditRecord {
+  const linked = { ...entry, seq: (tip?.seq ?? 0) + 1, prev_hash: tip?.hash ?? GENESIS_HASH };
+  return { ...linked, hash: hashRecord(linked) };
+}
+
+export function buildChain(entries: AuditEntry[]): AuditRecord[] {
+  const records: AuditRecord[] = [];
+  for (const entry of entries) records.push(chainNext(entry, records.at(-1) ?? null));
+  return records;
+}
+
+export type ChainProblem =
+  | 'hash_mismatch' // the record's content (or seq, or prev_hash) was edited
+  | 'missing_record' // a seq is missing: a record was deleted
+  | 'out_of_order' // a seq repeats or goes backwards
+  | 'prev_hash_mismatch' // the link to the previous record is broken: deleted and renumbered, inserted or moved
+  | 'head_mismatch' // the chain head names a different record at its seq
+  | 'truncated_tail' // the chain head is past the last record: records were cut off the end
+  | 'head_missing'; // records exist but the chain head was removed
+
+export interface ChainFault {
+  seq: number;
+  /** The offending record's id; null when the record at `seq` is gone. */
+  id: string | null;
+  problem: ChainProblem;
+  detail: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  first_bad?: ChainFault;
+}
+
+/**
+ * Walks records in seq order and stops at the first fault, so a collection of any size is checked in one
+ * streaming pass (the repository feeds it batch by batch). The head may lag the last record by the
+ * records a crash left between "record inserted" and "head advanced": that is tolerated as long as the
+ * record at the head's seq carries the head's hash.
+ */
+export class ChainVerifier {
+  private last: (ChainTip & { id: string }) | null = null;
+  private checkedCount = 0;
+  private fault: ChainFault | null = null;
+
+  constructor(private readonly head: ChainTip | null) {}
+
+  get failed(): boolean {
+    return this.fault !== null;
+  }
+
+  /** Checks the next record; false once a fault is found (stop feeding). */
+  check(record: AuditRecord): boolean {
+    if (this.fault) return false;
+    this.checkedCount += 1;
+    const expectedSeq = (this.last?.seq ?? 0) + 1;
+    if (record.seq > expectedSeq) {
+      return this.fail({ seq: expectedSeq, id: null, problem: 'missing_record', detail: `records ${expectedSeq}..${record.seq - 1} are missing before ${record._id}` });
+    }
+    if (record.seq < expectedSeq) {
+      return this.fail({ seq: record.seq, id: record._id, problem: 'out_of_order', detail: `seq ${record.seq} found where ${expectedSeq} was expected` });
+    }
+    if (hashRecord(record) !== record.hash) {
+      return this.fail({ seq: record.seq, id: record._id, problem: 'hash_mismatch', detail: 'the record content does not match its hash (edited)' });
+    }
+    if (record.prev_hash !== (this.last?.hash ?? GENESIS_HASH)) {
+      return this.fail({ seq: record.seq, id: record._id, problem: 'prev_hash_mismatch', detail: 'the record does not chain from the record before it' });
+    }
+    if (this.head && record.seq === this.head.seq && record.hash !== this.head.hash) {
+      return this.fail({ seq: record.seq, id: record._id, problem: 'head_mismatch', detail: 'the chain head names a different record at this seq' });
+    }
+    this.last = { seq: record.seq, hash: record.hash, id: record._id };
+    return true;
+  }
+
+  result(): VerifyResult {
+    if (!this.fault) this.checkEnd();
+    return this.fault ? { ok: false, checked: this.checkedCount, first_bad: this.fault } : { ok: true, checked: this.checkedCount };
+  }
+
+  private checkEnd(): void {
+    const lastSeq = this.last?.seq ?? 0;
+    if (this.head && this.head.seq > lastSeq) {
+      this.fault = {
+        seq: lastSeq + 1,
+        id: null,
+        problem: 'truncated_tail',
+        detail: `the chain head is at seq ${this.head.seq} but the last record is seq ${lastSeq}`,
+      };
+    } else if (!this.head && this.last) {
+      this.fault = { seq: lastSeq, id: this.last.id, problem: 'head_missing', detail: 'records exist but the chain head is missing' };
+    }
+  }
+
+  private fail(fault: ChainFault): false {
+    this.fault = fault;
+    return false;
+  }
+}
+
+/** Verifies a whole chain held in memory (records in the order they are stored by seq). */
+export function verifyChain(records: AuditRecord[], head: ChainTip | null): VerifyResult {
+  const verifier = new ChainVerifier(head);
+  for (const record of records) if (!verifier.check(record)) break;
+  return verifier.result();
+}

@@ -1,0 +1,33 @@
+import { requireInternalIdentity } from '@pay/auth';
+import { createHttpApp } from '@pay/http';
+import { runService } from '@pay/runtime';
+import { auditConfigSchema } from './config';
+import { auditModels } from './data-access/audit-models';
+import { AuditRepository } from './data-access/audit-repository';
+import { createAuditMetrics } from './entry-points/audit-metrics';
+import { auditRoutes } from './entry-points/http/routes';
+import { auditEventHandler } from './entry-points/messaging/consumers';
+
+void runService({
+  name: 'audit-service',
+  configSchema: auditConfigSchema,
+  port: (config) => config.AUDIT_PORT,
+  database: 'audit',
+  async build({ config, logger, metrics, broker, db, readiness }) {
+    const store = new AuditRepository(auditModels(db!));
+    const auditMetrics = createAuditMetrics(metrics.registry);
+    const app = createHttpApp({ service: 'audit-service', logger, metrics, readiness });
+    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), auditRoutes({ store, logger }));
+    return {
+      app,
+      async start() {
+        // Finish what a crash may have interrupted (head behind the last record, records not folded).
+        auditMetrics.chainLength.set(await store.repairHead());
+        await store.foldPending();
+        // Prefetch 1: appends are serial in this process; the unique seq index serialises replicas.
+        // No inbox: the record's _id is the event id, so the audit log is its own idempotency record.
+        await broker!.consume('audit-service', auditEventHandler(store, auditMetrics, logger), { prefetch: 1 });
+      },
+    };
+  },
+});

@@ -1,0 +1,162 @@
+import mongoose, { type Connection } from 'mongoose';
+import type { AnyEvent } from '@pay/contracts';
+import { ensureIndexes } from '@pay/db';
+import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
+import { auditModels, type AuditModels } from '../src/data-access/audit-models';
+import { AuditRepository } from '../src/data-access/audit-repository';
+import { buildAuditEntry } from '../src/domain/audit-record';
+import { computeDailyReport, produceDailyReport } from '../src/domain/daily-report';
+import { chainNext } from '../src/domain/hash-chain';
+import { recordAuditEvent } from '../src/domain/record-event';
+import { craftedDayEvents, paymentCreated, paymentSucceeded, REPORT_DAY } from './audit-fixtures';
+
+/**
+ * The audit log against the real database (FerretDB from jest's global setup, or MONGO_URL). Each test
+ * gets its own small database: FerretDB v1 scans whole collections, and tampering must stay local.
+ */
+const connections: Connection[] = [];
+
+async function openAuditLog(label: string): Promise<{ connection: Connection; models: AuditModels; store: AuditRepository }> {
+  const connection = mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix(label), maxPoolSize: 3, autoIndex: false });
+  connections.push(connection);
+  await connection.asPromise();
+  const models = auditModels(connection);
+  await ensureIndexes(connection);
+  return { connection, models, store: new AuditRepository(models) };
+}
+
+async function recordAll(store: AuditRepository, events: AnyEvent[]): Promise<void> {
+  for (const event of events) await recordAuditEvent(store, event);
+}
+
+const at = (minute: number) => `${REPORT_DAY}T09:${String(minute).padStart(2, '0')}:00.000Z`;
+const tenEvents = () => Array.from({ length: 10 }, (_, i) => paymentCreated(i + 1, at(i)));
+
+afterAll(async () => {
+  for (const connection of connections) {
+    await connection.dropDatabase().catch(() => undefined);
+    await connection.close();
+  }
+});
+
+describe('audit log on the real database', () => {
+  it('stores an event delivered twice as one record, counted once', async () => {
+    const { models, store } = await openAuditLog('dup');
+    const event = paymentSucceeded(1, at(0));
+    const first = await recordAuditEvent(store, event);
+    const second = await recordAuditEvent(store, event);
+    expect(first).toMatchObject({ status: 'appended', record: { _id: event.id, seq: 1, action: 'payment_succeeded' } });
+    expect(second).toEqual({ status: 'duplicate', id: event.id });
+    expect(await models.records.countDocuments({})).toBe(1);
+    expect((await store.dayStats(REPORT_DAY)).counts).toEqual({ payment_succeeded: 1 });
+  });
+
+  it('verifies an untouched chain of ten records and keeps the head on the last one', async () => {
+    const { models, store } = await openAuditLog('ok');
+    await recordAll(store, tenEvents());
+    expect(await store.verify()).toEqual({ ok: true, checked: 10 });
+    const last = await models.records.findOne({ seq: 10 }).lean();
+    expect(await models.chainHead.findById('head').lean()).toEqual({ _id: 'head', seq: 10, hash: last!.hash });
+  });
+
+  it('reports the seq of a record whose amount was edited in the database', async () => {
+    const { models, store } = await openAuditLog('edit');
+    await recordAll(store, tenEvents());
+    await models.records.collection.updateOne({ seq: 4 }, { $set: { amount_minor: 1 } });
+    const result = await store.verify();
+    expect(result).toMatchObject({ ok: false, checked: 4, first_bad: { seq: 4, problem: 'hash_mismatch' } });
+    expect(result.first_bad!.id).toBe((await models.records.findOne({ seq: 4 }).lean())!._id);
+  });
+
+  it('detects a record deleted from the middle', async () => {
+    const { models, store } = await openAuditLog('delmid');
+    await recordAll(store, tenEvents());
+    await models.records.collection.deleteOne({ seq: 5 });
+    expect(await store.verify()).toMatchObject({ ok: false, first_bad: { seq: 5, id: null, problem: 'missing_record' } });
+  });
+
+  it('detects the last record deleted, and keeps the cut visible after new appends', async () => {
+    const { models, store } = await openAuditLog('deltail');
+    await recordAll(store, tenEvents());
+    await models.records.collection.deleteOne({ seq: 10 });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 9, first_bad: { seq: 10, id: null, problem: 'truncated_tail' } });
+
+    // A restarted writer chains from the head, not from the last surviving record.
+    const restarted = new AuditRepository(models);
+    await restarted.repairHead();
+    await recordAuditEvent(restarted, paymentCreated(11, at(20)));
+    expect(await restarted.verify()).toMatchObject({ ok: false, first_bad: { seq: 10, problem: 'missing_record' } });
+  });
+
+  it('repairs a head left behind by a crash between insert and head update', async () => {
+    const { models, store } = await openAuditLog('crash');
+    await recordAll(store, tenEvents().slice(0, 3));
+    const head = (await models.chainHead.findById('head').lean())!;
+    // The crash: record 4 inserted, head and stats never updated.
+    const orphan = chainNext(buildAuditEntry(paymentCreated(4, at(3)), new Date()), { seq: head.seq, hash: head.hash });
+    await models.records.collection.insertOne(orphan as never);
+    expect(await store.verify()).toEqual({ ok: true, checked: 4 });
+
+    const restarted = new AuditRepository(models);
+    expect(await restarted.repairHead()).toBe(4);
+    expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: 4, hash: orphan.hash });
+    expect(await restarted.foldPending()).toBe(1);
+    await recordAuditEvent(restarted, paymentCreated(5, at(4)));
+    expect(await restarted.verify()).toEqual({ ok: true, checked: 5 });
+    expect((await restarted.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 5 });
+  });
+
+  it('keeps one dense chain and exact counts when two writers append at once', async () => {
+    const { models, store } = await openAuditLog('race');
+    const other = new AuditRepository(models);
+    const events = Array.from({ length: 12 }, (_, i) => paymentCreated(i + 1, at(i)));
+    await Promise.all([
+      recordAll(store, events.filter((_, i) => i % 2 === 0)),
+      recordAll(other, events.filter((_, i) => i % 2 === 1)),
+    ]);
+    expect(await store.verify()).toEqual({ ok: true, checked: 12 });
+    const seqs = (await models.records.find({}, { seq: 1 }).sort({ seq: 1 }).lean()).map((r) => r.seq);
+    expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    await store.foldPending();
+    expect((await store.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 12 });
+    expect((await store.dayStats(REPORT_DAY)).amount_minor).toEqual({ payment_created: { CNY: 12 * 9900 } });
+  });
+
+  it('gives exactly the crafted day in the daily report, the same as computed from the records', async () => {
+    const { store } = await openAuditLog('report');
+    const events = craftedDayEvents();
+    await recordAll(store, events);
+    const now = new Date('2024-03-17T00:00:00Z');
+    const report = await produceDailyReport(store, REPORT_DAY, now);
+
+    expect(report.payments).toEqual({ created: 10, succeeded: 7, failed: 0, expired: 2, cancelled: 1, late_success: 1, success_rate: 0.7, timeout_rate: 0.2 });
+    expect(report.callbacks).toEqual({
+      verified: 7,
+      rejected: 1,
+      signature_failures: 1,
+      signature_failure_rate: 0.125,
+      response_time_ms: { count: 8, p50: 30, p95: 70, p99: 70 },
+    });
+    expect(report.amounts.succeeded).toEqual({ CNY: { amount_minor: 69300, amount: '693.00' } });
+    expect(report.amounts.expired).toEqual({ CNY: { amount_minor: 19800, amount: '198.00' } });
+    expect(report.reconciliation.payments_succeeded_without_order_paid.map((p) => p.payment_id)).toEqual(['p7']);
+    expect(report.reconciliation.orders_paid_without_payment_succeeded.map((o) => o.order_id)).toEqual(['o99']);
+    expect(report.reconciliation.late_successes.map((p) => p.payment_id)).toEqual(['p8']);
+    expect(report).toEqual(computeDailyReport(events.map((event) => buildAuditEntry(event, now)), REPORT_DAY, now));
+
+    const nextDay = await produceDailyReport(store, '2024-03-16', now);
+    expect(nextDay.reconciliation.payments_succeeded_without_order_paid.map((p) => p.payment_id)).toEqual(['p11']);
+  });
+
+  it('lists records newest first with filters and pages', async () => {
+    const { store } = await openAuditLog('list');
+    await recordAll(store, [...tenEvents(), paymentSucceeded(3, at(30))]);
+    const page1 = await store.list({}, 1, 4);
+    expect(page1.count).toBe(11);
+    expect(page1.items.map((r) => r.seq)).toEqual([11, 10, 9, 8]);
+    const ofPayment = await store.list({ paymentId: 'p3' }, 1, 20);
+    expect(ofPayment.items.map((r) => r.action)).toEqual(['payment_succeeded', 'payment_created']);
+    const window = await store.list({ action: 'payment_created', from: new Date(at(2)), to: new Date(at(4)) }, 1, 20);
+    expect(window.items.map((r) => r.payment_id)).toEqual(['p5', 'p4', 'p3']);
+  });
+});

@@ -1,0 +1,105 @@
+import { buildAuditEntry } from '../src/domain/audit-record';
+import { buildChain, canonicalJson, chainNext, GENESIS_HASH, hashRecord, verifyChain, type AuditRecord } from '../src/domain/hash-chain';
+import { paymentCreated } from './audit-fixtures';
+
+function chainOf(length: number): AuditRecord[] {
+  const entries = Array.from({ length }, (_, i) => buildAuditEntry(paymentCreated(i + 1, '2024-03-15T10:00:00.000Z'), new Date('2024-03-15T10:00:01Z')));
+  return buildChain(entries);
+}
+
+const headOf = (records: AuditRecord[]) => ({ seq: records.at(-1)!.seq, hash: records.at(-1)!.hash });
+
+describe('canonical JSON', () => {
+  it('writes the same text whatever the key order, with dates as ISO strings', () => {
+    const at = new Date('2024-03-15T10:00:00Z');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: null, y: at }], c: 'x' } })).toBe(canonicalJson({ a: { c: 'x', d: [1, { y: at, z: null }] }, b: 1 }));
+    expect(canonicalJson({ a: at, u: undefined })).toBe('{"a":"2024-03-15T10:00:00.000Z"}');
+  });
+});
+
+describe('the hash chain', () => {
+  it('starts from the genesis hash and links each record to the one before', () => {
+    const records = chainOf(3);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(records[0]!.prev_hash).toBe(GENESIS_HASH);
+    expect(records[1]!.prev_hash).toBe(records[0]!.hash);
+    expect(records[2]!.prev_hash).toBe(records[1]!.hash);
+    expect(records[0]!.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes the same content to the same value however its fields are ordered', () => {
+    const [record] = chainOf(1);
+    const reversed = Object.fromEntries(Object.entries(record!).reverse()) as unknown as AuditRecord;
+    expect(hashRecord(reversed)).toBe(record!.hash);
+  });
+
+  it('continues from a given tip', () => {
+    const [first] = chainOf(1);
+    const next = chainNext(buildAuditEntry(paymentCreated(9, '2024-03-15T11:00:00.000Z'), new Date()), { seq: first!.seq, hash: first!.hash });
+    expect(next).toMatchObject({ seq: 2, prev_hash: first!.hash });
+  });
+
+  it('verifies an untouched chain', () => {
+    const records = chainOf(5);
+    expect(verifyChain(records, headOf(records))).toEqual({ ok: true, checked: 5 });
+    expect(verifyChain([], null)).toEqual({ ok: true, checked: 0 });
+  });
+
+  it('detects an edited record and names its seq', () => {
+    const records = chainOf(5);
+    const head = headOf(records);
+    records[2] = { ...records[2]!, amount_minor: 1 };
+    expect(verifyChain(records, head)).toMatchObject({ ok: false, checked: 3, first_bad: { seq: 3, id: records[2]!._id, problem: 'hash_mismatch' } });
+  });
+
+  it('detects an edit inside the event data', () => {
+    const records = chainOf(3);
+    const head = headOf(records);
+    records[1] = { ...records[1]!, data: { ...records[1]!.data, amountMinor: 1 } };
+    expect(verifyChain(records, head).first_bad).toMatchObject({ seq: 2, problem: 'hash_mismatch' });
+  });
+
+  it('detects a deleted record as a gap at its seq', () => {
+    const records = chainOf(5);
+    const head = headOf(records);
+    records.splice(2, 1);
+    expect(verifyChain(records, head)).toMatchObject({ ok: false, first_bad: { seq: 3, id: null, problem: 'missing_record' } });
+  });
+
+  it('detects a deleted record even when the records after it were renumbered and rehashed', () => {
+    const records = chainOf(5);
+    const head = headOf(records);
+    const forged = records.slice(0, 2);
+    for (const original of records.slice(3)) {
+      const { hash: _hash, ...content } = { ...original, seq: original.seq - 1 };
+      forged.push({ ...content, hash: hashRecord(content) });
+    }
+    expect(verifyChain(forged, head).first_bad).toMatchObject({ seq: 3, problem: 'prev_hash_mismatch' });
+  });
+
+  it('detects two records that swapped places', () => {
+    const records = chainOf(5);
+    const head = headOf(records);
+    const swapped = [records[0]!, { ...records[2]!, seq: 2 }, { ...records[1]!, seq: 3 }, records[3]!, records[4]!];
+    expect(verifyChain(swapped, head)).toMatchObject({ ok: false, first_bad: { seq: 2, problem: 'hash_mismatch' } });
+    expect(verifyChain([records[0]!, records[2]!, records[1]!, records[3]!, records[4]!], head).ok).toBe(false);
+  });
+
+  it('detects records cut off the end through the chain head', () => {
+    const records = chainOf(5);
+    const head = headOf(records);
+    expect(verifyChain(records.slice(0, 3), head)).toMatchObject({ ok: false, checked: 3, first_bad: { seq: 4, id: null, problem: 'truncated_tail' } });
+    expect(verifyChain([], head).first_bad).toMatchObject({ seq: 1, problem: 'truncated_tail' });
+  });
+
+  it('tolerates a head that lags the last record (a crash between insert and head update)', () => {
+    const records = chainOf(5);
+    expect(verifyChain(records, { seq: 4, hash: records[3]!.hash })).toEqual({ ok: true, checked: 5 });
+  });
+
+  it('refuses a head whose hash does not match the record at its seq', () => {
+    const records = chainOf(5);
+    expect(verifyChain(records, { seq: 4, hash: records[2]!.hash }).first_bad).toMatchObject({ seq: 4, problem: 'head_mismatch' });
+    expect(verifyChain(records, null).first_bad).toMatchObject({ seq: 5, problem: 'head_missing' });
+  });
+});
