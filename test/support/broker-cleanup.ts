@@ -1,18 +1,1 @@
-import amqp from 'amqplib';
-import { CONSUMER_BINDINGS, exchangeName, queueNames } from '@pay/messaging';
-
-/** Removes a test run's exchange and queues so the shared local broker does not fill up. */
-export async function deleteBrokerTopology(url: string, prefix: string): Promise<void> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    for (const consumer of Object.keys(CONSUMER_BINDINGS)) {
-      const names = queueNames(prefix, consumer);
-      for (const queue of [names.main, names.retry, names.dead]) await channel.deleteQueue(queue);
-    }
-    await channel.deleteExchange(exchangeName(prefix));
-    await channel.close();
-  } finally {
-    await connection.close();
-  }
-}
+export { deleteBrokerTopology } from '@pay/messaging';

@@ -1,2 +1,3 @@
 export * from './broker';
 export * from './topology';
+export * from './topology-admin';

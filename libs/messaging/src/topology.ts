@@ -8,6 +8,8 @@ export const CONSUMER_BINDINGS: Record<string, (EventType | '#')[]> = {
   'order-service': ['payment.succeeded'],
   'payment-service': ['callback.verified', 'order.created', 'order.cancelled'],
   'audit-service': ['#'],
+  // The callback gateway's own view of payments, for the amount check of provider notifications.
+  'callback-gateway': ['payment.created'],
 };
 
 export interface QueueNames {
