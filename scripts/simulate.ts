@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     amountMinor = parseDecimalAmount(((await response.json()) as { amount: string }).amount);
   }
   const notificationId = values.notification ?? `ntf-${Date.now()}`;
+  const transactionId = values.transaction ?? `txn-${Date.now()}`; // a repeat is the same notification, byte for byte in content
   for (let i = 0; i < Number(values.repeat); i++) {
     const result = await sendProviderCallback(
       session.callbackUrl,
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
         status: values.status as 'SUCCESS' | 'FAILED',
         tamper: values.tamper,
         notificationId,
-        transactionId: values.transaction,
+        transactionId,
       },
       session,
     );

@@ -36,12 +36,14 @@ export function listen(app: Express, port: number, host: string, logger: Logger)
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT: run the steps in order (stop taking work, finish in-flight,
- * close connections), then exit. A second signal or a stuck step forces exit.
+ * close connections), then exit. A stuck step forces exit after the timeout.
  */
 export function onShutdown(logger: Logger, steps: (() => Promise<void>)[], timeoutMs = 20_000): void {
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
+    // Ctrl-C reaches a whole process group and a supervisor may add its own SIGTERM: a repeated signal
+    // must not cut the graceful stop short (the timeout below still bounds it).
+    if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
     const force = setTimeout(() => {
