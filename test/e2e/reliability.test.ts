@@ -36,6 +36,9 @@ describe('reliability across processes', () => {
 
   it('ends the order paid exactly once when the payment service dies between callback accepted and order paid', async () => {
     const { order, payment } = await startedPayment();
+    // The payment's own events must have left its outbox before the crash (the callback gateway learns
+    // the payment from payment.created); what is under test is the callback's effect.
+    await eventually('payment events published', async () => (await auditedActions({ payment_id: payment.id })).includes('payment_processing'));
     await system.stack.services['payment-service'].stop('SIGKILL');
 
     // Accepted while the payment service is down: the verified notification waits in its durable queue.

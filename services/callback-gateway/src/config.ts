@@ -11,6 +11,11 @@ export const callbackConfigSchema = z
   .object({
     ...commonEnv,
     CALLBACK_PORT: port(8081),
+    /**
+     * How long a notification waits for a payment.created not yet received before the provider is asked
+     * to retry (503). Kept well under the providers' answer timeout (WeChat Pay: 5 s).
+     */
+    PAYMENT_WAIT_MS: z.coerce.number().int().min(0).max(4000).default(2000),
     MOCK_PROVIDER_SECRET: secret(16),
     WECHATPAY_MCHID: z.string().min(1).max(32).optional(),
     WECHATPAY_APPID: z.string().min(1).max(32).optional(),

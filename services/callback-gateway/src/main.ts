@@ -3,8 +3,10 @@ import { Counter, Histogram } from '@pay/metrics';
 import { createProviders } from '@pay/providers';
 import { runService } from '@pay/runtime';
 import { callbackConfigSchema, providerSettings } from './config';
+import { KnownPaymentsRepository } from './data-access/known-payments-repository';
 import { NotificationRepository } from './data-access/notification-repository';
 import { callbackRoutes } from './entry-points/http/routes';
+import { callbackGatewayEventHandler } from './entry-points/messaging/consumers';
 
 void runService({
   name: 'callback-gateway',
@@ -23,14 +25,17 @@ void runService({
     });
     const callbacks = new Counter({
       name: 'callbacks_total',
-      help: 'Provider callbacks by outcome (accepted, replayed, rejected = signature/format failures, retry_later)',
+      help: 'Provider callbacks by outcome (accepted, replayed, rejected = signature/format/amount failures, payment_unknown, retry_later)',
       labelNames: ['provider', 'outcome'] as const,
       registers: [metrics.registry],
     });
+    const payments = new KnownPaymentsRepository(db!);
     const app = createHttpApp({ service: 'callback-gateway', logger, metrics, readiness, parseJson: false });
     app.use(
       callbackRoutes(providers, {
         log: new NotificationRepository(db!),
+        payments,
+        paymentWaitMs: config.PAYMENT_WAIT_MS,
         publish: (event) => broker!.publish(event),
         logger,
         observe: (provider, outcome, seconds) => {
@@ -39,6 +44,11 @@ void runService({
         },
       }),
     );
-    return { app };
+    return {
+      app,
+      async start() {
+        await broker!.consume('callback-gateway', callbackGatewayEventHandler(payments, logger));
+      },
+    };
   },
 });

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { isDuplicateKeyError } from '@pay/db';
+import { DocumentLocks, isDuplicateKeyError } from '@pay/db';
 import type { NormalizedNotification } from '@pay/providers';
 import { notificationKey, type NotificationLog, type SeenNotification } from '../domain/notification-log';
 
@@ -36,7 +36,10 @@ const schema = new Schema<NotificationDocument>(
 export class NotificationRepository implements NotificationLog {
   private readonly model;
 
-  constructor(connection: Connection) {
+  constructor(
+    connection: Connection,
+    private readonly locks: DocumentLocks = new DocumentLocks(),
+  ) {
     this.model = connection.model<NotificationDocument>('Notification', schema);
   }
 
@@ -64,7 +67,13 @@ export class NotificationRepository implements NotificationLog {
     }
   }
 
+  /**
+   * Duplicates of one notification arriving together all hand it on (same event id) and mark it here:
+   * serialised because FerretDB v1 does not re-check the filter of concurrent updates of one document.
+   */
   async markHandedOff(key: string): Promise<void> {
-    await this.model.collection.updateOne({ _id: key as never }, { $set: { handed_off: true, handed_off_at: new Date() } });
+    await this.locks.run(`notifications/${key}`, () =>
+      this.model.collection.updateOne({ _id: key as never, handed_off: false }, { $set: { handed_off: true, handed_off_at: new Date() } }),
+    );
   }
 }

@@ -1,19 +1,32 @@
 import { createEvent, deterministicEventId, type EventEnvelope } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
-import type { CallbackRequest, ProviderAdapter, ProviderAnswer, RejectReason } from '@pay/providers';
+import type { CallbackRequest, NormalizedNotification, ProviderAdapter, ProviderAnswer, RejectReason } from '@pay/providers';
+import { waitForPayment, type KnownPayments } from './known-payments';
+import { matchPayment } from './match-payment';
 import { notificationKey, type NotificationLog } from './notification-log';
 
 const PRODUCER = 'callback-gateway';
 
 export interface CallbackDependencies {
   log: NotificationLog;
+  /** Our view of payments (from payment.created), for the amount check. */
+  payments: KnownPayments;
+  /** How long a notification waits for a payment.created not yet received before the provider must retry. */
+  paymentWaitMs: number;
   /** Resolves only once the broker confirmed the event (publisher confirm). */
   publish(event: EventEnvelope): Promise<void>;
   logger: Logger;
   observe?(provider: string, outcome: CallbackOutcome, seconds: number): void;
 }
 
-export type CallbackOutcome = 'accepted' | 'replayed' | 'rejected' | 'retry_later';
+/**
+ * accepted / replayed: answered success; rejected: refused for good (4xx);
+ * payment_unknown, retry_later: answered 503 so the provider retries.
+ */
+export type CallbackOutcome = 'accepted' | 'replayed' | 'rejected' | 'payment_unknown' | 'retry_later';
+
+/** A verified notification whose amount is not our payment's: a business rule, as in the public API. */
+export const AMOUNT_MISMATCH_STATUS = 422;
 
 /** How each refusal is answered: 401 for a signature we cannot trust, 413 too big, 400 otherwise. */
 export function statusForRejection(reason: RejectReason): number {
@@ -31,9 +44,10 @@ export function statusForRejection(reason: RejectReason): number {
 
 /**
  * A provider notification: verify (signature over the raw bytes, timestamp window) → refuse and report
- * `callback.rejected` if bad → seen before and handed on? answer success, no second effect → hand the
- * normalised notification on as `callback.verified` and answer success ONLY after the broker confirmed
- * it; if that fails, answer 5xx so the provider retries.
+ * `callback.rejected` if bad → payment not known (yet)? ask the provider to retry (503) → amount not our
+ * payment's? refuse and report `callback.rejected` (amount_mismatch) → seen before and handed on? answer
+ * success, no second effect → hand the normalised notification on as `callback.verified` and answer
+ * success ONLY after the broker confirmed it; if that fails, answer 5xx so the provider retries.
  */
 export async function receiveCallback(
   provider: ProviderAdapter,
@@ -48,24 +62,41 @@ export async function receiveCallback(
     deps.observe?.(provider.name, outcome, elapsedMs() / 1000);
     return answer;
   };
+  const report = (reason: string, notification: NormalizedNotification | null) =>
+    reportRejection(deps, { provider: provider.name, reason, notification, receivedAt, verifyMs: elapsedMs(), correlationId });
 
   const verdict = provider.verify(request, receivedAt);
   if (!verdict.ok) {
     deps.logger.warn('callback refused', { provider: provider.name, reason: verdict.reason, detail: verdict.detail });
-    const rejected = createEvent(
-      'callback.rejected',
-      { provider: provider.name, reason: `${verdict.reason}: ${verdict.detail}`.slice(0, 200), paymentId: null, notificationId: null, receivedAt: receivedAt.toISOString(), verifyMs: elapsedMs() },
-      { producer: PRODUCER, correlation_id: correlationId },
-    );
-    // The refusal stands even if the report cannot be published; the failure is logged.
-    await deps.publish(rejected).catch((error: Error) => deps.logger.error('could not publish callback.rejected', { error: error.message }));
+    await report(`${verdict.reason}: ${verdict.detail}`, null);
     return finish('rejected', provider.refuse(statusForRejection(verdict.reason), verdict.reason));
   }
 
   const notification = verdict.notification;
   const key = notificationKey(notification);
-  const eventId = deterministicEventId(key);
   try {
+    const match = matchPayment(notification, await waitForPayment(deps.payments, notification.paymentId, deps.paymentWaitMs));
+    if (match.kind === 'unknown_payment') {
+      // Never accepted blindly (the amount could not be checked), never dropped: the provider retries.
+      deps.logger.warn('notification for a payment not known here (yet); asking the provider to retry', {
+        provider: provider.name,
+        payment_id: notification.paymentId,
+        notification_id: notification.notificationId,
+      });
+      return finish('payment_unknown', provider.refuse(503, 'payment not known yet, retry later'));
+    }
+    if (match.kind === 'amount_mismatch') {
+      deps.logger.warn('verified notification refused: amount differs from the payment', {
+        provider: provider.name,
+        payment_id: notification.paymentId,
+        notification_id: notification.notificationId,
+        detail: match.detail,
+      });
+      await report(`amount_mismatch: ${match.detail}`, notification);
+      return finish('rejected', provider.refuse(AMOUNT_MISMATCH_STATUS, 'amount_mismatch'));
+    }
+
+    const eventId = deterministicEventId(key);
     const seen = await deps.log.recordOnce(notification, eventId, receivedAt);
     if (seen?.handedOff) {
       deps.logger.info('replayed notification acknowledged without effect', { provider: provider.name, notification_id: notification.notificationId });
@@ -90,8 +121,45 @@ export async function receiveCallback(
     deps.logger.info('notification verified and handed on', { provider: provider.name, payment_id: notification.paymentId, outcome: notification.outcome, event_id: eventId });
     return finish('accepted', provider.acknowledge());
   } catch (error) {
-    // Not durably handed on: the provider must retry (the retry gets the same event id).
-    deps.logger.error('could not hand the notification on; asking the provider to retry', { provider: provider.name, error: (error as Error).message });
+    // Not checked or not durably handed on: the provider must retry (the retry gets the same event id).
+    deps.logger.error('could not check or hand the notification on; asking the provider to retry', { provider: provider.name, error: (error as Error).message });
     return finish('retry_later', provider.refuse(503, 'temporarily unavailable'));
   }
+}
+
+interface Rejection {
+  provider: string;
+  reason: string;
+  /** The verified notification, when the refusal is about its content rather than its signature. */
+  notification: NormalizedNotification | null;
+  receivedAt: Date;
+  verifyMs: number;
+  correlationId: string;
+}
+
+/**
+ * Reports a refusal as `callback.rejected`. A refused verified notification is retried by its provider
+ * with the same id: its reports share one deterministic event id, so it is audited once.
+ * The refusal stands even if the report cannot be published; the failure is logged.
+ */
+async function reportRejection(deps: CallbackDependencies, rejection: Rejection): Promise<void> {
+  const { notification } = rejection;
+  const reason = rejection.reason.slice(0, 200);
+  const rejected = createEvent(
+    'callback.rejected',
+    {
+      provider: rejection.provider,
+      reason,
+      paymentId: notification?.paymentId ?? null,
+      notificationId: notification?.notificationId ?? null,
+      receivedAt: rejection.receivedAt.toISOString(),
+      verifyMs: rejection.verifyMs,
+    },
+    {
+      producer: PRODUCER,
+      correlation_id: rejection.correlationId,
+      ...(notification ? { id: deterministicEventId(`${notificationKey(notification)}:rejected:${reason.split(':')[0]}`) } : {}),
+    },
+  );
+  await deps.publish(rejected).catch((error: Error) => deps.logger.error('could not publish callback.rejected', { error: error.message }));
 }

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { deterministicEventId, type EventEnvelope } from '@pay/contracts';
+import { createLogger } from '@pay/logger';
+import { createMockProvider, signMockCallback, type CallbackRequest, type NormalizedNotification } from '@pay/providers';
+import { waitForPayment, type KnownPayment, type KnownPayments } from '../src/domain/known-payments';
+import { matchPayment } from '../src/domain/match-payment';
+import { notificationKey, type NotificationLog, type SeenNotification } from '../src/domain/notification-log';
+import { receiveCallback, type CallbackDependencies, type CallbackOutcome } from '../src/domain/receive-callback';
+
+/**
+ * The gateway's decisions with a real (mock-protocol) signature and in-memory ports: the repositories
+ * are exercised against the real database in known-payments.integration.test.ts.
+ */
+const secret = randomBytes(24).toString('hex');
+const provider = createMockProvider({ secret });
+const logger = createLogger('callback-test', 'error');
+logger.silent = true;
+
+class MemoryPayments implements KnownPayments {
+  readonly payments = new Map<string, KnownPayment>();
+  reads = 0;
+  async get(paymentId: string) {
+    this.reads += 1;
+    return this.payments.get(paymentId) ?? null;
+  }
+  async recordCreated(payment: KnownPayment) {
+    if (!this.payments.has(payment.id)) this.payments.set(payment.id, payment);
+  }
+}
+
+class MemoryLog implements NotificationLog {
+  readonly seen = new Map<string, SeenNotification>();
+  async recordOnce(notification: NormalizedNotification, eventId: string) {
+    const key = notificationKey(notification);
+    const existing = this.seen.get(key);
+    if (existing) return { ...existing };
+    this.seen.set(key, { key, eventId, handedOff: false });
+    return null;
+  }
+  async markHandedOff(key: string) {
+    const entry = this.seen.get(key);
+    if (entry) entry.handedOff = true;
+  }
+}
+
+function setup(options: { paymentWaitMs?: number; brokerDown?: boolean } = {}) {
+  const published: EventEnvelope[] = [];
+  const outcomes: CallbackOutcome[] = [];
+  const payments = new MemoryPayments();
+  const log = new MemoryLog();
+  const state = { brokerDown: options.brokerDown ?? false };
+  const deps: CallbackDependencies = {
+    log,
+    payments,
+    paymentWaitMs: options.paymentWaitMs ?? 0,
+    publish: async (event) => {
+      if (state.brokerDown) throw new Error('broker not connected');
+      published.push(event);
+    },
+    logger,
+    observe: (_provider, outcome) => outcomes.push(outcome),
+  };
+  return { deps, published, outcomes, payments, log, state };
+}
+
+function signed(body: { notification_id?: string; payment_id?: string; status?: 'SUCCESS' | 'FAILED'; amount?: string } = {}): CallbackRequest {
+  const request = signMockCallback(
+    {
+      notification_id: body.notification_id ?? 'ntf-1',
+      payment_id: body.payment_id ?? 'pay-1',
+      transaction_id: 'txn-1',
+      status: body.status ?? 'SUCCESS',
+      amount: body.amount ?? '99.00',
+    },
+    secret,
+  );
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  return { headers, rawBody: Buffer.from(request.rawBody) };
+}
+
+const payment = (amountMinor = 9900, currency = 'CNY', id = 'pay-1'): KnownPayment => ({ id, amountMinor, currency });
+
+describe('matching a verified notification with our payment', () => {
+  it('matches the exact amount of a CNY payment', () => {
+    expect(matchPayment({ amountMinor: 9900 }, payment())).toEqual({ kind: 'matches', payment: payment() });
+  });
+
+  it('calls a payment it has not heard of unknown', () => {
+    expect(matchPayment({ amountMinor: 9900 }, null)).toEqual({ kind: 'unknown_payment' });
+  });
+
+  it('refuses an amount one fen off, either way', () => {
+    expect(matchPayment({ amountMinor: 9899 }, payment())).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('9899') });
+    expect(matchPayment({ amountMinor: 9901 }, payment())).toMatchObject({ kind: 'amount_mismatch' });
+  });
+
+  it('refuses a payment in another currency, since providers report CNY fen', () => {
+    expect(matchPayment({ amountMinor: 9900 }, payment(9900, 'USD'))).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('USD') });
+  });
+});
+
+describe('waiting for a payment.created still on its way', () => {
+  it('finds a payment recorded while it waits', async () => {
+    const payments = new MemoryPayments();
+    setTimeout(() => void payments.recordCreated(payment()), 30);
+    await expect(waitForPayment(payments, 'pay-1', 5_000, 10)).resolves.toEqual(payment());
+  });
+
+  it('gives up after the wait with null, and does not wait at all when told 0', async () => {
+    const payments = new MemoryPayments();
+    await expect(waitForPayment(payments, 'pay-1', 50, 10)).resolves.toBeNull();
+    payments.reads = 0;
+    await expect(waitForPayment(payments, 'pay-1', 0)).resolves.toBeNull();
+    expect(payments.reads).toBe(1);
+  });
+});
+
+describe('receiving a provider callback', () => {
+  it('hands a matching notification on as callback.verified with a deterministic id and answers success', async () => {
+    const { deps, published, outcomes, payments } = setup();
+    await payments.recordCreated(payment());
+    const answer = await receiveCallback(provider, signed(), deps, 'req-1');
+    expect(answer).toEqual({ status: 200, contentType: expect.any(String), body: '{"code":"SUCCESS"}' });
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      type: 'callback.verified',
+      id: deterministicEventId('mock:ntf-1'),
+      data: { paymentId: 'pay-1', amountMinor: 9900, outcome: 'success', notificationId: 'ntf-1' },
+    });
+    expect(outcomes).toEqual(['accepted']);
+  });
+
+  it('refuses a verified notification whose amount differs (422), reports amount_mismatch and hands nothing on', async () => {
+    const { deps, published, outcomes, payments, log } = setup();
+    await payments.recordCreated(payment());
+    const answer = await receiveCallback(provider, signed({ amount: '98.99' }), deps, 'req-1');
+    expect(answer.status).toBe(422);
+    expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: 'amount_mismatch' });
+    expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
+    expect(published[0]!.data).toMatchObject({ provider: 'mock', paymentId: 'pay-1', notificationId: 'ntf-1', reason: expect.stringMatching(/^amount_mismatch: /) });
+    expect(log.seen.size).toBe(0);
+    expect(outcomes).toEqual(['rejected']);
+  });
+
+  it('reports a retried amount mismatch under the same event id, so it is audited once', async () => {
+    const { deps, published, payments } = setup();
+    await payments.recordCreated(payment());
+    await receiveCallback(provider, signed({ amount: '1.00' }), deps, 'req-1');
+    await receiveCallback(provider, signed({ amount: '1.00' }), deps, 'req-2');
+    expect(published).toHaveLength(2);
+    expect(published[0]!.id).toBe(published[1]!.id);
+  });
+
+  it('refuses a failure notification with the wrong amount too', async () => {
+    const { deps, published, payments } = setup();
+    await payments.recordCreated(payment());
+    const answer = await receiveCallback(provider, signed({ status: 'FAILED', amount: '10.00' }), deps, 'req-1');
+    expect(answer.status).toBe(422);
+    expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
+  });
+
+  it('asks the provider to retry (503) a notification for a payment it has not heard of, and reports nothing', async () => {
+    const { deps, published, outcomes, log } = setup();
+    const answer = await receiveCallback(provider, signed({ payment_id: 'pay-unknown' }), deps, 'req-1');
+    expect(answer.status).toBe(503);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'FAIL' });
+    expect(published).toEqual([]);
+    expect(log.seen.size).toBe(0);
+    expect(outcomes).toEqual(['payment_unknown']);
+  });
+
+  it('accepts a notification whose payment.created arrives while it waits', async () => {
+    const { deps, published, payments } = setup({ paymentWaitMs: 3_000 });
+    setTimeout(() => void payments.recordCreated(payment()), 50);
+    const answer = await receiveCallback(provider, signed(), deps, 'req-1');
+    expect(answer.status).toBe(200);
+    expect(published.map((event) => event.type)).toEqual(['callback.verified']);
+  });
+
+  it('asks the provider to retry (503) when the projection cannot be read', async () => {
+    const { deps, published } = setup();
+    deps.payments = { get: async () => Promise.reject(new Error('db down')), recordCreated: async () => undefined };
+    const answer = await receiveCallback(provider, signed(), deps, 'req-1');
+    expect(answer.status).toBe(503);
+    expect(published).toEqual([]);
+  });
+
+  it('refuses a tampered notification (401) before looking at the payment, and reports it without ids', async () => {
+    const { deps, published, payments } = setup();
+    const request = signed();
+    request.rawBody = Buffer.from(request.rawBody.toString('utf8').replace('99.00', '98.00'));
+    const answer = await receiveCallback(provider, request, deps, 'req-1');
+    expect(answer.status).toBe(401);
+    expect(payments.reads).toBe(0);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ type: 'callback.rejected', data: { reason: expect.stringMatching(/^bad_signature/), paymentId: null, notificationId: null } });
+  });
+
+  it('answers 503 while the broker is down and success on the retry once it is back, with the same event id', async () => {
+    const { deps, published, outcomes, payments, state, log } = setup({ brokerDown: true });
+    await payments.recordCreated(payment());
+    expect((await receiveCallback(provider, signed(), deps, 'req-1')).status).toBe(503);
+    expect(log.seen.get('mock:ntf-1')?.handedOff).toBe(false);
+    state.brokerDown = false;
+    expect((await receiveCallback(provider, signed(), deps, 'req-2')).status).toBe(200);
+    expect(published.map((event) => event.id)).toEqual([deterministicEventId('mock:ntf-1')]);
+    expect(log.seen.get('mock:ntf-1')?.handedOff).toBe(true);
+    expect(outcomes).toEqual(['retry_later', 'accepted']);
+  });
+
+  it('answers a replay of a handed-on notification with success and no second event', async () => {
+    const { deps, published, outcomes, payments } = setup();
+    await payments.recordCreated(payment());
+    await receiveCallback(provider, signed(), deps, 'req-1');
+    const again = await receiveCallback(provider, signed(), deps, 'req-2');
+    expect(again.status).toBe(200);
+    expect(published).toHaveLength(1);
+    expect(outcomes).toEqual(['accepted', 'replayed']);
+  });
+});
