@@ -3,10 +3,15 @@ import { parseDecimalAmount } from '@pay/money';
 import { paymentMethod } from './events';
 
 /**
- * Public HTTP bodies and views (snake_case, money as "99.00"). Bodies are strict: unknown fields
- * (e.g. `status`, `user_id` smuggled into a create) are refused, not ignored.
+ * Public HTTP bodies, queries and views (snake_case, money as "99.00"). Bodies are strict: unknown fields
+ * (e.g. `status`, `user_id` smuggled into a create) are refused, not ignored. Every schema here is the
+ * one object both the service validating it and the OpenAPI document of the API gateway use; the `id`
+ * in `.meta()` names it in the document's components.
  */
-export const objectId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id');
+export const objectId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id')
+  .meta({ description: 'An opaque id (letters, digits, _ and -; at most 64)', example: 'p_01HZX3K9T5' });
 
 /** A money amount as the public API writes it: "99.00" (a number like 99.5 is accepted if exact). */
 export const decimalAmount = z
@@ -18,32 +23,49 @@ export const decimalAmount = z
       return z.NEVER;
     }
     return minor;
-  });
+  })
+  .meta({ description: 'A non-negative decimal amount with at most two decimals (exact, never a float inside)', example: '99.00' });
 
-export const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like CNY').default('CNY');
+export const currencyCode = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like CNY')
+  .default('CNY')
+  .meta({ description: 'ISO 4217 currency code', example: 'CNY' });
 
-export const orderItemInput = z.strictObject({
-  product_id: z.string().min(1).max(64),
-  name: z.string().min(1).max(200),
-  unit_price: decimalAmount,
-  quantity: z.number().int().min(1).max(1000),
-});
+export const ORDER_STATUS_VALUES = ['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'] as const;
+export const PAYMENT_STATUS_VALUES = ['init', 'processing', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
 
-export const createOrderBody = z.strictObject({
-  items: z.array(orderItemInput).min(1).max(100),
-  currency: currencyCode,
-});
+export const orderItemInput = z
+  .strictObject({
+    product_id: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    unit_price: decimalAmount,
+    quantity: z.number().int().min(1).max(1000),
+  })
+  .meta({ id: 'OrderItemInput' });
+
+export const createOrderBody = z
+  .strictObject({
+    items: z.array(orderItemInput).min(1).max(100),
+    currency: currencyCode,
+  })
+  .meta({ id: 'CreateOrderBody', description: 'The order total is computed from the items; status, user and total cannot be sent.' });
 export type CreateOrderBody = z.infer<typeof createOrderBody>;
 
-export const createPaymentBody = z.strictObject({
-  order_id: objectId,
-  method: paymentMethod.default('wechat'),
-  amount: decimalAmount.optional(),
-});
+export const createPaymentBody = z
+  .strictObject({
+    order_id: objectId,
+    method: paymentMethod.default('wechat'),
+    amount: decimalAmount.optional(),
+  })
+  .meta({ id: 'CreatePaymentBody', description: 'The amount is the order total; an amount that differs is refused (422).' });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 
-export const cancelBody = z.strictObject({ reason: z.string().max(200).optional() }).default({});
-export const emptyBody = z.strictObject({}).default({});
+export const cancelBody = z
+  .strictObject({ reason: z.string().max(200).optional() })
+  .default({})
+  .meta({ id: 'ReasonBody', description: 'An optional reason; no other field is accepted.' });
+export const emptyBody = z.strictObject({}).default({}).meta({ id: 'EmptyBody', description: 'No field is accepted.' });
 
 export const MAX_PAGE_SIZE = 100;
 export const pageQuery = {
@@ -52,61 +74,189 @@ export const pageQuery = {
 };
 export const listPaymentsQuery = z.strictObject({ order_id: objectId.optional(), ...pageQuery });
 export const listOrdersQuery = z.strictObject({
-  status: z.enum(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded']).optional(),
+  status: z.enum(ORDER_STATUS_VALUES).optional(),
   ...pageQuery,
 });
 
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
+/** `{count, next, previous, results}` for every list endpoint. */
+const pageEnvelope = z.object({
+  count: z.number().int().min(0),
+  next: z.string().nullable().meta({ description: 'Path and query of the next page, or null' }),
+  previous: z.string().nullable().meta({ description: 'Path and query of the previous page, or null' }),
+});
+export type Page<T> = z.infer<typeof pageEnvelope> & { results: T[] };
+
+/** The schema of a page of `item`, named `<id>` in the OpenAPI components. */
+export function pageSchema<T extends z.ZodType>(item: T, id: string) {
+  return pageEnvelope.extend({ results: z.array(item) }).meta({ id });
 }
 
-export interface OrderItemView {
-  product_id: string;
-  name: string;
-  unit_price: string;
-  quantity: number;
-}
+const timestamp = z.string().meta({ description: 'ISO 8601 UTC timestamp', example: '2024-05-01T08:30:00.000Z' });
+const money = z.string().meta({ description: 'Decimal amount with two places', example: '99.00' });
 
-export interface OrderView {
-  id: string;
-  order_number: string;
-  user_id: string;
-  items: OrderItemView[];
-  total_amount: string;
-  currency: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
+export const orderItemView = z
+  .object({
+    product_id: z.string(),
+    name: z.string(),
+    unit_price: money,
+    quantity: z.number().int(),
+  })
+  .meta({ id: 'OrderItemView' });
+export type OrderItemView = z.infer<typeof orderItemView>;
 
-export interface PaymentLogView {
-  at: string;
-  event: string;
-  from: string | null;
-  to: string;
-  actor: string;
-  detail: string | null;
-}
+export const orderView = z
+  .object({
+    id: z.string(),
+    order_number: z.string().meta({ example: 'ORD-20240501-7KX2M9QD' }),
+    user_id: z.string(),
+    items: z.array(orderItemView),
+    total_amount: money,
+    currency: z.string(),
+    status: z.string().meta({ description: `One of ${ORDER_STATUS_VALUES.join(', ')}`, example: 'pending_payment' }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'OrderView' });
+export type OrderView = z.infer<typeof orderView>;
 
-export interface PaymentView {
-  id: string;
-  order_id: string;
-  user_id: string;
-  amount: string;
-  currency: string;
-  method: 'wechat' | 'alipay' | 'bank_card';
-  status: string;
-  created_at: string;
-  updated_at: string;
-  expires_at: string;
-  transaction_id: string | null;
-  late_success: boolean;
-  logs: PaymentLogView[];
-}
+export const paymentLogView = z
+  .object({
+    at: timestamp,
+    event: z.string(),
+    from: z.string().nullable(),
+    to: z.string(),
+    actor: z.string().meta({ example: 'customer:alice' }),
+    detail: z.string().nullable(),
+  })
+  .meta({ id: 'PaymentLogView' });
+export type PaymentLogView = z.infer<typeof paymentLogView>;
 
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown; request_id?: string };
-}
+export const paymentView = z
+  .object({
+    id: z.string(),
+    order_id: z.string(),
+    user_id: z.string(),
+    amount: money,
+    currency: z.string(),
+    method: paymentMethod,
+    status: z.string().meta({ description: `One of ${PAYMENT_STATUS_VALUES.join(', ')}`, example: 'init' }),
+    created_at: timestamp,
+    updated_at: timestamp,
+    expires_at: timestamp,
+    transaction_id: z.string().nullable(),
+    late_success: z.boolean().meta({ description: 'The provider reported success after the payment expired (to be refunded)' }),
+    logs: z.array(paymentLogView),
+  })
+  .meta({ id: 'PaymentView' });
+export type PaymentView = z.infer<typeof paymentView>;
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'bad_request' }),
+      message: z.string(),
+      details: z.unknown().optional(),
+      request_id: z.string().optional(),
+    }),
+  })
+  .meta({ id: 'ErrorBody' });
+export type ErrorBody = z.infer<typeof errorBody>;
+
+// Audit (read-only, roles auditor and admin).
+
+export const listAuditEventsQuery = z.strictObject({
+  payment_id: objectId.optional(),
+  order_id: objectId.optional(),
+  action: z.string().regex(/^[a-z][a-z_]{0,63}$/, 'must be an action name like payment_succeeded').optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  ...pageQuery,
+});
+
+export const dailyReportQuery = z.strictObject({
+  date: z.iso.date().optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+/** One hash-chained audit record as the audit service shows it (documentation: described loosely). */
+export const auditEventView = z
+  .object({
+    id: z.string(),
+    seq: z.number().int(),
+    action: z.string().meta({ example: 'payment_succeeded' }),
+    event_type: z.string().meta({ example: 'payment.succeeded' }),
+    occurred_at: timestamp,
+    recorded_at: timestamp,
+    day: z.string().meta({ example: '2024-05-01' }),
+    payment_id: z.string().nullable(),
+    order_id: z.string().nullable(),
+    user_id: z.string().nullable(),
+    amount_minor: z.number().int().nullable(),
+    amount: z.string().nullable(),
+    currency: z.string().nullable(),
+    transaction_id: z.string().nullable(),
+    provider: z.string().nullable(),
+    reason: z.string().nullable(),
+    error: z.string().nullable(),
+    verify_ms: z.number().nullable(),
+    correlation_id: z.string().meta({ description: 'The x-request-id of the request (or the event chain) that caused it' }),
+    causation_id: z.string().nullable(),
+    producer: z.string(),
+    data: z.record(z.string(), z.unknown()),
+    prev_hash: z.string(),
+    hash: z.string(),
+  })
+  .meta({ id: 'AuditEventView' });
+
+export const auditVerifyResult = z
+  .object({
+    ok: z.boolean(),
+    checked: z.number().int(),
+    first_bad: z
+      .object({ seq: z.number().int(), id: z.string().nullable(), problem: z.string(), detail: z.string() })
+      .optional()
+      .meta({ description: 'The first broken link (edited, missing, moved or cut-off record)' }),
+  })
+  .meta({ id: 'AuditVerifyResult' });
+
+const rate = z.number().nullable().meta({ description: 'A ratio in [0, 1] rounded to 6 places; null when undefined' });
+const amountsByCurrency = z.record(z.string(), z.object({ amount_minor: z.number().int(), amount: money }));
+const unmatchedPayment = z.object({
+  payment_id: z.string(),
+  order_id: z.string().nullable(),
+  amount_minor: z.number().int().nullable(),
+  amount: z.string().nullable(),
+  currency: z.string().nullable(),
+  transaction_id: z.string().nullable(),
+  occurred_at: z.string().nullable(),
+});
+
+export const dailyAuditReport = z
+  .object({
+    date: z.string().meta({ example: '2024-05-01' }),
+    generated_at: timestamp,
+    payments: z.object({
+      created: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      expired: z.number().int(),
+      cancelled: z.number().int(),
+      late_success: z.number().int(),
+      success_rate: rate,
+      timeout_rate: rate,
+    }),
+    callbacks: z.object({
+      verified: z.number().int(),
+      rejected: z.number().int(),
+      signature_failures: z.number().int(),
+      signature_failure_rate: rate,
+      response_time_ms: z.object({ count: z.number().int(), p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() }),
+    }),
+    amounts: z.record(z.string(), amountsByCurrency).meta({ description: 'By outcome (succeeded, failed, expired, cancelled, late_success), then currency' }),
+    reconciliation: z.object({
+      payments_succeeded_without_order_paid: z.array(unmatchedPayment),
+      orders_paid_without_payment_succeeded: z.array(z.object({ order_id: z.string().nullable(), payment_id: z.string(), paid_at: z.string().nullable() })),
+      late_successes: z.array(unmatchedPayment),
+    }),
+  })
+  .meta({ id: 'DailyAuditReport' });

@@ -1,7 +1,6 @@
-import { createHttpApp } from '@pay/http';
 import { runService } from '@pay/runtime';
 import { gatewayConfigSchema } from './config';
-import { gatewayRoutes } from './entry-points/http/routes';
+import { createGatewayApp } from './entry-points/http/gateway-app';
 
 void runService({
   name: 'api-gateway',
@@ -14,9 +13,6 @@ void runService({
     for (const [name, target] of Object.entries(upstreams)) {
       readiness[name] = async () => (await fetch(`${target}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
     }
-    const app = createHttpApp({ service: 'api-gateway', logger, metrics, readiness, bodyLimit: '32kb' });
-    app.set('trust proxy', config.TRUST_PROXY_HOPS);
-    app.use('/api/v1', gatewayRoutes(config, logger));
-    return { app };
+    return { app: createGatewayApp(config, { logger, metrics, readiness }) };
   },
 });

@@ -1,27 +1,47 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { signInternalIdentity, identityOf } from '@pay/auth';
 import { INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
-import { Unavailable } from '@pay/errors';
+import { BadInput, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 
 export interface ProxyOptions {
   target: string;
+  /** The path family this route owns under the router's base, e.g. `/orders`: forwarding never leaves it. */
+  family: string;
   internalSecret: string;
   timeoutMs: number;
   logger: Logger;
 }
 
 /**
- * Forwards an authenticated request to an internal service with the identity signed by the gateway
- * (the client's own headers other than content type are not passed on), and relays the answer.
+ * The upstream path and query for a request, exactly as `fetch` will send them. The WHATWG URL parser
+ * (the one `fetch` uses) resolves `..`, `%2e%2e` and `\` segments, so the path is normalised here and
+ * must still lie inside the route family: `/api/v1/orders/../../../metrics` would otherwise pass the
+ * gateway's checks for `/orders` and reach the internal service's `/metrics`. Absolute-form request
+ * targets (`GET http://host/...`) keep only their path.
  */
-export function forwardTo({ target, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
+export function upstreamPath(originalUrl: string, familyBase: string): string {
+  const parsed = new URL(originalUrl, 'http://gateway.invalid');
+  if (parsed.pathname !== familyBase && !parsed.pathname.startsWith(`${familyBase}/`)) {
+    throw new BadInput('invalid path', { issues: [{ path: 'path', message: `must stay inside ${familyBase} (no dot segments)`, code: 'custom' }] });
+  }
+  return `${parsed.pathname}${parsed.search}`;
+}
+
+/**
+ * Forwards an authenticated request to an internal service with the identity signed by the gateway
+ * (the client's own headers other than content type are not passed on, so a client-sent
+ * `x-internal-identity` never reaches a service), and relays the answer.
+ */
+export function forwardTo({ target, family, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
+  const origin = target.replace(/\/+$/, '');
   return async (req: Request, res: Response) => {
     const identity = identityOf(res);
+    const path = upstreamPath(req.originalUrl, `${req.baseUrl}${family}`);
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     let upstream: globalThis.Response;
     try {
-      upstream = await fetch(`${target}${req.originalUrl}`, {
+      upstream = await fetch(`${origin}${path}`, {
         method: req.method,
         headers: {
           'content-type': 'application/json',

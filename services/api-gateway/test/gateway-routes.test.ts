@@ -1,0 +1,191 @@
+import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { signInternalIdentity, signToken, verifyInternalIdentity } from '@pay/auth';
+import { loadConfig, ConfigError } from '@pay/config';
+import { INTERNAL_IDENTITY_HEADER, type Identity } from '@pay/contracts';
+import { gatewayConfigSchema } from '../src/config';
+import { tokenVerifierFor } from '../src/entry-points/http/authenticate';
+import { INTERNAL_SECRET, JWT_SECRET, rawRequest, startGateway, startStubUpstream, type InProcessGateway, type StubUpstream } from './gateway-fixture';
+
+/** The gateway app in-process in front of a stub upstream that records what reached "the services". */
+let upstream: StubUpstream;
+let gateway: InProcessGateway;
+
+beforeAll(async () => {
+  upstream = await startStubUpstream();
+  gateway = await startGateway(upstream.url);
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+beforeEach(() => {
+  upstream.seen.length = 0;
+});
+
+const bearer = (identity: Identity) => ({ authorization: `Bearer ${signToken(identity, JWT_SECRET, '5m')}` });
+
+describe('forwarding', () => {
+  it('sends the gateway-signed identity of the bearer, never a client-sent x-internal-identity or the bearer token', async () => {
+    // Even a token signed with the real internal secret, naming an admin, is replaced.
+    const forged = signInternalIdentity({ sub: 'root', role: 'admin' }, INTERNAL_SECRET);
+    const response = await fetch(`${gateway.url}/api/v1/orders?page=1`, {
+      headers: { ...bearer({ sub: 'alice', role: 'customer' }), [INTERNAL_IDENTITY_HEADER]: forged, 'x-request-id': 'client-req-0001' },
+    });
+    expect(response.status).toBe(200);
+    expect(upstream.seen).toHaveLength(1);
+    const seen = upstream.seen[0]!;
+    expect(seen.url).toBe('/api/v1/orders?page=1');
+    expect(seen.headers[INTERNAL_IDENTITY_HEADER]).not.toBe(forged);
+    expect(verifyInternalIdentity(String(seen.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET)).toEqual({ sub: 'alice', role: 'customer' });
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.headers['x-request-id']).toBe('client-req-0001');
+    expect(response.headers.get('x-request-id')).toBe('client-req-0001');
+  });
+
+  it.each([
+    ['/api/v1/orders/../../../metrics'],
+    ['/api/v1/orders/%2e%2e/%2E%2E/%2e%2e/readyz'],
+    ['/api/v1/orders/..\\..\\..\\metrics'],
+    ['/api/v1/orders/x/../../payments'],
+    ['/api/v1/payments/../audit/events'],
+  ])('refuses %s (dot segments leaving the route family) with 400 and forwards nothing', async (path) => {
+    const response = await rawRequest(gateway.url, path, bearer({ sub: 'mallory', role: 'customer' }));
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'bad_request' } });
+    expect(upstream.seen).toEqual([]);
+  });
+
+  it('forwards an absolute-form request target to the owning service only, by its path', async () => {
+    const response = await rawRequest(gateway.url, 'http://evil.example/api/v1/orders?page=2', bearer({ sub: 'alice', role: 'customer' }));
+    expect(response.status).toBe(200);
+    expect(upstream.seen.map((seen) => seen.url)).toEqual(['/api/v1/orders?page=2']);
+  });
+});
+
+describe('authentication errors', () => {
+  it('answers 401 in the error format with WWW-Authenticate, forwarding nothing', async () => {
+    const missing = await fetch(`${gateway.url}/api/v1/payments`);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await missing.json()).toMatchObject({ error: { code: 'unauthorized', request_id: expect.any(String) } });
+
+    const bad = await fetch(`${gateway.url}/api/v1/payments`, { headers: { authorization: 'Bearer not.a.token' } });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(upstream.seen).toEqual([]);
+  });
+});
+
+describe('metrics', () => {
+  it('labels request latency by route pattern, so arbitrary URLs cannot grow the series', async () => {
+    const marker = `zz${randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 3; i += 1) {
+      await fetch(`${gateway.url}/api/v1/orders/${marker}-anon-${i}`);
+      await fetch(`${gateway.url}/api/v1/payments/${marker}-user-${i}`, { headers: bearer({ sub: 'alice', role: 'customer' }) });
+      await fetch(`${gateway.url}/api/v1/${marker}-nowhere-${i}`);
+    }
+    const text = await gateway.metrics.registry.getSingleMetricAsString('http_request_duration_seconds');
+    expect(text).not.toContain(marker);
+    expect(text).toContain('route="/api/v1/payments{/*rest}"');
+  });
+});
+
+describe('API description', () => {
+  it('serves the OpenAPI document without a token', async () => {
+    const response = await fetch(`${gateway.url}/api/v1/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toBe('3.0.3');
+    expect(Object.keys(document.paths)).toContain('/payments/{id}/expire');
+  });
+
+  it('serves Swagger UI at /docs under a CSP it can run with, on /docs only', async () => {
+    const redirect = await fetch(`${gateway.url}/docs`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toBe('/docs/');
+
+    const page = await fetch(`${gateway.url}/docs/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger-ui-bundle.js');
+    const policy = directivesOf(page.headers.get('content-security-policy'));
+    expect(policy['script-src']).toEqual(["'self'"]);
+    expect(policy['style-src']).toEqual(["'self'", "'unsafe-inline'"]);
+    expect(policy['img-src']).toEqual(["'self'", 'data:']);
+    expect(policy['connect-src']).toEqual(["'self'"]);
+    expect(policy['frame-ancestors']).toEqual(["'none'"]);
+    expect(policy).not.toHaveProperty('upgrade-insecure-requests');
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+
+    const init = await fetch(`${gateway.url}/docs/swagger-ui-init.js`);
+    expect(await init.text()).toContain('"swaggerUrl": "/api/v1/openapi.json"');
+    expect((await fetch(`${gateway.url}/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    expect((await fetch(`${gateway.url}/docs/swagger-ui.css`)).status).toBe(200);
+
+    // Everything else keeps helmet's strict default policy.
+    const api = directivesOf((await fetch(`${gateway.url}/api/v1/openapi.json`)).headers.get('content-security-policy'));
+    expect(api).toHaveProperty('upgrade-insecure-requests');
+    expect(api['frame-ancestors']).toEqual(["'self'"]);
+  });
+});
+
+describe('RS256 mode (JWT_PUBLIC_KEY)', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  // Deployments pass the PEM in one line with literal \n; the config turns them back into newlines.
+  const env = { JWT_PUBLIC_KEY: publicPem.replace(/\n/g, '\\n') };
+  let rsGateway: InProcessGateway;
+
+  beforeAll(async () => {
+    rsGateway = await startGateway(upstream.url, env);
+  });
+  afterAll(async () => {
+    await rsGateway?.close();
+  });
+
+  const call = (token: string) => fetch(`${rsGateway.url}/api/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('takes the key from the configuration and pins RS256', () => {
+    const config = loadConfig(gatewayConfigSchema, { INTERNAL_TOKEN_SECRET: INTERNAL_SECRET, ...env });
+    expect(config.JWT_PUBLIC_KEY).toBe(publicPem);
+    const verify = tokenVerifierFor(config);
+    expect(verify(jwt.sign({ sub: 'u1', role: 'auditor' }, privateKey, { algorithm: 'RS256', expiresIn: 60 }))).toEqual({ sub: 'u1', role: 'auditor' });
+    expect(() => verify(hs256WithKey({ sub: 'u1', role: 'admin' }, publicPem))).toThrow(/invalid token/);
+  });
+
+  it('refuses a configuration with both keys or neither', () => {
+    expect(() => loadConfig(gatewayConfigSchema, { INTERNAL_TOKEN_SECRET: INTERNAL_SECRET, JWT_SECRET, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig(gatewayConfigSchema, { INTERNAL_TOKEN_SECRET: INTERNAL_SECRET })).toThrow(/exactly one of JWT_SECRET/);
+  });
+
+  it('accepts an RS256 token and refuses an HS256 token whose HMAC key is the public key (algorithm confusion)', async () => {
+    const good = await call(jwt.sign({ role: 'customer' }, privateKey, { algorithm: 'RS256', subject: 'carol', expiresIn: 60 }));
+    expect(good.status).toBe(200);
+    expect(verifyInternalIdentity(String(upstream.seen[0]?.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET)).toEqual({ sub: 'carol', role: 'customer' });
+
+    const confused = await call(hs256WithKey({ sub: 'carol', role: 'admin' }, publicPem));
+    expect(confused.status).toBe(401);
+    expect(await confused.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    // An HS256 token with the HS secret a misconfigured twin might use is just as dead here.
+    expect((await call(signToken({ sub: 'carol', role: 'admin' }, JWT_SECRET))).status).toBe(401);
+    expect(upstream.seen).toHaveLength(1);
+  });
+});
+
+/** An HS256 JWT built by hand (jsonwebtoken refuses to HMAC with a PEM key, an attacker does not). */
+function hs256WithKey(claims: Identity, key: string): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const signingInput = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ ...claims, exp: Math.floor(Date.now() / 1000) + 60 })}`;
+  return `${signingInput}.${createHmac('sha256', key).update(signingInput).digest('base64url')}`;
+}
+
+function directivesOf(header: string | null): Record<string, string[]> {
+  const directives: Record<string, string[]> = {};
+  for (const part of (header ?? '').split(';')) {
+    const [name, ...values] = part.trim().split(/\s+/);
+    if (name) directives[name] = values;
+  }
+  return directives;
+}
