@@ -40,7 +40,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      // A fixed label when no route matched (404, or refused before routing): a raw path would let any client
+      // create unbounded metric series.
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
       metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) }, seconds);
       if (req.path !== '/healthz' && req.path !== '/metrics' && req.path !== '/readyz') {
         withLogContext({ request_id: requestId }, () =>

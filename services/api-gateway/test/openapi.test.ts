@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
-import { z } from 'zod';
 import { objectId, type Role } from '@pay/contracts';
 import { errorMapper, validate } from '@pay/http';
 import { createLogger } from '@pay/logger';
@@ -134,31 +133,15 @@ describe('request schemas in the document are the ones the services validate wit
     return validateSpy.mock.calls.map(([schema]) => schema);
   }
 
-  const ordersAndPayments = PUBLIC_OPERATIONS.filter((operation) => operation.tag !== 'audit');
-  it.each(ordersAndPayments.map((operation) => [`${operation.method.toUpperCase()} ${operation.path}`, operation] as const))(
+  it.each(PUBLIC_OPERATIONS.map((operation) => [`${operation.method.toUpperCase()} ${operation.path}`, operation] as const))(
     '%s: the same schema objects',
     async (_name, operation) => {
       const documented = [operation.request?.body, operation.request?.query, operation.request?.params ? objectId : undefined].filter(Boolean);
       if (operation.request?.params) expect(operation.request.params.shape.id).toBe(objectId);
       const validated = await schemasValidatedBy(operation);
-      expect(validated.length).toBeGreaterThan(0);
       // Identity, not likeness: each documented schema is the object the service validates with, and nothing else is validated.
       for (const schema of documented) expect(validated).toContain(schema);
       for (const schema of validated) expect(documented).toContain(schema);
     },
   );
-
-  // The audit service keeps private copies of its two query schemas (it is not ours to edit); until it imports
-  // them from @pay/contracts, the document's schemas must at least be equal to them, field for field.
-  const audit = PUBLIC_OPERATIONS.filter((operation) => operation.tag === 'audit');
-  it.each(audit.map((operation) => [`${operation.method.toUpperCase()} ${operation.path}`, operation] as const))('%s: an equal schema', async (_name, operation) => {
-    const validated = await schemasValidatedBy(operation);
-    const documented = operation.request?.query;
-    if (!documented) {
-      expect(validated).toEqual([]);
-      return;
-    }
-    expect(validated).toHaveLength(1);
-    expect(z.toJSONSchema(validated[0] as z.ZodType)).toEqual(z.toJSONSchema(documented));
-  });
 });

@@ -1,7 +1,6 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
 import { identityOf } from '@pay/auth';
-import { objectId, pageQuery } from '@pay/contracts';
+import { dailyReportQuery, listAuditEventsQuery } from '@pay/contracts';
 import { BadInput, Forbidden } from '@pay/errors';
 import { pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
@@ -10,20 +9,6 @@ import type { AuditStore } from '../../domain/audit-store';
 import { produceDailyReport } from '../../domain/daily-report';
 import { toAuditEventView } from './audit-view';
 import { renderReportCsv } from './report-csv';
-
-const listAuditEventsQuery = z.strictObject({
-  payment_id: objectId.optional(),
-  order_id: objectId.optional(),
-  action: z.string().regex(/^[a-z][a-z_]{0,63}$/, 'must be an action name like payment_succeeded').optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  ...pageQuery,
-});
-
-const dailyReportQuery = z.strictObject({
-  date: z.iso.date().optional(),
-  format: z.enum(['json', 'csv']).default('json'),
-});
 
 /** Audit data is for auditors and admins only. */
 const requireAuditorOrAdmin: RequestHandler = (_req, res, next) => {
