@@ -1,4 +1,5 @@
-import type { ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
+import type { z } from 'zod';
+import type { createOrderBody, createPaymentBody, ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
 
 /**
  * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
@@ -29,17 +30,14 @@ export interface PaymentListParams {
   page_size?: number;
 }
 
-export interface CreatePaymentParams {
-  order_id: string;
-  method?: 'wechat' | 'alipay' | 'bank_card';
-  /** "99.00"; must equal the order total if given */
-  amount?: string;
-}
+/**
+ * `{order_id, method?, amount?}`; amount is "99.00" and must equal the order total if given. Request types
+ * are the input side of the very schemas the services validate with, so they cannot drift apart.
+ */
+export type CreatePaymentParams = z.input<typeof createPaymentBody>;
 
-export interface CreateOrderParams {
-  items: { product_id: string; name: string; unit_price: string; quantity: number }[];
-  currency?: string;
-}
+/** `{items: [{product_id, name, unit_price: "49.50", quantity}], currency?}`; the total is computed by the server. */
+export type CreateOrderParams = z.input<typeof createOrderBody>;
 
 export interface AuditEventParams {
   payment_id?: string;
@@ -68,22 +66,37 @@ export function createClient({ baseUrl, token }: ClientOptions) {
     return parsed as T;
   }
   const id = (value: string) => encodeURIComponent(value);
+  const reasonBody = (reason?: string) => (reason === undefined ? {} : { reason });
+  const base = new URL(baseUrl);
+
+  /**
+   * Follows a list's `next`/`previous` link (a path such as `/api/v1/payments?page=2`). Only links under
+   * this client's base URL are followed, so the bearer token never goes anywhere else.
+   */
+  async function getPage<T>(link: string): Promise<Page<T>> {
+    const target = new URL(link, base);
+    const prefix = base.pathname.replace(/\/$/, '');
+    if (target.origin !== base.origin || !target.pathname.startsWith(`${prefix}/`)) throw new Error(`refusing to follow a link outside ${baseUrl}: ${link}`);
+    return call<Page<T>>('GET', target.pathname.slice(prefix.length), undefined, Object.fromEntries(target.searchParams));
+  }
 
   return {
     // payment.ts
     getPayments: (params: PaymentListParams = {}) => call<Page<PaymentView>>('GET', '/payments', undefined, params),
     createPayment: (params: CreatePaymentParams) => call<PaymentView>('POST', '/payments', params),
+    getPaymentsPage: (link: string) => getPage<PaymentView>(link),
     getPaymentDetail: (paymentId: string) => call<PaymentView>('GET', `/payments/${id(paymentId)}`),
     startPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/start`, {}),
     succeedPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/succeed`, {}),
-    failPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/fail`, {}),
-    cancelPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/cancel`, {}),
+    failPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/fail`, reasonBody(reason)),
+    cancelPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/cancel`, reasonBody(reason)),
     expirePayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/expire`, {}),
     // orders
     createOrder: (params: CreateOrderParams) => call<OrderView>('POST', '/orders', params),
     getOrders: (params: { status?: string; page?: number; page_size?: number } = {}) => call<Page<OrderView>>('GET', '/orders', undefined, params),
+    getOrdersPage: (link: string) => getPage<OrderView>(link),
     getOrder: (orderId: string) => call<OrderView>('GET', `/orders/${id(orderId)}`),
-    cancelOrder: (orderId: string) => call<OrderView>('POST', `/orders/${id(orderId)}/cancel`, {}),
+    cancelOrder: (orderId: string, reason?: string) => call<OrderView>('POST', `/orders/${id(orderId)}/cancel`, reasonBody(reason)),
     // audit (auditor/admin)
     getAuditEvents: (params: AuditEventParams = {}) => call<Page<Record<string, unknown>>>('GET', '/audit/events', undefined, params),
     verifyAudit: () => call<{ ok: boolean; checked: number; first_bad?: unknown }>('GET', '/audit/verify'),

@@ -1,5 +1,5 @@
 import { IllegalTransition } from '@pay/errors';
-import { ORDER_STATUSES, moveOrder, newOrder, newOrderNumber, orderStateMachine, totalOf, type OrderStatus } from '../src/domain/order';
+import { ORDER_STATUSES, OrderTotalTooLarge, moveOrder, newOrder, newOrderNumber, orderStateMachine, totalOf, type OrderStatus } from '../src/domain/order';
 
 const DESIGN: Record<OrderStatus, OrderStatus[]> = {
   pending_payment: ['paid', 'cancelled'],
@@ -38,8 +38,15 @@ describe('order rules', () => {
     ).toBe(5998);
   });
 
-  it('refuses a total beyond the money range', () => {
-    expect(() => totalOf([{ productId: 'a', name: 'A', unitPriceMinor: 999_999_999_999, quantity: 1000 }])).toThrow(RangeError);
+  it('refuses a total beyond the money range as bad input (400), not a server fault', () => {
+    for (const items of [
+      [{ productId: 'a', name: 'A', unitPriceMinor: 999_999_999_999, quantity: 1000 }], // beyond safe integers
+      [{ productId: 'a', name: 'A', unitPriceMinor: 999_999_999_999, quantity: 2 }], // just beyond the maximum
+    ]) {
+      expect(() => totalOf(items)).toThrow(OrderTotalTooLarge);
+      expect(() => totalOf(items)).toThrow(expect.objectContaining({ status: 400, code: 'bad_request' }));
+    }
+    expect(totalOf([{ productId: 'a', name: 'A', unitPriceMinor: 500_000_000_000, quantity: 2 }])).toBe(1_000_000_000_000);
   });
 
   it('numbers orders readably without ambiguous characters', () => {

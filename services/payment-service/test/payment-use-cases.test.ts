@@ -10,6 +10,7 @@ import { expireOverduePayments } from '../src/domain/expire-overdue';
 import { expirePayment, failPayment, startPayment } from '../src/domain/payment-moves';
 import { processPaymentSuccess } from '../src/domain/process-success';
 import { KnownOrdersRepository } from '../src/data-access/known-orders-repository';
+import type { KnownOrders } from '../src/domain/known-orders';
 import { paymentModel, type PaymentModel } from '../src/data-access/payment-model';
 import { LivePaymentExists, PaymentRepository } from '../src/data-access/payment-repository';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
@@ -163,6 +164,63 @@ describe('payment use cases (real database)', () => {
     expect((await store.get(payment.id))!.status).toBe('cancelled');
     expect(await outboxTypes(payment.id)).toContain('payment.cancelled');
     await expect(newPayment(payment.orderId)).rejects.toMatchObject({ status: 422, code: 'order_not_payable' });
+  });
+
+  it('lets creates wait for an order.created still in flight without polling the database, then admits one', async () => {
+    const orderId = randomUUID();
+    let reads = 0;
+    const counting: KnownOrders = {
+      get: (id) => {
+        reads++;
+        return orders.get(id);
+      },
+      recordCreated: (order) => orders.recordCreated(order),
+      recordCancelled: (id) => orders.recordCancelled(id),
+      nextRecorded: (id, maxMs, signal) => orders.nextRecorded(id, maxMs, signal),
+    };
+    const waiting = Array.from({ length: 20 }, () =>
+      createPaymentForOrder(store, counting, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 10_000 }, origin),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the order.created is still in flight
+    await orders.recordCreated({ id: orderId, orderNumber: 'ORD-late', userId: 'alice', amountMinor: 9900, currency: 'CNY' });
+
+    const outcomes = await Promise.allSettled(waiting);
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(LivePaymentExists);
+    // Polling every 100 ms read ~15 times per waiter in 1.5 s; a waiter now reads on arrival and once a second.
+    expect(reads).toBeLessThanOrEqual(20 * 4);
+  });
+
+  it('withdraws a payment created while its order was being cancelled, so no live payment outlives the order', async () => {
+    const orderId = await knownOrder();
+    const cancellation = createEvent(
+      'order.cancelled',
+      { orderId, orderNumber: 'ORD', userId: 'alice', amountMinor: 9900, currency: 'CNY', reason: 'changed mind' },
+      { producer: 'order-service' },
+    );
+    // order.cancelled is handled after the create read the order as payable but before it inserted.
+    let raced = false;
+    const racing: KnownOrders = {
+      async get(id) {
+        const seen = await orders.get(id);
+        if (!raced) {
+          raced = true;
+          expect(await cancelPaymentsOfOrder(store, orders, cancellation)).toBe(0);
+        }
+        return seen;
+      },
+      recordCreated: (order) => orders.recordCreated(order),
+      recordCancelled: (id) => orders.recordCancelled(id),
+      nextRecorded: (id, maxMs, signal) => orders.nextRecorded(id, maxMs, signal),
+    };
+    await expect(createPaymentForOrder(store, racing, { identity: alice, orderId, method: 'wechat' }, settings, origin)).rejects.toMatchObject({
+      status: 422,
+      code: 'order_not_payable',
+    });
+    expect(await store.openForOrder(orderId)).toEqual([]);
+    const stored = await model.find({ order_id: orderId }).lean();
+    expect(stored.map((payment) => payment.status)).toEqual(['cancelled']);
+    expect((await outboxTypes(stored[0]!._id)).sort()).toEqual(['payment.cancelled', 'payment.created']);
   });
 
   it('applies a verified failure callback and ignores one with the wrong amount', async () => {

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { BadInput } from '@pay/errors';
+import { MAX_AMOUNT_MINOR, formatMinorAmount } from '@pay/money';
 import { defineStateMachine } from '@pay/state-machine';
 
 /** The order state machine of the design: the one table every move goes through. */
@@ -44,10 +46,20 @@ export interface Order {
   history: OrderHistoryEntry[];
 }
 
+/**
+ * Each price and quantity can be valid while their sum is not: the total must still be an amount the
+ * system can hold and show (`MAX_AMOUNT_MINOR`). Bad input (400), not a server fault.
+ */
+export class OrderTotalTooLarge extends BadInput {
+  constructor() {
+    super(`order total exceeds the maximum of ${formatMinorAmount(MAX_AMOUNT_MINOR)}`, { max_total_amount: formatMinorAmount(MAX_AMOUNT_MINOR) });
+  }
+}
+
 /** The total is computed here from the items, in integer minor units; a client never sends it. */
 export function totalOf(items: OrderItem[]): number {
   const total = items.reduce((sum, item) => sum + item.unitPriceMinor * item.quantity, 0);
-  if (!Number.isSafeInteger(total) || total > 1_000_000_000_000) throw new RangeError('order total out of range');
+  if (!Number.isSafeInteger(total) || total > MAX_AMOUNT_MINOR) throw new OrderTotalTooLarge();
   return total;
 }
 

@@ -1,3 +1,4 @@
+import { EventEmitter, once } from 'node:events';
 import { Schema, type Connection } from 'mongoose';
 import { DocumentLocks } from '@pay/db';
 import type { KnownOrder, KnownOrders } from '../domain/known-orders';
@@ -26,6 +27,8 @@ const schema = new Schema<KnownOrderDocument>(
 /** The payment service's projection of orders from order events (idempotent, order-insensitive). */
 export class KnownOrdersRepository implements KnownOrders {
   private readonly model;
+  /** In-process signal "order X recorded", for creates waiting on an order.created still in flight. */
+  private readonly recorded = new EventEmitter().setMaxListeners(0);
 
   constructor(
     connection: Connection,
@@ -57,6 +60,11 @@ export class KnownOrdersRepository implements KnownOrders {
       },
       { upsert: true },
     ));
+    this.recorded.emit(arrivalOf(order.id));
+  }
+
+  async nextRecorded(orderId: string, maxMs: number, signal: AbortSignal): Promise<void> {
+    await once(this.recorded, arrivalOf(orderId), { signal: AbortSignal.any([signal, AbortSignal.timeout(maxMs)]) }).catch(() => undefined);
   }
 
   async recordCancelled(orderId: string): Promise<void> {
@@ -64,4 +72,9 @@ export class KnownOrdersRepository implements KnownOrders {
       this.model.collection.updateOne({ _id: orderId as never }, { $set: { status: 'cancelled' } }, { upsert: true }),
     );
   }
+}
+
+/** Namespaced, so no order id can collide with EventEmitter's special `error` event. */
+function arrivalOf(orderId: string): string {
+  return `recorded:${orderId}`;
 }

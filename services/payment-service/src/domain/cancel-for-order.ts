@@ -6,6 +6,8 @@ import type { PaymentStore } from './payment-store';
 
 /** `order.cancelled` cancels the order's open payment (and the order can no longer be paid). */
 export async function cancelPaymentsOfOrder(store: PaymentStore, orders: KnownOrders, event: EventEnvelope<'order.cancelled'>): Promise<number> {
+  // Record first, look second: a create racing with us re-reads the order after its insert (see
+  // create-payment.ts), so between the two of us the racing payment is always found.
   await orders.recordCancelled(event.data.orderId);
   let cancelled = 0;
   for (const payment of await store.openForOrder(event.data.orderId)) {

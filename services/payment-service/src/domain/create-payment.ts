@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EventOrigin, Identity } from '@pay/contracts';
-import { AmountMismatch, BusinessRuleViolation, NotFound } from '@pay/errors';
+import { AmountMismatch, BusinessRuleViolation, IllegalTransition, NotFound } from '@pay/errors';
 import type { KnownOrder, KnownOrders } from './known-orders';
 import { logEntry, type Payment, type PaymentMethod } from './payment';
 import { paymentEvents } from './payment-events';
+import { cancelPayment } from './payment-moves';
 import type { PaymentStore } from './payment-store';
 
 export interface CreatePaymentInput {
@@ -36,9 +37,7 @@ export async function createPaymentForOrder(
   if (!order || (input.identity.role !== 'admin' && order.userId !== input.identity.sub)) {
     throw new NotFound(`order ${input.orderId} not found`);
   }
-  if (order.status !== 'pending_payment') {
-    throw new BusinessRuleViolation(`order is ${order.status}, not pending_payment`, { order_status: order.status }, 'order_not_payable');
-  }
+  if (order.status !== 'pending_payment') throw notPayable(order);
   if (input.amountMinor !== undefined && input.amountMinor !== order.amountMinor) {
     throw new AmountMismatch(order.amountMinor, input.amountMinor);
   }
@@ -61,14 +60,51 @@ export async function createPaymentForOrder(
     logs: [logEntry('created', null, 'init', actor, `amount ${order.amountMinor} ${order.currency} via ${input.method}`, now)],
   };
   await store.insert(payment, [paymentEvents.created(payment, origin)]);
+  await withdrawIfOrderCancelledMeanwhile(store, orders, payment, origin);
   return payment;
 }
 
+/**
+ * An `order.cancelled` handled between our check of the order and our insert looked for open payments
+ * before this one existed, so it did not cancel it. The consumer records the cancellation BEFORE it looks
+ * for open payments, and we look at the order again AFTER inserting: one of the two always sees the
+ * other, so no live payment outlives a cancelled order (on MongoDB replicas too, no lock needed).
+ */
+async function withdrawIfOrderCancelledMeanwhile(store: PaymentStore, orders: KnownOrders, payment: Payment, origin: EventOrigin): Promise<void> {
+  const order = await orders.get(payment.orderId);
+  if (order?.status !== 'cancelled') return;
+  try {
+    await cancelPayment(store, payment.id, 'order cancelled', 'system:order-cancelled', origin);
+  } catch (error) {
+    if (!(error instanceof IllegalTransition)) throw error; // the consumer cancelled it after all
+  }
+  throw notPayable(order);
+}
+
+function notPayable(order: KnownOrder): BusinessRuleViolation {
+  return new BusinessRuleViolation(`order is ${order.status}, not pending_payment`, { order_status: order.status }, 'order_not_payable');
+}
+
+/** Checks at most once a second between arrivals: the order.created of another replica's consumer. */
+const RECHECK_MS = 1000;
+
+/**
+ * The customer may pay the moment the order service answered, before its order.created reached us. Wait
+ * for it without polling: under load, a hundred waiters reading every 100 ms took the database pool from
+ * the very consumer that records the orders they wait for, and many timed out with a 404 for an order that
+ * exists. Listen first, then read, so an arrival between the two is not missed.
+ */
 async function waitForOrder(orders: KnownOrders, orderId: string, waitMs: number): Promise<KnownOrder | null> {
   const deadline = Date.now() + waitMs;
   for (;;) {
+    const stopListening = new AbortController();
+    const left = deadline - Date.now();
+    const arrival = orders.nextRecorded(orderId, Math.max(0, Math.min(left, RECHECK_MS)), stopListening.signal);
     const order = await orders.get(orderId);
-    if (order || Date.now() >= deadline) return order;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (order || left <= 0) {
+      stopListening.abort();
+      return order;
+    }
+    await arrival;
   }
 }

@@ -16,4 +16,10 @@ export interface KnownOrders {
   /** order.created: insert; never regresses a cancellation that arrived first. */
   recordCreated(order: Omit<KnownOrder, 'status'>): Promise<void>;
   recordCancelled(orderId: string): Promise<void>;
+  /**
+   * Resolves when this process next records `orderId` as created, after `maxMs` at the latest (another
+   * replica may record it), or when `signal` aborts; never rejects. Lets a waiting request sleep
+   * instead of polling the database.
+   */
+  nextRecorded(orderId: string, maxMs: number, signal: AbortSignal): Promise<void>;
 }

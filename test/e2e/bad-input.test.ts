@@ -1,0 +1,304 @@
+import type { ApiClient } from '@pay/client';
+import type { OrderView, Page, PaymentView } from '@pay/contracts';
+import { SERVICE_NAMES } from '@pay/harness';
+import { startTestStack, type TestStack } from '../support/stack';
+
+/**
+ * Hostile and clumsy input at every public order and payment route, through the gateway: each request
+ * gets a clear 4xx in the error format, nothing is stored or changed, and no service dies.
+ */
+type Method = 'GET' | 'POST';
+interface Answer {
+  status: number;
+  body: unknown;
+}
+interface Case {
+  what: string;
+  method: Method;
+  /** `:order` and `:payment` stand for the ids of the customer's real order and payment. */
+  path: string;
+  /** An object is sent as JSON; a string is sent as it is (malformed JSON, oversized bodies). */
+  body?: unknown;
+  as?: 'customer' | 'admin';
+  status: number;
+  code?: string;
+}
+
+const item = { product_id: 'sku-1', name: 'Thing', unit_price: '10.00', quantity: 1 };
+const withItem = (patch: Record<string, unknown>) => ({ items: [{ ...item, ...patch }] });
+const anOrder = { items: [item] };
+const hugeBody = JSON.stringify({ items: [{ ...item, name: 'x'.repeat(40_000) }] }); // > 32 kB
+const hugeReason = JSON.stringify({ reason: 'x'.repeat(40_000) });
+const deeplyNested = `{"items":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+const weirdIds = [
+  ['a path traversal', '..%2F..%2Forders'],
+  ['a 65-character id', 'a'.repeat(65)],
+  ['a 5000-character id', 'b'.repeat(5000)],
+  ['a NUL byte', 'x%00y'],
+  ['an operator object', encodeURIComponent('{"$ne":null}')],
+  ['a broken percent escape', '%E0%A4%A'],
+  ['spaces and quotes', encodeURIComponent(`x' OR '1'='1`)],
+] as const;
+
+const orderBodies: [string, unknown][] = [
+  ['items as a string', { items: 'x' }],
+  ['no items field', {}],
+  ['an empty item list', { items: [] }],
+  ['101 items', { items: Array.from({ length: 101 }, () => item) }],
+  ['an item that is a number', { items: [5] }],
+  ['quantity as a string', withItem({ quantity: '2' })],
+  ['zero quantity', withItem({ quantity: 0 })],
+  ['negative quantity', withItem({ quantity: -1 })],
+  ['fractional quantity', withItem({ quantity: 1.5 })],
+  ['quantity 1001', withItem({ quantity: 1001 })],
+  ['a huge quantity', withItem({ quantity: 1e12 })],
+  ['a negative unit price', withItem({ unit_price: '-1.00' })],
+  ['a negative numeric unit price', withItem({ unit_price: -1 })],
+  ['a 3-decimal unit price', withItem({ unit_price: '1.005' })],
+  ['a 3-decimal numeric unit price', withItem({ unit_price: 1.005 })],
+  ['an oversized unit price', withItem({ unit_price: '10000000000.00' })],
+  ['a 30-digit unit price', withItem({ unit_price: '9'.repeat(30) })],
+  ['a unit price in exponent form', withItem({ unit_price: '1e3' })],
+  ['a unit price with spaces', withItem({ unit_price: ' 1.00' })],
+  ['a boolean unit price', withItem({ unit_price: true })],
+  ['an operator as unit price', withItem({ unit_price: { $ne: null } })],
+  ['an empty product id', withItem({ product_id: '' })],
+  // PostgreSQL (under FerretDB) cannot store U+0000: without a check at the edge these were 500s.
+  ['a NUL character in the product id', withItem({ product_id: 'sku\u0000' })],
+  ['a NUL character in the name', withItem({ name: 'Green\u0000tea' })],
+  ['a 201-character name', withItem({ name: 'n'.repeat(201) })],
+  ['an unknown item field amount', withItem({ amount: '1.00' })],
+  ['an unknown field status', { ...anOrder, status: 'paid' }],
+  ['an unknown field user_id', { ...anOrder, user_id: 'bob' }],
+  ['an unknown field total_amount', { ...anOrder, total_amount: '0.01' }],
+  ['an unknown field amount', { ...anOrder, amount: '0.01' }],
+  ['a lower-case currency', { ...anOrder, currency: 'cny' }],
+  ['an operator as currency', { ...anOrder, currency: { $ne: null } }],
+  ['an operator as items', { items: { $ne: null } }],
+  ['an array body', []],
+  // 9999999999.99 × 2 is a valid price and quantity but twice the largest total the system holds.
+  ['a total above the maximum amount', withItem({ unit_price: '9999999999.99', quantity: 2 })],
+  ['a total beyond safe integers', { items: Array.from({ length: 100 }, () => ({ ...item, unit_price: '9999999999.99', quantity: 1000 })) }],
+];
+
+const paymentBodies: [string, unknown][] = [
+  ['no order_id', {}],
+  ['a numeric order_id', { order_id: 5 }],
+  ['an operator as order_id', { order_id: { $ne: null } }],
+  ['a path as order_id', { order_id: '../orders' }],
+  ['an unknown method', { order_id: 'o-1', method: 'cash' }],
+  ['a negative amount', { order_id: 'o-1', amount: '-1.00' }],
+  ['a 3-decimal amount', { order_id: 'o-1', amount: '10.001' }],
+  ['a 3-decimal numeric amount', { order_id: 'o-1', amount: 10.001 }],
+  ['an oversized amount', { order_id: 'o-1', amount: '10000000000.00' }],
+  ['an amount in exponent form', { order_id: 'o-1', amount: '1e3' }],
+  ['a word as amount', { order_id: 'o-1', amount: 'ten' }],
+  ['an operator as amount', { order_id: 'o-1', amount: { $gt: 0 } }],
+  ['an unknown field status', { order_id: 'o-1', status: 'succeeded' }],
+  ['an unknown field user_id', { order_id: 'o-1', user_id: 'bob' }],
+  ['an unknown field transaction_id', { order_id: 'o-1', transaction_id: 't' }],
+  ['an unknown field expires_at', { order_id: 'o-1', expires_at: '2099-01-01T00:00:00Z' }],
+];
+
+/** The same broken bodies at every route that takes one. */
+function brokenBodies(method: Method, path: string, as: Case['as'] = 'customer'): Case[] {
+  return [
+    { what: 'malformed JSON', method, path, body: '{"reason": ', as, status: 400 },
+    { what: 'single-quoted JSON', method, path, body: "{'reason': 'x'}", as, status: 400 },
+    { what: 'trailing garbage', method, path, body: '{} x', as, status: 400 },
+    { what: 'a body over 32 kB', method, path, body: path.endsWith('/orders') ? hugeBody : hugeReason, as, status: 413, code: 'payload_too_large' },
+    { what: 'a __proto__ field', method, path, body: path.endsWith('/orders') ? `{"__proto__":{"status":"paid"},"items":${JSON.stringify(anOrder.items)}}` : '{"__proto__":{"status":"paid"}}', as, status: 400 },
+  ];
+}
+
+function actionCases(action: string, as: Case['as']): Case[] {
+  const path = `/payments/:payment/${action}`;
+  return [
+    { what: 'an unknown field status', method: 'POST', path, body: { status: 'succeeded' }, as, status: 400 },
+    { what: 'an unknown field amount', method: 'POST', path, body: { amount: '1.00' }, as, status: 400 },
+    { what: 'an unknown field transaction_id', method: 'POST', path, body: { transaction_id: 'forged' }, as, status: 400 },
+    { what: 'a reason of the wrong type', method: 'POST', path, body: { reason: 5 }, as, status: 400 },
+    { what: 'an operator as reason', method: 'POST', path, body: { reason: { $ne: null } }, as, status: 400 },
+    { what: 'a NUL character in the reason', method: 'POST', path, body: { reason: 'changed\u0000mind' }, as, status: 400 },
+    ...brokenBodies('POST', path, as),
+    { what: 'a payment that does not exist', method: 'POST', path: `/payments/no-such-payment/${action}`, as, status: 404, code: 'not_found' },
+    ...weirdIds.map(([what, id]): Case => ({ what, method: 'POST', path: `/payments/${id}/${action}`, as, status: 400 })),
+  ];
+}
+
+const cases: Record<string, Case[]> = {
+  'POST /orders': [
+    ...orderBodies.map(([what, body]): Case => ({ what, method: 'POST', path: '/orders', body, status: 400, code: 'bad_request' })),
+    ...brokenBodies('POST', '/orders'),
+  ],
+  'GET /orders': [
+    ['an unknown status', 'status=bogus'],
+    ['an operator in status', 'status[$ne]=paid'],
+    ['an operator in page', 'page[$gt]=1'],
+    ['a word as page', 'page=abc'],
+    ['page 0', 'page=0'],
+    ['a fractional page', 'page=1.5'],
+    ['an infinite page', 'page=1e400'],
+    ['page_size 1000', 'page_size=1000'],
+    ['a negative page_size', 'page_size=-1'],
+    ['an unknown filter user_id', 'user_id=bob'],
+    ['a __proto__ parameter', '__proto__=x'],
+    ['a repeated status', 'status=paid&status=cancelled'],
+  ].map(([what, query]): Case => ({ what: what!, method: 'GET', path: `/orders?${query}`, status: 400, code: 'bad_request' })),
+  'GET /orders/:id': [
+    { what: 'an order that does not exist', method: 'GET', path: '/orders/no-such-order', status: 404, code: 'not_found' },
+    ...weirdIds.map(([what, id]): Case => ({ what, method: 'GET', path: `/orders/${id}`, status: 400 })),
+  ],
+  'POST /orders/:id/cancel': [
+    { what: 'an unknown field status', method: 'POST', path: '/orders/:order/cancel', body: { status: 'cancelled' }, status: 400 },
+    { what: 'a reason of the wrong type', method: 'POST', path: '/orders/:order/cancel', body: { reason: 5 }, status: 400 },
+    { what: 'a 201-character reason', method: 'POST', path: '/orders/:order/cancel', body: { reason: 'r'.repeat(201) }, status: 400 },
+    { what: 'an operator as reason', method: 'POST', path: '/orders/:order/cancel', body: { reason: { $ne: null } }, status: 400 },
+    { what: 'a NUL character in the reason', method: 'POST', path: '/orders/:order/cancel', body: { reason: 'changed\u0000mind' }, status: 400, code: 'bad_request' },
+    ...brokenBodies('POST', '/orders/:order/cancel'),
+    { what: 'an order that does not exist', method: 'POST', path: '/orders/no-such-order/cancel', status: 404, code: 'not_found' },
+    ...weirdIds.map(([what, id]): Case => ({ what, method: 'POST', path: `/orders/${id}/cancel`, status: 400 })),
+  ],
+  'GET /payments': [
+    ['an operator in order_id', 'order_id[$ne]=x'],
+    ['an operator in page', 'page[$gt]=1'],
+    ['a path as order_id', 'order_id=..%2Forders'],
+    ['a 65-character order_id', `order_id=${'o'.repeat(65)}`],
+    ['a 5000-character order_id', `order_id=${'o'.repeat(5000)}`],
+    ['a repeated order_id', 'order_id=a&order_id=b'],
+    ['an unknown filter user_id', 'user_id=alice'],
+    ['an unknown filter status', 'status=init'],
+    ['page_size 1000', 'page_size=1000'],
+    ['a word as page', 'page=abc'],
+    ['an empty page', 'page='],
+  ].map(([what, query]): Case => ({ what: what!, method: 'GET', path: `/payments?${query}`, status: 400, code: 'bad_request' })),
+  'POST /payments': [
+    ...paymentBodies.map(([what, body]): Case => ({ what, method: 'POST', path: '/payments', body, status: 400, code: 'bad_request' })),
+    ...brokenBodies('POST', '/payments'),
+    { what: 'an order that does not exist', method: 'POST', path: '/payments', body: { order_id: 'no-such-order' }, status: 404, code: 'not_found' },
+    { what: 'an amount different from the order total', method: 'POST', path: '/payments', body: { order_id: ':order', amount: '0.01' }, status: 422, code: 'amount_mismatch' },
+    { what: 'a second live payment', method: 'POST', path: '/payments', body: { order_id: ':order' }, status: 409, code: 'live_payment_exists' },
+  ],
+  'GET /payments/:id': [
+    { what: 'a payment that does not exist', method: 'GET', path: '/payments/no-such-payment', status: 404, code: 'not_found' },
+    ...weirdIds.map(([what, id]): Case => ({ what, method: 'GET', path: `/payments/${id}`, status: 400 })),
+  ],
+  'POST /payments/:id/start': actionCases('start', 'customer'),
+  'POST /payments/:id/cancel': actionCases('cancel', 'customer'),
+  'POST /payments/:id/succeed': actionCases('succeed', 'admin'),
+  'POST /payments/:id/fail': actionCases('fail', 'admin'),
+  'POST /payments/:id/expire': actionCases('expire', 'admin'),
+};
+
+describe('bad input at every public order and payment route', () => {
+  let system: TestStack;
+  let alice: ApiClient;
+  let admin: ApiClient;
+  let order: OrderView;
+  let payment: PaymentView;
+  let before: { orders: Page<OrderView>; payments: Page<PaymentView> };
+
+  beforeAll(async () => {
+    // Hundreds of requests from one IP and two users within a minute: lift the rate limits for this file.
+    system = await startTestStack('badinput', { RATE_LIMIT_PER_IP: '10000', RATE_LIMIT_PER_USER: '10000', ORDER_WAIT_MS: '500' });
+    alice = system.client('alice');
+    admin = system.client('ops-1', 'admin');
+    order = await alice.createOrder({ items: [{ product_id: 'sku-1', name: 'Thing', unit_price: '12.50', quantity: 2 }] });
+    payment = await alice.createPayment({ order_id: order.id });
+    before = await everything();
+  }, 120_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  /** Admin's view of every order and payment of this stack. */
+  async function everything() {
+    return { orders: await admin.getOrders({ page_size: 100 }), payments: await admin.getPayments({ page_size: 100 }) };
+  }
+
+  async function send(method: Method, path: string, body: unknown, token: string | null): Promise<Answer> {
+    const resolved = path.replace(':order', order.id).replace(':payment', payment.id);
+    const text = body === undefined ? (method === 'POST' ? '{}' : undefined) : typeof body === 'string' ? body : JSON.stringify(body).replace('":order"', JSON.stringify(order.id));
+    const response = await fetch(`${system.stack.gatewayUrl}/api/v1${resolved}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(text !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: text,
+    });
+    const raw = await response.text();
+    let parsed: unknown = raw;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      // left as text: the assertion below shows it
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  const errorFormat = {
+    error: expect.objectContaining({ code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String), request_id: expect.any(String) }),
+  };
+
+  describe.each(Object.entries(cases))('%s', (_route, table) => {
+    it.each(table.map((c) => [c.what, c] as const))('refuses %s', async (_what, c) => {
+      const token = system.token(c.as === 'admin' ? 'ops-1' : 'alice', c.as === 'admin' ? 'admin' : 'customer');
+      const answer = await send(c.method, c.path, c.body, token);
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: c.status, body: errorFormat });
+      if (c.code) expect((answer.body as { error: { code: string } }).error.code).toBe(c.code);
+    });
+  });
+
+  const bodyRoutes: [string, Case['as']][] = [
+    ['/orders', 'customer'], ['/orders/:order/cancel', 'customer'], ['/payments', 'customer'], ['/payments/:payment/start', 'customer'],
+    ['/payments/:payment/cancel', 'customer'], ['/payments/:payment/succeed', 'admin'], ['/payments/:payment/fail', 'admin'], ['/payments/:payment/expire', 'admin'],
+  ];
+  const tokenFor = (as: Case['as']) => (as === 'admin' ? system.token('ops-1', 'admin') : system.token('alice'));
+
+  it('answers a deeply nested body (5000 levels, inside the size limit) in the error format, and the gateway keeps serving', async () => {
+    for (const [path, as] of bodyRoutes) {
+      const answer = await send('POST', path, deeplyNested, tokenFor(as));
+      expect({ path, status: answer.status >= 400 && answer.status !== 500, body: answer.body }).toEqual({ path, status: true, body: errorFormat });
+    }
+    expect((await alice.getOrder(order.id)).status).toBe('pending_payment');
+  });
+
+  // KNOWN GATEWAY DEFECT (services/api-gateway, reported, not ours to fix): the proxy re-serialises the
+  // parsed body with JSON.stringify, which overflows the stack on a deeply nested body; the error is
+  // caught as "upstream unreachable" and answered 503. Remove `.failing` once the gateway answers 400.
+  it.failing('refuses a deeply nested body with 400 at every route that takes a body', async () => {
+    for (const [path, as] of bodyRoutes) {
+      const answer = await send('POST', path, deeplyNested, tokenFor(as));
+      expect({ path, status: answer.status }).toEqual({ path, status: 400 });
+    }
+  });
+
+  it('refuses every route without a valid token (401)', async () => {
+    const routes: [Method, string][] = [
+      ['POST', '/orders'], ['GET', '/orders'], ['GET', '/orders/:order'], ['POST', '/orders/:order/cancel'],
+      ['GET', '/payments'], ['POST', '/payments'], ['GET', '/payments/:payment'],
+      ...['start', 'succeed', 'fail', 'cancel', 'expire'].map((action): [Method, string] => ['POST', `/payments/:payment/${action}`]),
+    ];
+    for (const [method, path] of routes) {
+      for (const token of [null, 'not-a-jwt', `${system.token('alice')}x`]) {
+        const answer = await send(method, path, method === 'POST' ? anOrder : undefined, token);
+        expect({ route: `${method} ${path}`, status: answer.status, body: answer.body }).toEqual({ route: `${method} ${path}`, status: 401, body: errorFormat });
+      }
+    }
+  });
+
+  it('changed nothing, and every service is still alive', async () => {
+    const after = await everything();
+    expect(after.orders.count).toBe(before.orders.count);
+    expect(after.payments.count).toBe(before.payments.count);
+    expect(after).toEqual(before);
+    expect(await alice.getPaymentDetail(payment.id)).toEqual(payment);
+    expect(await alice.getOrder(order.id)).toEqual(order);
+    for (const name of SERVICE_NAMES) {
+      const service = system.stack.services[name];
+      const health = await fetch(`${service.url}/healthz`);
+      expect({ name, status: health.status }).toEqual({ name, status: 200 });
+      const ready = await fetch(`${service.url}/readyz`);
+      expect({ name, status: ready.status }).toEqual({ name, status: 200 });
+    }
+  });
+});
