@@ -178,6 +178,12 @@ describe('the daily audit report of a known day', () => {
     expect(sampleSum(callbacks, 'callbacks_total', 'outcome="accepted"')).toBe(7);
     expect(sampleSum(callbacks, 'callbacks_total', 'outcome="rejected"')).toBe(1);
     expect(sampleSum(callbacks, 'callback_response_seconds_count', '')).toBe(8);
+    // The original's monitoring figures on the payment service: success and timeout rates are ratios of these.
+    const payments = await metricsOf(services['payment-service'].url);
+    expect(sampleSum(payments, 'payments_total', 'outcome="created"')).toBe(10);
+    expect(sampleSum(payments, 'payments_total', 'outcome="succeeded"')).toBe(7);
+    expect(sampleSum(payments, 'payments_total', 'outcome="expired"')).toBe(2);
+    expect(sampleSum(payments, 'payments_total', 'outcome="cancelled"')).toBe(1);
   });
 
   it('answers a callback-free day with empty figures (the report is per day)', async () => {

@@ -8,6 +8,17 @@ import { paymentMethod } from './events';
  * one object both the service validating it and the OpenAPI document of the API gateway use; the `id`
  * in `.meta()` names it in the document's components.
  */
+/**
+ * Client text that is stored: bounded and without U+0000 (PostgreSQL, under FerretDB, cannot store a NUL,
+ * so it would fail the write as a 500 instead of a 400).
+ */
+export const storableText = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), 'must not contain NUL (U+0000) characters');
+
 export const objectId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id')
@@ -37,8 +48,8 @@ export const PAYMENT_STATUS_VALUES = ['init', 'processing', 'succeeded', 'failed
 
 export const orderItemInput = z
   .strictObject({
-    product_id: z.string().min(1).max(64),
-    name: z.string().min(1).max(200),
+    product_id: storableText(1, 64),
+    name: storableText(1, 200),
     unit_price: decimalAmount,
     quantity: z.number().int().min(1).max(1000),
   })
@@ -62,7 +73,7 @@ export const createPaymentBody = z
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 
 export const cancelBody = z
-  .strictObject({ reason: z.string().max(200).optional() })
+  .strictObject({ reason: storableText(0, 200).optional() })
   .default({})
   .meta({ id: 'ReasonBody', description: 'An optional reason; no other field is accepted.' });
 export const emptyBody = z.strictObject({}).default({}).meta({ id: 'EmptyBody', description: 'No field is accepted.' });

@@ -29,6 +29,11 @@ export class Forbidden extends AppError {
   readonly code = 'forbidden';
 }
 
+export class UnsupportedMediaType extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+
 export class NotFound extends AppError {
   readonly status = 404;
   readonly code = 'not_found';

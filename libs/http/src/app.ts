@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import { AppError } from '@pay/errors';
+import type { IncomingMessage } from 'node:http';
+import { AppError, UnsupportedMediaType } from '@pay/errors';
 import { REQUEST_ID_HEADER } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
 import type { ServiceMetrics } from '@pay/metrics';
@@ -19,6 +20,14 @@ export interface HttpAppOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+type RequestWithRawBody = IncomingMessage & { rawBody?: Buffer };
+
+/** The exact bytes of a JSON body as received (bounded by the body limit), for forwarding unchanged. */
+export function rawBodyOf(req: IncomingMessage): Buffer | undefined {
+  return (req as RequestWithRawBody).rawBody;
+}
 
 /**
  * The express app every service starts from: security headers, request ids in logs and responses,
@@ -74,7 +83,21 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
 
   if (options.parseJson !== false) {
-    app.use(express.json({ limit: options.bodyLimit ?? '32kb', strict: true, type: ['application/json', 'application/*+json'] }));
+    // A body in any other format would silently become {} and the request would still act: refuse it.
+    app.use((req, _res, next) => {
+      const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+      next(hasBody && !req.is(JSON_TYPES) ? new UnsupportedMediaType('request body must be application/json') : undefined);
+    });
+    app.use(
+      express.json({
+        limit: options.bodyLimit ?? '32kb',
+        strict: true,
+        type: JSON_TYPES,
+        verify: (req, _res, buffer) => {
+          (req as RequestWithRawBody).rawBody = buffer;
+        },
+      }),
+    );
   }
   return app;
 }

@@ -131,25 +131,33 @@ export class OutboxRelay {
         .limit(this.options.batchSize ?? 50)
         .toArray();
       backlog += documents.length;
-      for (const document of documents) {
-        const entries = Object.entries((document.outbox ?? {}) as Record<string, EventEnvelope>).sort(([a], [b]) => (a < b ? -1 : 1));
-        for (const [, event] of entries) {
-          await this.options.publisher.publish(event);
-          this.options.onPublished?.(event);
-          published++;
-        }
-        await this.locks.run(`${model.collection.collectionName}/${String(document._id)}`, async () => {
-          if (entries.length > 0) {
-            await model.collection.updateOne({ _id: document._id }, { $unset: Object.fromEntries(entries.map(([key]) => [`outbox.${key}`, ''])) });
-          }
-          // Only clears the flag if nothing new was enqueued meanwhile.
-          await model.collection.updateOne({ _id: document._id, outbox: {} }, { $set: { outbox_pending: false } });
-        });
-      }
+      // Documents in parallel, so broker confirms overlap; each document's events stay in order.
+      const results = await Promise.allSettled(documents.map((document) => this.drainDocument(model, document as { _id: never; outbox?: unknown })));
+      for (const result of results) if (result.status === 'fulfilled') published += result.value;
+      const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failure) throw failure.reason;
     }
     this.options.onBacklog?.(backlog);
     return published;
   }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async drainDocument(model: Model<any>, document: { _id: never; outbox?: unknown }): Promise<number> {
+    const entries = Object.entries((document.outbox ?? {}) as Record<string, EventEnvelope>).sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [, event] of entries) {
+      await this.options.publisher.publish(event);
+      this.options.onPublished?.(event);
+    }
+    await this.locks.run(`${model.collection.collectionName}/${String(document._id)}`, async () => {
+      if (entries.length > 0) {
+        await model.collection.updateOne({ _id: document._id }, { $unset: Object.fromEntries(entries.map(([key]) => [`outbox.${key}`, ''])) });
+      }
+      // Only clears the flag if nothing new was enqueued meanwhile.
+      await model.collection.updateOne({ _id: document._id, outbox: {} }, { $set: { outbox_pending: false } });
+    });
+    return entries.length;
+  }
+
 
   async stop(): Promise<void> {
     this.stopped = true;

@@ -1,6 +1,7 @@
 import { requireInternalIdentity } from '@pay/auth';
 import { DocumentLocks, createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
+import { Counter } from '@pay/metrics';
 import { OutboxRelay } from '@pay/outbox';
 import { runService } from '@pay/runtime';
 import { paymentConfigSchema } from './config';
@@ -21,7 +22,18 @@ void runService({
     const model = paymentModel(db!);
     const locks = new DocumentLocks();
     const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, locks, onBacklog: (n) => metrics.outboxBacklog.set(n) });
-    const store = new PaymentRepository(model, locks, () => relay.kick());
+    // The original's monitoring figures: success rate, failure and timeout (expiry) rates are ratios of
+    // this counter's outcomes; it counts only changes that were stored (a lost race or a repeat is not).
+    const payments = new Counter({
+      name: 'payments_total',
+      help: 'Payments entering a state: created, processing, succeeded, failed, cancelled, expired, late_success',
+      labelNames: ['outcome', 'method', 'provider'] as const,
+      registers: [metrics.registry],
+    });
+    const store = new PaymentRepository(model, locks, (outcome, payment) => {
+      relay.kick();
+      payments.inc({ outcome, method: payment.method, provider: payment.provider ?? 'none' });
+    });
     const orders = new KnownOrdersRepository(db!, locks);
     const inbox = createInbox(db!);
 

@@ -17,7 +17,8 @@ export class PaymentRepository implements PaymentStore {
   constructor(
     private readonly model: PaymentModel,
     private readonly locks: DocumentLocks = new DocumentLocks(),
-    private readonly onWrite: () => void = () => undefined,
+    /** Called after every stored change with what it became: `created`, a new status, or `late_success`. */
+    private readonly onWrite: (outcome: string, payment: Payment) => void = () => undefined,
   ) {}
 
   exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
@@ -31,7 +32,7 @@ export class PaymentRepository implements PaymentStore {
       if (isDuplicateKeyError(error)) throw new LivePaymentExists(payment.orderId);
       throw error;
     }
-    this.onWrite();
+    this.onWrite('created', payment);
   }
 
   async get(id: string): Promise<Payment | null> {
@@ -55,8 +56,9 @@ export class PaymentRepository implements PaymentStore {
       { returnDocument: 'after' }, // no projection: FerretDB v1's findAndModify does not support `fields`
     );
     if (!document) return null;
-    this.onWrite();
-    return toPayment(document as unknown as PaymentDocument);
+    const stored = toPayment(document as unknown as PaymentDocument);
+    this.onWrite(change.set.lateSuccess ? 'late_success' : change.to, stored);
+    return stored;
   }
 
   async appendLog(id: string, entry: PaymentLogEntry): Promise<void> {

@@ -3,6 +3,7 @@ import { signInternalIdentity, identityOf } from '@pay/auth';
 import { INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
 import { BadInput, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
+import { rawBodyOf } from '@pay/http';
 
 export interface ProxyOptions {
   target: string;
@@ -49,7 +50,9 @@ export function forwardTo({ target, family, internalSecret, timeoutMs, logger }:
           [REQUEST_ID_HEADER]: res.locals.requestId as string,
           [INTERNAL_IDENTITY_HEADER]: signInternalIdentity(identity, internalSecret),
         },
-        body: hasBody ? JSON.stringify(req.body ?? {}) : undefined,
+        // The bytes the client sent (already parsed once as JSON here), never re-serialised: a deeply
+        // nested body must reach the service's validation, not overflow JSON.stringify.
+        body: hasBody ? (rawBodyOf(req) ?? '{}') : undefined,
         signal: AbortSignal.timeout(timeoutMs),
         redirect: 'manual',
       });

@@ -8,7 +8,6 @@ import { formatMinorAmount } from '@pay/money';
 import type { Order } from '../../domain/order';
 import type { OrderStore } from '../../domain/order-store';
 import { cancelOrder, placeOrder, visibleOrder } from '../../domain/order-use-cases';
-import { assertStorableText } from './storable-text';
 
 export function toOrderView(order: Order): OrderView {
   return {
@@ -37,7 +36,7 @@ export function orderRoutes(store: OrderStore, logger: Logger): Router {
   router.post('/orders', async (req, res) => {
     const identity = identityOf(res);
     if (identity.role !== 'customer') throw new Forbidden('only customers place orders');
-    const body = assertStorableText(validate(createOrderBody, req.body, 'body'));
+    const body = validate(createOrderBody, req.body, 'body');
     const items = body.items.map((item) => ({ productId: item.product_id, name: item.name, unitPriceMinor: item.unit_price, quantity: item.quantity }));
     const order = await placeOrder(store, identity.sub, items, body.currency, origin(res));
     logger.info('order placed', { order_id: order.id, order_number: order.orderNumber, total_minor: order.totalAmountMinor });
@@ -59,7 +58,7 @@ export function orderRoutes(store: OrderStore, logger: Logger): Router {
   router.post('/orders/:id/cancel', async (req, res) => {
     const identity = identityOf(res);
     if (identity.role === 'auditor') throw new Forbidden('auditors have read-only access');
-    const body = assertStorableText(validate(cancelBody, req.body ?? {}, 'body'));
+    const body = validate(cancelBody, req.body ?? {}, 'body');
     const cancelled = await cancelOrder(store, validate(objectId, req.params.id, 'order id'), identity, body.reason ?? 'cancelled by request', origin(res));
     res.json(toOrderView(cancelled));
   });

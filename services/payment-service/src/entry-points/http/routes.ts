@@ -13,7 +13,6 @@ import type { PaymentStore } from '../../domain/payment-store';
 import { processPaymentSuccess } from '../../domain/process-success';
 import type { PaymentConfig } from '../../config';
 import { toPaymentView } from './payment-view';
-import { assertStorableText } from './storable-text';
 
 interface Dependencies {
   store: PaymentStore;
@@ -61,7 +60,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
   router.post('/payments', async (req, res) => {
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
-    const body = assertStorableText(validate(createPaymentBody, req.body, 'body'));
+    const body = validate(createPaymentBody, req.body, 'body');
     const payment = await createPaymentForOrder(
       store,
       orders,
@@ -102,7 +101,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
   router.post('/payments/:id/fail', async (req, res) => {
     const identity = identityOf(res);
     requireAdminOrSandbox(identity);
-    const body = assertStorableText(validate(cancelBody, req.body ?? {}, 'body'));
+    const body = validate(cancelBody, req.body ?? {}, 'body');
     const payment = await visiblePayment(req.params.id, identity);
     const result = await failPayment(store, payment.id, body.reason ?? 'marked failed', actorOf(identity), null, origin(res));
     res.json(toPaymentView(result.payment));
@@ -111,7 +110,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
   router.post('/payments/:id/cancel', async (req, res) => {
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
-    const body = assertStorableText(validate(cancelBody, req.body ?? {}, 'body'));
+    const body = validate(cancelBody, req.body ?? {}, 'body');
     const payment = await visiblePayment(req.params.id, identity);
     const result = await cancelPayment(store, payment.id, body.reason ?? 'cancelled by request', actorOf(identity), origin(res));
     res.json(toPaymentView(result.payment));
