@@ -15,6 +15,10 @@ export default async function globalSetup(): Promise<void> {
     dropOnStop: true,
     log: (line) => console.log(`[harness] ${line}`),
     ferretLogFile: path.join(logDir, 'ferretdb.log'),
+    // Two jest workers can run two stacks (2 × 4 services × 5 connections) plus a test's own pool at once:
+    // ~50 clients; FerretDB/PostgreSQL wedges when writers exceed its pool, so leave a wide margin
+    // (PostgreSQL here allows 100 connections in all).
+    ferretPoolMaxConns: 80,
   });
   console.log(`\n[harness] database: ${infrastructure.database}, broker: ${infrastructure.broker}, logs: ${logDir}`);
   process.env.TEST_MONGO_URL = infrastructure.mongoUrl;

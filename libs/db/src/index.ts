@@ -54,3 +54,4 @@ export function databaseName(prefix: string, name: string): string {
 
 export { createInbox, type MongoInbox } from './inbox';
 export { DocumentLocks } from './document-locks';
+export { findPage } from './find-page';

@@ -42,6 +42,8 @@ export interface InfrastructureOptions {
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
   ferretLogFile?: string;
+  /** FerretDB's PostgreSQL pool (default 50); all mongoose pools using the server stay well below it. */
+  ferretPoolMaxConns?: number;
 }
 
 /**
@@ -86,7 +88,13 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
       database = 'testcontainers';
       stops.push(async () => void (await container.stop()));
     } else {
-      const ferret = await startFerretDb({ postgresDatabase: options.ferretDatabase, dropOnStop: options.dropOnStop, log, logFile: options.ferretLogFile });
+      const ferret = await startFerretDb({
+        postgresDatabase: options.ferretDatabase,
+        dropOnStop: options.dropOnStop,
+        log,
+        logFile: options.ferretLogFile,
+        poolMaxConns: options.ferretPoolMaxConns,
+      });
       mongoUrl = ferret.url;
       database = `ferretdb-${ferret.backend}`;
       stops.push(() => ferret.stop());

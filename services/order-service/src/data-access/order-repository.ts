@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@pay/contracts';
-import { DocumentLocks, isDuplicateKeyError } from '@pay/db';
+import { DocumentLocks, findPage, isDuplicateKeyError } from '@pay/db';
 import { enqueueEvents, initialOutbox } from '@pay/outbox';
 import type { Order, OrderChange } from '../domain/order';
 import type { OrderStore } from '../domain/order-store';
@@ -58,15 +58,7 @@ export class OrderRepository implements OrderStore {
     const query: Record<string, string> = {};
     if (filter.userId) query.user_id = filter.userId;
     if (filter.status) query.status = filter.status;
-    const [documents, count] = await Promise.all([
-      this.model
-        .find(query, { outbox: 0 })
-        .sort({ created_at: -1, _id: 1 })
-        .skip((page - 1) * pageSize)
-        .limit(pageSize)
-        .lean<OrderDocument[]>(),
-      this.model.countDocuments(query),
-    ]);
+    const { documents, count } = await findPage<OrderDocument>(this.model, query, page, pageSize);
     return { items: documents.map(toOrder), count };
   }
 }

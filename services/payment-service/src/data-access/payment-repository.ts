@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@pay/contracts';
-import { DocumentLocks, isDuplicateKeyError } from '@pay/db';
+import { DocumentLocks, findPage, isDuplicateKeyError } from '@pay/db';
 import { Conflict } from '@pay/errors';
 import { enqueueEvents, initialOutbox } from '@pay/outbox';
 import { OPEN_STATUSES, liveKeyFor, type Payment, type PaymentChange, type PaymentLogEntry } from '../domain/payment';
@@ -82,15 +82,7 @@ export class PaymentRepository implements PaymentStore {
     const query: Record<string, string> = {};
     if (filter.userId) query.user_id = filter.userId;
     if (filter.orderId) query.order_id = filter.orderId;
-    const [documents, count] = await Promise.all([
-      this.model
-        .find(query, { outbox: 0 })
-        .sort({ created_at: -1, _id: 1 })
-        .skip((page - 1) * pageSize)
-        .limit(pageSize)
-        .lean<PaymentDocument[]>(),
-      this.model.countDocuments(query),
-    ]);
+    const { documents, count } = await findPage<PaymentDocument>(this.model, query, page, pageSize);
     return { items: documents.map(toPayment), count };
   }
 }
