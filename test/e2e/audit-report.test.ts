@@ -184,6 +184,9 @@ describe('the daily audit report of a known day', () => {
     expect(sampleSum(payments, 'payments_total', 'outcome="succeeded"')).toBe(7);
     expect(sampleSum(payments, 'payments_total', 'outcome="expired"')).toBe(2);
     expect(sampleSum(payments, 'payments_total', 'outcome="cancelled"')).toBe(1);
+    // Consumer lag and dead letters, read from the broker at scrape time.
+    expect(payments).toMatch(/broker_queue_messages\{[^}]*queue="main"[^}]*\} \d+/);
+    expect(sampleSum(payments, 'broker_queue_messages', 'queue="dead"')).toBe(0);
   });
 
   it('answers a callback-free day with empty figures (the report is per day)', async () => {

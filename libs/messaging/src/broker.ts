@@ -280,6 +280,23 @@ export class Broker {
     });
   }
 
+  /**
+   * Messages waiting in a consumer's queues (consumer lag, retries in flight, dead letters). A separate
+   * short-lived channel: a failed check closes the channel it runs on.
+   */
+  async queueDepths(consumer: string): Promise<{ main: number; retry: number; dead: number }> {
+    if (!this.connection) throw new BrokerUnavailable('broker not connected');
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      const names = queueNames(this.options.prefix, consumer);
+      const [main, retry, dead] = await Promise.all([channel.checkQueue(names.main), channel.checkQueue(names.retry), channel.checkQueue(names.dead)]);
+      return { main: main.messageCount, retry: retry.messageCount, dead: dead.messageCount };
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   /** Reads (and removes) messages from a dead-letter queue; for operators and tests. */
   async drainDeadLetters(consumer: string, max = 100): Promise<{ content: unknown; headers: Record<string, unknown> }[]> {
     if (!this.connection) throw new BrokerUnavailable('broker not connected');

@@ -70,6 +70,13 @@ describe('Broker (real RabbitMQ)', () => {
     expect(dead[0]?.headers['x-last-error']).toBe('database down');
   });
 
+  it('reports how many messages wait in a consumer\'s queues', async () => {
+    await broker.publish(orderCreated());
+    await broker.publish(orderCreated());
+    await eventually('two waiting', async () => (await broker.queueDepths('payment-service')).main === 2);
+    expect(await broker.queueDepths('payment-service')).toEqual({ main: 2, retry: 0, dead: 0 });
+  });
+
   it('dead-letters a message that is not a valid event without calling the handler', async () => {
     const handler = jest.fn();
     await broker.consume('payment-service', handler);

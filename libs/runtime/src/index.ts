@@ -6,7 +6,8 @@ import { connectMongo, databaseName, ensureIndexes, pingMongo } from '@pay/db';
 import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
 import { createLogger, type Logger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
-import { Broker } from '@pay/messaging';
+import { Broker, CONSUMER_BINDINGS } from '@pay/messaging';
+import { Gauge } from '@pay/metrics';
 
 type CommonConfig = { [K in keyof typeof commonEnv]: z.infer<(typeof commonEnv)[K]> };
 
@@ -76,6 +77,7 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
       broker.observer = metrics.brokerObserver;
       await broker.start();
       readiness.broker = () => broker.isConnected();
+      if (CONSUMER_BINDINGS[spec.name]) observeQueueDepths(metrics, broker, spec.name);
     }
     if (db) readiness.database = () => pingMongo(db);
     const parts = await spec.build({ config, logger, metrics, broker, db, readiness });
@@ -94,4 +96,20 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
     logger.error('start-up failed', { error: (error as Error).message });
     process.exit(1);
   }
+}
+
+/** Consumer lag and dead letters, read from the broker when /metrics is scraped. */
+function observeQueueDepths(metrics: ServiceMetrics, broker: Broker, consumer: string): void {
+  new Gauge({
+    name: 'broker_queue_messages',
+    help: "Messages waiting in this service's queues: main (consumer lag), retry (failed, waiting), dead (dead-lettered)",
+    labelNames: ['queue'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      if (!broker.isConnected()) return;
+      const depths = await broker.queueDepths(consumer).catch(() => null);
+      if (!depths) return;
+      for (const [queue, count] of Object.entries(depths)) this.set({ queue }, count);
+    },
+  });
 }
