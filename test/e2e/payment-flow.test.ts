@@ -91,4 +91,12 @@ describe('a payment flowing end to end', () => {
     await expect(mallory.getPaymentDetail(payment.id)).rejects.toMatchObject({ status: 404 });
     await expect(mallory.createPayment({ order_id: order.id })).rejects.toBeInstanceOf(ApiError);
   });
+
+  // Last in this file: it ends the stack.
+  it('stops every service gracefully on SIGTERM (exit code 0)', async () => {
+    const names = ['api-gateway', 'callback-gateway', 'payment-service', 'order-service', 'audit-service'] as const;
+    for (const name of names) {
+      expect({ name, code: await system.stack.services[name].stop('SIGTERM') }).toEqual({ name, code: 0 });
+    }
+  });
 });
