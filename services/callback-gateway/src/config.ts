@@ -16,6 +16,10 @@ export const callbackConfigSchema = z
      * to retry (503). Kept well under the providers' answer timeout (WeChat Pay: 5 s).
      */
     PAYMENT_WAIT_MS: z.coerce.number().int().min(0).max(4000).default(2000),
+    /** Refused callbacks (bad signature, stale, malformed…) allowed per client address per minute. */
+    CALLBACK_REFUSALS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(120),
+    /** Number of proxies in front of the gateway whose X-Forwarded-For is trusted (0: none). */
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     MOCK_PROVIDER_SECRET: secret(16),
     WECHATPAY_MCHID: z.string().min(1).max(32).optional(),
     WECHATPAY_APPID: z.string().min(1).max(32).optional(),

@@ -31,6 +31,7 @@ void runService({
     });
     const payments = new KnownPaymentsRepository(db!);
     const app = createHttpApp({ service: 'callback-gateway', logger, metrics, readiness, parseJson: false });
+    app.set('trust proxy', config.TRUST_PROXY_HOPS);
     app.use(
       callbackRoutes(providers, {
         log: new NotificationRepository(db!),
@@ -42,7 +43,7 @@ void runService({
           responseTime.observe({ provider, outcome }, seconds);
           callbacks.inc({ provider, outcome });
         },
-      }),
+      }, { refusalsPerMinutePerIp: config.CALLBACK_REFUSALS_PER_IP }),
     );
     return {
       app,
