@@ -35,7 +35,8 @@ export function signToken(identity: Identity, secret: string, expiresIn: jwt.Sig
 }
 
 export function bearerToken(header: string | undefined): string {
-  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header ?? '');
+  // The scheme name is case-insensitive (RFC 7235); the token itself is taken exactly.
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? '');
   if (!match?.[1]) throw new Unauthorized('missing bearer token');
   return match[1];
 }

@@ -53,6 +53,7 @@ describe('internal identity', () => {
 describe('bearerToken', () => {
   it('extracts the token or refuses', () => {
     expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
+    expect(bearerToken('bearer abc.def.ghi')).toBe('abc.def.ghi');
     expect(() => bearerToken(undefined)).toThrow(/missing/);
     expect(() => bearerToken('Basic x')).toThrow(/missing/);
   });
