@@ -1,9 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import jwt from 'jsonwebtoken';
 import { signInternalIdentity, signToken } from '@pay/auth';
 import type { ApiClient } from '@pay/client';
 import { INTERNAL_IDENTITY_HEADER, type OrderView, type PaymentView, type Role } from '@pay/contracts';
+import { rawGet } from '../support/in-process';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 /**
@@ -245,7 +245,7 @@ describe('security of the public API', () => {
     it('refuses a path that dot-segments out of its route family instead of reaching an internal endpoint', async () => {
       const token = tokenOf(someone('walker'));
       for (const path of ['/api/v1/orders/../../../metrics', '/api/v1/payments/%2e%2e/%2e%2e/%2e%2e/readyz', '/api/v1/orders/..\\..\\..\\metrics']) {
-        const answer = await rawGet(system.stack.gatewayUrl, path, token);
+        const answer = await rawGet(system.stack.gatewayUrl, path, { authorization: `Bearer ${token}` });
         expect([path, answer.status]).toEqual([path, 400]);
         expect(answer.body).not.toContain('http_request_duration_seconds');
       }
@@ -338,21 +338,6 @@ describe('security of the public API', () => {
     });
   });
 });
-
-/** A GET whose path is sent byte for byte (fetch would resolve `..` before sending). */
-function rawGet(base: string, path: string, token: string): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, method: 'GET', headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** An HS256 JWT built by hand with any key (what an attacker can make without our secret). */
 function forgeHs256(claims: object, key: string): string {

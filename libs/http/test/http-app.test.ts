@@ -1,16 +1,15 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { z } from 'zod';
 import { BadInput, IllegalTransition, NotFound } from '@pay/errors';
 import { createLogger } from '@pay/logger';
 import { createMetrics } from '@pay/metrics';
 import { createHttpApp, finishApp, pageOf, rawBodyOf, validate } from '../src';
+import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 
 const logger = createLogger('http-test', 'error');
 logger.silent = true;
 
 describe('the shared HTTP app', () => {
-  let server: Server;
+  let server: InProcessServer;
   let base: string;
   let ready = true;
 
@@ -33,13 +32,12 @@ describe('the shared HTTP app', () => {
       throw new Error('database password is hunter2');
     });
     finishApp(app, logger);
-    server = app.listen(0);
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveInProcess(app);
+    base = server.url;
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   const post = (body: string, type = 'application/json') => fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': type }, body });

@@ -1,11 +1,13 @@
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import express from 'express';
 import { finishApp } from '@pay/http';
 import { loadConfig } from '@pay/config';
 import { createLogger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
 import { gatewayConfigSchema } from '../src/config';
+import { serveInProcess } from '../../../test/support/in-process';
+
+export { rawGet as rawRequest } from '../../../test/support/in-process';
 import { createGatewayApp } from '../src/entry-points/http/gateway-app';
 
 export const INTERNAL_SECRET = 'gateway-test-internal-secret-0123456789ab';
@@ -31,8 +33,8 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     seen.push({ method: req.method, url: req.originalUrl, headers: req.headers });
     res.json({ forwarded: req.originalUrl });
   });
-  const server = await listenOnFreePort(app);
-  return { url: baseUrl(server), seen, close: () => closeServer(server) };
+  const server = await serveInProcess(app);
+  return { url: server.url, seen, close: server.close };
 }
 
 export interface InProcessGateway {
@@ -54,36 +56,10 @@ export async function startGateway(upstream: string, env: NodeJS.ProcessEnv = { 
   const metrics = createMetrics('api-gateway');
   const app = createGatewayApp(config, { logger, metrics, readiness: {} });
   finishApp(app, logger);
-  const server = await listenOnFreePort(app);
-  return { url: baseUrl(server), metrics, close: () => closeServer(server) };
+  const server = await serveInProcess(app);
+  return { url: server.url, metrics, close: server.close };
 }
 
-/** A request whose path is sent byte for byte (fetch would normalise `..` before sending). */
-export function rawRequest(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, method: 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
-async function listenOnFreePort(app: express.Express): Promise<Server> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return server;
-}
 
-function baseUrl(server: Server): string {
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}

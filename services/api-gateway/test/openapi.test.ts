@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 import express, { type Router } from 'express';
 import { objectId, type Role } from '@pay/contracts';
 import { errorMapper, validate } from '@pay/http';
@@ -99,7 +98,7 @@ describe('the OpenAPI document', () => {
 });
 
 describe('request schemas in the document are the ones the services validate with', () => {
-  let server: Server;
+  let server: InProcessServer;
   let base: string;
 
   beforeAll(async () => {
@@ -112,13 +111,12 @@ describe('request schemas in the document are the ones the services validate wit
     });
     for (const router of Object.values(serviceRouters)) app.use('/api/v1', router);
     app.use(errorMapper(logger));
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+    server = await serveInProcess(app);
+    base = `${server.url}/api/v1`;
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
+    await server?.close();
   });
 
   /** Calls the service route behind a documented operation and returns every schema it validated with. */

@@ -1,5 +1,4 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 import mongoose, { type Connection } from 'mongoose';
 import { requireInternalIdentity, signInternalIdentity } from '@pay/auth';
 import { INTERNAL_IDENTITY_HEADER, type Role } from '@pay/contracts';
@@ -17,7 +16,7 @@ import { craftedDayEvents, REPORT_DAY } from './audit-fixtures';
 /** The audit routes in-process over the real database (the full stack is the lead's end-to-end tests). */
 const SECRET = 'audit-routes-test-secret-0123456789abcdef';
 let connection: Connection;
-let server: Server;
+let server: InProcessServer;
 let base: string;
 
 beforeAll(async () => {
@@ -31,13 +30,12 @@ beforeAll(async () => {
   const app = createHttpApp({ service: 'audit-service', logger, metrics: createMetrics('audit-service'), readiness: {} });
   app.use('/api/v1', requireInternalIdentity(SECRET), auditRoutes({ store, logger }));
   finishApp(app, logger);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+  server = await serveInProcess(app);
+  base = `${server.url}/api/v1`;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   await connection.dropDatabase().catch(() => undefined);
   await connection.close();
 });

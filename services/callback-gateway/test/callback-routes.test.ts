@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { EventEnvelope } from '@pay/contracts';
 import { createHttpApp, finishApp } from '@pay/http';
@@ -7,13 +5,14 @@ import { createLogger } from '@pay/logger';
 import { createMetrics } from '@pay/metrics';
 import { createMockProvider, signMockCallback } from '@pay/providers';
 import { callbackRoutes } from '../src/entry-points/http/routes';
+import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 
 const logger = createLogger('callback-routes-test', 'error');
 logger.silent = true;
 const secret = randomBytes(24).toString('hex');
 
 describe('POST /callbacks/:provider (in process)', () => {
-  let server: Server;
+  let server: InProcessServer;
   let base: string;
   const published: EventEnvelope[] = [];
 
@@ -37,13 +36,12 @@ describe('POST /callbacks/:provider (in process)', () => {
       ),
     );
     finishApp(app, logger);
-    server = app.listen(0);
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveInProcess(app);
+    base = server.url;
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   const send = (notificationId: string, tamper = false) => {
