@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { parseEvent, type AnyEvent, type EventEnvelope } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
-import { CONSUMER_BINDINGS, exchangeName, queueNames } from './topology';
+import { CONSUMER_BINDINGS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAYS_MS, exchangeName, queueNames, retryQueueFor } from './topology';
 
 export class BrokerUnavailable extends Error {
   constructor(message: string) {
@@ -21,8 +21,8 @@ export interface BrokerOptions {
   prefix: string;
   service: string;
   logger: Logger;
-  /** Delay before a failed message is tried again (per-queue TTL of the retry queue). */
-  retryDelayMs?: number;
+  /** Back-off steps before a failed message is tried again (DEFAULT_RETRY_DELAYS_MS). */
+  retryDelaysMs?: number[];
   /** Attempts after the first before a message goes to the dead-letter queue. */
   maxRetries?: number;
   reconnectDelayMs?: number;
@@ -66,14 +66,14 @@ export class Broker {
   private connecting: Promise<void> | null = null;
   private readonly returned = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly retryDelayMs: number;
+  private readonly retryDelaysMs: number[];
   private readonly maxRetries: number;
   private readonly reconnectDelayMs: number;
   observer: BrokerObserver = {};
 
   constructor(private readonly options: BrokerOptions) {
-    this.retryDelayMs = options.retryDelayMs ?? 1000;
-    this.maxRetries = options.maxRetries ?? 5;
+    this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
   }
 
@@ -124,13 +124,15 @@ export class Broker {
   private async declareTopology(channel: Channel): Promise<void> {
     await channel.assertExchange(this.exchange, 'topic', { durable: true });
     for (const [consumer, bindings] of Object.entries(CONSUMER_BINDINGS)) {
-      const names = queueNames(this.options.prefix, consumer);
+      const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
       await channel.assertQueue(names.main, { durable: true });
-      await channel.assertQueue(names.retry, {
-        durable: true,
-        // Expired retries go back to the main queue through the default exchange.
-        arguments: { 'x-message-ttl': this.retryDelayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': names.main },
-      });
+      for (const [step, queue] of names.retries.entries()) {
+        await channel.assertQueue(queue, {
+          durable: true,
+          // Expired retries go back to the main queue through the default exchange.
+          arguments: { 'x-message-ttl': this.retryDelaysMs[step], 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': names.main },
+        });
+      }
       await channel.assertQueue(names.dead, { durable: true });
       for (const key of bindings) await channel.bindQueue(names.main, this.exchange, key);
     }
@@ -208,7 +210,7 @@ export class Broker {
     const channel = await this.connection.createChannel();
     channel.on('error', (error: Error) => this.options.logger.warn('broker consume channel error', { error: error.message }));
     await channel.prefetch(subscription.options.prefetch ?? 10);
-    const names = queueNames(this.options.prefix, subscription.consumer);
+    const names = queueNames(this.options.prefix, subscription.consumer, this.retryDelaysMs);
     const { consumerTag } = await channel.consume(names.main, (message) => {
       if (!message) return;
       const work = this.deliver(channel, subscription, message).catch((error: Error) =>
@@ -221,7 +223,7 @@ export class Broker {
   }
 
   private async deliver(channel: Channel, { consumer, handler, options }: Subscription, message: ConsumeMessage): Promise<void> {
-    const names = queueNames(this.options.prefix, consumer);
+    const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
     const attempt = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0);
     let event: AnyEvent;
     try {
@@ -250,7 +252,7 @@ export class Broker {
         const reason = (error as Error).message;
         if (attempt < this.maxRetries) {
           this.options.logger.warn('event handling failed; will retry', { event_id: event.id, type: event.type, attempt: attempt + 1, error: reason });
-          await this.sendToQueue(names.retry, message, attempt + 1, reason);
+          await this.sendToQueue(retryQueueFor(names, attempt + 1), message, attempt + 1, reason);
           this.observer.onConsumed?.(event.type, 'retried', message.fields.redelivered);
         } else {
           this.options.logger.error('event handling failed after retries; dead-lettered', { event_id: event.id, type: event.type, error: reason });
@@ -263,7 +265,7 @@ export class Broker {
   }
 
   /** Moves a message to the retry or dead-letter queue; confirmed before the original is acked. */
-  private async sendToQueue(queue: string, message: ConsumeMessage, attempt: number, reason: string): Promise<void> {
+  private async sendToQueue(queue: string, message: Pick<ConsumeMessage, 'content' | 'properties'>, attempt: number, reason: string): Promise<void> {
     const channel = this.publishChannel;
     if (!channel) throw new BrokerUnavailable('broker not connected');
     await new Promise<void>((resolve, reject) => {
@@ -289,9 +291,9 @@ export class Broker {
     const channel = await this.connection.createChannel();
     channel.on('error', () => undefined);
     try {
-      const names = queueNames(this.options.prefix, consumer);
-      const [main, retry, dead] = await Promise.all([channel.checkQueue(names.main), channel.checkQueue(names.retry), channel.checkQueue(names.dead)]);
-      return { main: main.messageCount, retry: retry.messageCount, dead: dead.messageCount };
+      const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
+      const [main, dead, ...retries] = await Promise.all([names.main, names.dead, ...names.retries].map((queue) => channel.checkQueue(queue)));
+      return { main: main!.messageCount, retry: retries.reduce((sum, queue) => sum + queue.messageCount, 0), dead: dead!.messageCount };
     } finally {
       await channel.close().catch(() => undefined);
     }
@@ -304,7 +306,7 @@ export class Broker {
     const out: { content: unknown; headers: Record<string, unknown> }[] = [];
     try {
       for (let i = 0; i < max; i++) {
-        const message = await channel.get(queueNames(this.options.prefix, consumer).dead, { noAck: true });
+        const message = await channel.get(queueNames(this.options.prefix, consumer, this.retryDelaysMs).dead, { noAck: true });
         if (!message) break;
         out.push({ content: JSON.parse(message.content.toString('utf8')), headers: message.properties.headers ?? {} });
       }
@@ -312,6 +314,30 @@ export class Broker {
       await channel.close().catch(() => undefined);
     }
     return out;
+  }
+
+  /**
+   * Puts dead-lettered messages back on the consumer's queue with a fresh retry budget (after the cause
+   * was fixed). Each is confirmed on the queue before it leaves the dead-letter queue: at worst a
+   * message is delivered twice, which consumers absorb by event id.
+   */
+  async replayDeadLetters(consumer: string, max = 1000): Promise<number> {
+    if (!this.connection || !this.publishChannel) throw new BrokerUnavailable('broker not connected');
+    const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
+    const channel = await this.connection.createChannel();
+    let replayed = 0;
+    try {
+      for (; replayed < max; replayed++) {
+        const message = await channel.get(names.dead, { noAck: false });
+        if (!message) break;
+        await this.sendToQueue(names.main, message, 0, 'replayed from the dead-letter queue');
+        channel.ack(message);
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+    if (replayed > 0) this.options.logger.info('dead letters replayed', { consumer, count: replayed });
+    return replayed;
   }
 
   /** Stops consuming, lets in-flight deliveries finish, then closes. */

@@ -12,9 +12,18 @@ export const CONSUMER_BINDINGS: Record<string, (EventType | '#')[]> = {
   'callback-gateway': ['payment.created'],
 };
 
+/**
+ * Back-off before each retry of a failed message: 1 s, 5 s, 30 s, 2 min, then every 10 min. With the
+ * default 8 retries a message survives ~45 minutes of a dependency being down before it is parked in
+ * the dead-letter queue (from where `npm run dlq -- <consumer> --replay` puts it back).
+ */
+export const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+export const DEFAULT_MAX_RETRIES = 8;
+
 export interface QueueNames {
   main: string;
-  retry: string;
+  /** One delay queue per back-off step (fixed TTL each: per-message TTLs block behind each other). */
+  retries: string[];
   dead: string;
 }
 
@@ -22,7 +31,12 @@ export function exchangeName(prefix: string): string {
   return `${prefix}.events`;
 }
 
-export function queueNames(prefix: string, consumer: string): QueueNames {
+export function queueNames(prefix: string, consumer: string, retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS): QueueNames {
   const main = `${prefix}.${consumer}`;
-  return { main, retry: `${main}.retry`, dead: `${main}.dlq` };
+  return { main, retries: retryDelaysMs.map((delay) => `${main}.retry.${delay}ms`), dead: `${main}.dlq` };
+}
+
+/** The delay queue for the n-th retry (1-based): the last step repeats. */
+export function retryQueueFor(names: QueueNames, retry: number): string {
+  return names.retries[Math.min(retry, names.retries.length) - 1]!;
 }

@@ -18,19 +18,21 @@ function memoryInbox(): Inbox & { ids: Set<string> } {
   return { ids, seen: async (id) => ids.has(id), record: async (id) => void ids.add(id) };
 }
 
+const retryDelaysMs = [50, 150];
+
 describe('Broker (real RabbitMQ)', () => {
   let prefix: string;
   let broker: Broker;
 
   beforeEach(async () => {
     prefix = isolatedPrefix('broker');
-    broker = new Broker({ url: testAmqpUrl(), prefix, service: 'test', logger, retryDelayMs: 100, maxRetries: 2, reconnectDelayMs: 200 });
+    broker = new Broker({ url: testAmqpUrl(), prefix, service: 'test', logger, retryDelaysMs, maxRetries: 3, reconnectDelayMs: 200 });
     await broker.start();
   });
 
   afterEach(async () => {
     await broker.close();
-    await deleteBrokerTopology(testAmqpUrl(), prefix);
+    await deleteBrokerTopology(testAmqpUrl(), prefix, retryDelaysMs);
   });
 
   it('delivers a confirmed event to the bound consumer, validated', async () => {
@@ -53,10 +55,12 @@ describe('Broker (real RabbitMQ)', () => {
     await connection.close();
   });
 
-  it('retries a failing handler a bounded number of times, then dead-letters the message', async () => {
+  it('retries a failing handler with growing delays a bounded number of times, then dead-letters the message', async () => {
     let attempts = 0;
+    const at: number[] = [];
     await broker.consume('payment-service', async () => {
       attempts++;
+      at.push(Date.now());
       throw new Error('database down');
     });
     const event = orderCreated();
@@ -65,7 +69,12 @@ describe('Broker (real RabbitMQ)', () => {
       const messages = await broker.drainDeadLetters('payment-service');
       return messages.length > 0 ? messages : undefined;
     });
-    expect(attempts).toBe(3); // first try + 2 retries
+    expect(attempts).toBe(4); // first try + 3 retries
+    // Retries 1, 2, 3 wait in the 50 ms, 150 ms, 150 ms queues (the last step repeats).
+    const gaps = at.slice(1).map((time, i) => time - at[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(45);
+    expect(gaps[1]).toBeGreaterThanOrEqual(140);
+    expect(gaps[2]).toBeGreaterThanOrEqual(140);
     expect((dead[0]?.content as { id: string }).id).toBe(event.id);
     expect(dead[0]?.headers['x-last-error']).toBe('database down');
   });
@@ -75,6 +84,22 @@ describe('Broker (real RabbitMQ)', () => {
     await broker.publish(orderCreated());
     await eventually('two waiting', async () => (await broker.queueDepths('payment-service')).main === 2);
     expect(await broker.queueDepths('payment-service')).toEqual({ main: 2, retry: 0, dead: 0 });
+  });
+
+  it('replays dead letters onto the queue once the cause is fixed, with a fresh retry budget', async () => {
+    let healthy = false;
+    const handled: string[] = [];
+    await broker.consume('payment-service', async (event) => {
+      if (!healthy) throw new Error('database down');
+      handled.push(event.id);
+    });
+    const event = orderCreated();
+    await broker.publish(event);
+    await eventually('dead-lettered', async () => (await broker.queueDepths('payment-service')).dead === 1, 10_000);
+    healthy = true;
+    expect(await broker.replayDeadLetters('payment-service')).toBe(1);
+    await eventually('handled after replay', async () => handled.includes(event.id));
+    expect(await broker.queueDepths('payment-service')).toEqual({ main: 0, retry: 0, dead: 0 });
   });
 
   it('dead-letters a message that is not a valid event without calling the handler', async () => {
