@@ -235,6 +235,32 @@ describe('the public payments API through the gateway', () => {
     expect(await refusal(admin.expirePayment('no-such-payment'))).toEqual({ status: 404, code: 'not_found' });
   });
 
+  it('places one order per Idempotency-Key: retries (even concurrent) get the first order, another body is refused (422)', async () => {
+    const create = (key: string | null, unitPrice = '12.00') =>
+      fetch(`${system.stack.gatewayUrl}/api/v1/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.token('idem-user')}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+        body: JSON.stringify({ items: [{ product_id: 'sku-i', name: 'Idem', unit_price: unitPrice, quantity: 1 }] }),
+      });
+    const key = `checkout-${Date.now()}`;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => create(key)));
+    const bodies = (await Promise.all(answers.map((answer) => answer.json()))) as OrderView[];
+    expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(201));
+    expect(new Set(bodies.map((order) => order.id)).size).toBe(1);
+    expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+
+    const reused = await create(key, '13.00');
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ error: { code: 'idempotency_key_reused' } });
+    expect((await create('bad key!')).status).toBe(400);
+
+    // Without a key every request is a new order; the key is scoped to its customer.
+    await create(null);
+    await create(null);
+    const orders = await system.client('idem-user').getOrders({ page_size: 100 });
+    expect(orders.count).toBe(3);
+  });
+
   it('creates exactly one payment out of 60 concurrent creates for one order; the rest get 409 live_payment_exists', async () => {
     const dave = system.client('dave');
     const order = await placeOrder(dave, '60.00');

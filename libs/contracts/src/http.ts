@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDecimalAmount } from '@pay/money';
 import { paymentMethod } from './events';
+import { IDEMPOTENCY_KEY_HEADER } from './identity';
 
 /**
  * Public HTTP bodies, queries and views (snake_case, money as "99.00"). Bodies are strict: unknown fields
@@ -62,6 +63,16 @@ export const createOrderBody = z
   })
   .meta({ id: 'CreateOrderBody', description: 'The order total is computed from the items; status, user and total cannot be sent.' });
 export type CreateOrderBody = z.infer<typeof createOrderBody>;
+
+/** Headers of a retry-safe create: other headers are not this schema's business (not strict). */
+export const idempotentCreateHeaders = z
+  .object({
+    [IDEMPOTENCY_KEY_HEADER]: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{8,128}$/, 'must be 8-128 letters, digits or . _ : -')
+      .optional()
+      .meta({ description: 'Retry-safe create: a second request with the same key returns the first result (header Idempotent-Replayed: true) instead of creating again; the same key with a different body is refused (422).' }),
+  });
 
 export const createPaymentBody = z
   .strictObject({

@@ -12,3 +12,5 @@ export interface Identity {
 /** Header carrying the gateway-signed identity to internal services (a short-lived HS256 JWT). */
 export const INTERNAL_IDENTITY_HEADER = 'x-internal-identity';
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** A client-chosen key that makes a create safe to retry (the same key never creates twice). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';

@@ -134,7 +134,7 @@ describe('request schemas in the document are the ones the services validate wit
   it.each(PUBLIC_OPERATIONS.map((operation) => [`${operation.method.toUpperCase()} ${operation.path}`, operation] as const))(
     '%s: the same schema objects',
     async (_name, operation) => {
-      const documented = [operation.request?.body, operation.request?.query, operation.request?.params ? objectId : undefined].filter(Boolean);
+      const documented = [operation.request?.body, operation.request?.query, operation.request?.headers, operation.request?.params ? objectId : undefined].filter(Boolean);
       if (operation.request?.params) expect(operation.request.params.shape.id).toBe(objectId);
       const validated = await schemasValidatedBy(operation);
       // Identity, not likeness: each documented schema is the object the service validates with, and nothing else is validated.

@@ -4,7 +4,7 @@ import { ensureIndexes } from '@pay/db';
 import { createLogger } from '@pay/logger';
 import { orderModel, type OrderModel } from '../src/data-access/order-model';
 import { OrderRepository } from '../src/data-access/order-repository';
-import { cancelOrder, markOrderPaid, placeOrder } from '../src/domain/order-use-cases';
+import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce } from '../src/domain/order-use-cases';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
 
 const logger = createLogger('order-test', 'error');
@@ -79,6 +79,19 @@ describe('order use cases (real database)', () => {
     const paid = await placeOrder(store, 'alice', items, 'CNY', origin);
     await markOrderPaid(store, succeeded(paid.id, 'pay-z'), logger);
     await expect(cancelOrder(store, paid.id, alice, 'late', origin)).rejects.toMatchObject({ status: 409, code: 'illegal_transition' });
+  });
+
+  it('places one order per idempotency key, even for concurrent retries, scoped to the customer', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, () => placeOrderOnce(store, 'alice', items, 'CNY', origin, 'key-12345678')));
+    expect(new Set(results.map((result) => result.order.id)).size).toBe(1);
+    expect(results.filter((result) => !result.replayed)).toHaveLength(1);
+    expect(await model.countDocuments({ user_id: 'alice', idempotency_key: 'alice:key-12345678' })).toBe(1);
+    const bob = await placeOrderOnce(store, 'bob', items, 'CNY', origin, 'key-12345678');
+    expect(bob.replayed).toBe(false);
+    await expect(placeOrderOnce(store, 'alice', [{ ...items[0]!, quantity: 3 }], 'CNY', origin, 'key-12345678')).rejects.toMatchObject({
+      status: 422,
+      code: 'idempotency_key_reused',
+    });
   });
 
   it('hides another customer’s order', async () => {

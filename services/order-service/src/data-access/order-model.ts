@@ -21,6 +21,9 @@ export interface OrderDocument extends OutboxFields {
   created_at: Date;
   updated_at: Date;
   history: OrderHistoryEntry[];
+  /** `<user>:<Idempotency-Key>`, or `none:<id>` without one (unique). */
+  idempotency_key: string;
+  request_fingerprint: string | null;
 }
 
 const itemSchema = new Schema<OrderItemDocument>(
@@ -51,6 +54,8 @@ const orderSchema = new Schema<OrderDocument>(
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     history: { type: [historySchema], default: [] },
+    idempotency_key: { type: String, required: true, unique: true },
+    request_fingerprint: { type: String, default: null },
     ...outboxSchemaFields,
   },
   { collection: 'orders', versionKey: false, minimize: false },

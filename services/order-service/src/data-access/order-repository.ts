@@ -3,7 +3,7 @@ import { DocumentLocks, findPage, isDuplicateKeyError } from '@pay/db';
 import { enqueueEvents, initialOutbox } from '@pay/outbox';
 import type { Order, OrderChange } from '../domain/order';
 import type { OrderStore } from '../domain/order-store';
-import { OrderNumberTaken } from '../domain/order-use-cases';
+import { DuplicateOrder } from '../domain/order-use-cases';
 import type { OrderDocument, OrderModel } from './order-model';
 
 /** The only place that talks to the orders collection. */
@@ -18,14 +18,21 @@ export class OrderRepository implements OrderStore {
     return this.locks.run(`${this.model.collection.collectionName}/${id}`, work);
   }
 
-  async insert(order: Order, events: EventEnvelope[]): Promise<void> {
+  async insert(order: Order, events: EventEnvelope[], request: { key: string; fingerprint: string } | null = null): Promise<void> {
+    // Always a value: FerretDB has no partial/sparse unique indexes, so "no key" is the order's own id.
+    const idempotency = { idempotency_key: request?.key ?? `none:${order.id}`, request_fingerprint: request?.fingerprint ?? null };
     try {
-      await this.model.collection.insertOne({ ...toDocument(order), ...initialOutbox(events) } as never);
+      await this.model.collection.insertOne({ ...toDocument(order), ...idempotency, ...initialOutbox(events) } as never);
     } catch (error) {
-      if (isDuplicateKeyError(error)) throw new OrderNumberTaken();
+      if (isDuplicateKeyError(error)) throw new DuplicateOrder();
       throw error;
     }
     this.onWrite();
+  }
+
+  async findByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const document = await this.model.findOne({ idempotency_key: key }, { outbox: 0 }).lean<OrderDocument>();
+    return document ? { order: toOrder(document), fingerprint: document.request_fingerprint ?? '' } : null;
   }
 
   async get(id: string): Promise<Order | null> {
@@ -63,7 +70,7 @@ export class OrderRepository implements OrderStore {
   }
 }
 
-function toDocument(order: Order): Omit<OrderDocument, 'outbox' | 'outbox_pending'> {
+function toDocument(order: Order): Omit<OrderDocument, 'outbox' | 'outbox_pending' | 'idempotency_key' | 'request_fingerprint'> {
   return {
     _id: order.id,
     order_number: order.orderNumber,

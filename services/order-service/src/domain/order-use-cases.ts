@@ -1,5 +1,6 @@
 import { causedBy, createEvent, type EventEnvelope, type EventOrigin, type Identity } from '@pay/contracts';
-import { Conflict, NotFound } from '@pay/errors';
+import { createHash } from 'node:crypto';
+import { BusinessRuleViolation, Conflict, NotFound } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 import { moveOrder, newOrder, type Order, type OrderItem } from './order';
 import type { OrderStore } from './order-store';
@@ -11,21 +12,55 @@ function orderRef(order: Order) {
 }
 
 export async function placeOrder(store: OrderStore, userId: string, items: OrderItem[], currency: string, origin: EventOrigin): Promise<Order> {
+  return (await placeOrderOnce(store, userId, items, currency, origin, null)).order;
+}
+
+/** What makes two requests "the same order": the items and the currency, exactly. */
+export function orderFingerprint(items: OrderItem[], currency: string): string {
+  return createHash('sha256').update(JSON.stringify({ items, currency })).digest('hex');
+}
+
+/**
+ * Places an order at most once per client-chosen key (the `Idempotency-Key` header): a retried request
+ * (a timeout, a double tap) gets the order the first one made, never a second order. The key is scoped
+ * to the customer and enforced by a unique index, so concurrent retries race safely. The same key with
+ * different items is refused (422), not silently answered with the other order.
+ */
+export async function placeOrderOnce(
+  store: OrderStore,
+  userId: string,
+  items: OrderItem[],
+  currency: string,
+  origin: EventOrigin,
+  idempotencyKey: string | null,
+): Promise<{ order: Order; replayed: boolean }> {
+  const request = idempotencyKey ? { key: `${userId}:${idempotencyKey}`, fingerprint: orderFingerprint(items, currency) } : null;
   for (let attempt = 0; ; attempt++) {
     const order = newOrder(userId, items, currency);
     try {
-      await store.insert(order, [createEvent('order.created', orderRef(order), origin)]);
-      return order;
+      await store.insert(order, [createEvent('order.created', orderRef(order), origin)], request);
+      return { order, replayed: false };
     } catch (error) {
-      // An order number collision (unique index) is astronomically rare; draw another.
-      if (!(error instanceof OrderNumberTaken) || attempt >= 3) throw error;
+      if (!(error instanceof DuplicateOrder)) throw error;
+      if (request) {
+        const earlier = await store.findByIdempotencyKey(request.key);
+        if (earlier) {
+          if (earlier.fingerprint !== request.fingerprint) {
+            throw new BusinessRuleViolation('this Idempotency-Key was used for a different order', undefined, 'idempotency_key_reused');
+          }
+          return { order: earlier.order, replayed: true };
+        }
+      }
+      // Otherwise an order number collision (astronomically rare): draw another.
+      if (attempt >= 3) throw error;
     }
   }
 }
 
-export class OrderNumberTaken extends Conflict {
+/** A unique index refused the insert (order number or idempotency key). */
+export class DuplicateOrder extends Conflict {
   constructor() {
-    super('order number already taken', undefined, 'order_number_taken');
+    super('order already exists', undefined, 'duplicate_order');
   }
 }
 

@@ -6,6 +6,7 @@ import {
   auditVerifyResult,
   cancelBody,
   createOrderBody,
+  idempotentCreateHeaders,
   createPaymentBody,
   dailyAuditReport,
   dailyReportQuery,
@@ -53,7 +54,7 @@ export interface PublicOperation {
   summary: string;
   tag: 'orders' | 'payments' | 'audit';
   roles: readonly Role[];
-  request?: { params?: z.ZodObject; query?: z.ZodObject; body?: z.ZodType };
+  request?: { params?: z.ZodObject; query?: z.ZodObject; body?: z.ZodType; headers?: z.ZodObject };
   success: { status: 200 | 201; description: string; schema: z.ZodType; csv?: boolean };
   errors: readonly ErrorStatus[];
 }
@@ -76,8 +77,8 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
   {
     method: 'post', path: '/orders', operationId: 'createOrder', tag: 'orders', roles: ['customer'],
     summary: 'Place an order (customers); the total is computed from the items',
-    request: { body: createOrderBody },
-    success: { status: 201, description: 'The order, pending payment', schema: orderView },
+    request: { body: createOrderBody, headers: idempotentCreateHeaders },
+    success: { status: 201, description: 'The order, pending payment (or, for a repeated Idempotency-Key, the order the first request made)', schema: orderView },
     errors: [400, 401, 403, 413, 422, 429, 503],
   },
   {
@@ -219,7 +220,7 @@ function routeOf(operation: PublicOperation): RouteConfig {
     tags: [operation.tag],
     security: [{ bearerAuth: [] }],
     request: {
-      headers: requestIdHeader,
+      headers: request?.headers ? requestIdHeader.extend(request.headers.shape) : requestIdHeader,
       ...(request?.params ? { params: request.params } : {}),
       ...(request?.query ? { query: request.query } : {}),
       // A body whose schema has a default ({}) may be left out.

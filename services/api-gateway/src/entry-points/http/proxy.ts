@@ -1,9 +1,12 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { signInternalIdentity, identityOf } from '@pay/auth';
-import { INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
+import { IDEMPOTENCY_KEY_HEADER, INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
 import { BadInput, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 import { rawBodyOf } from '@pay/http';
+
+/** Service answer headers a client needs (CSV download name, idempotent replay); nothing else leaks. */
+const RELAYED_RESPONSE_HEADERS = ['content-disposition', 'idempotent-replayed'];
 
 export interface ProxyOptions {
   target: string;
@@ -49,6 +52,8 @@ export function forwardTo({ target, family, internalSecret, timeoutMs, logger }:
           accept: 'application/json',
           [REQUEST_ID_HEADER]: res.locals.requestId as string,
           [INTERNAL_IDENTITY_HEADER]: signInternalIdentity(identity, internalSecret),
+          // The one client header a service needs (retry-safe creates); validated there.
+          ...(req.header(IDEMPOTENCY_KEY_HEADER) ? { [IDEMPOTENCY_KEY_HEADER]: req.header(IDEMPOTENCY_KEY_HEADER)! } : {}),
         },
         // The bytes the client sent (already parsed once as JSON here), never re-serialised: a deeply
         // nested body must reach the service's validation, not overflow JSON.stringify.
@@ -61,9 +66,11 @@ export function forwardTo({ target, family, internalSecret, timeoutMs, logger }:
       throw new Unavailable('a backing service is unavailable; retry later');
     }
     const contentType = upstream.headers.get('content-type') ?? 'application/json';
-    const disposition = upstream.headers.get('content-disposition');
     res.status(upstream.status).type(contentType);
-    if (disposition) res.setHeader('content-disposition', disposition);
+    for (const header of RELAYED_RESPONSE_HEADERS) {
+      const value = upstream.headers.get(header);
+      if (value) res.setHeader(header, value);
+    }
     res.send(Buffer.from(await upstream.arrayBuffer()));
   };
 }

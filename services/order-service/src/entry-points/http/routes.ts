@@ -1,13 +1,13 @@
 import { Router, type Response } from 'express';
 import { identityOf } from '@pay/auth';
-import { cancelBody, createOrderBody, listOrdersQuery, objectId, type EventOrigin, type OrderView } from '@pay/contracts';
+import { IDEMPOTENCY_KEY_HEADER, cancelBody, createOrderBody, idempotentCreateHeaders, listOrdersQuery, objectId, type EventOrigin, type OrderView } from '@pay/contracts';
 import { Forbidden } from '@pay/errors';
 import { pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
 import { formatMinorAmount } from '@pay/money';
 import type { Order } from '../../domain/order';
 import type { OrderStore } from '../../domain/order-store';
-import { cancelOrder, placeOrder, visibleOrder } from '../../domain/order-use-cases';
+import { cancelOrder, placeOrderOnce, visibleOrder } from '../../domain/order-use-cases';
 
 export function toOrderView(order: Order): OrderView {
   return {
@@ -36,10 +36,12 @@ export function orderRoutes(store: OrderStore, logger: Logger): Router {
   router.post('/orders', async (req, res) => {
     const identity = identityOf(res);
     if (identity.role !== 'customer') throw new Forbidden('only customers place orders');
+    const key = validate(idempotentCreateHeaders, req.headers, 'headers')[IDEMPOTENCY_KEY_HEADER] ?? null;
     const body = validate(createOrderBody, req.body, 'body');
     const items = body.items.map((item) => ({ productId: item.product_id, name: item.name, unitPriceMinor: item.unit_price, quantity: item.quantity }));
-    const order = await placeOrder(store, identity.sub, items, body.currency, origin(res));
-    logger.info('order placed', { order_id: order.id, order_number: order.orderNumber, total_minor: order.totalAmountMinor });
+    const { order, replayed } = await placeOrderOnce(store, identity.sub, items, body.currency, origin(res), key);
+    if (replayed) res.setHeader('idempotent-replayed', 'true');
+    else logger.info('order placed', { order_id: order.id, order_number: order.orderNumber, total_minor: order.totalAmountMinor });
     res.status(201).json(toOrderView(order));
   });
 
