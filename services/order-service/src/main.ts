@@ -4,7 +4,7 @@ import { createHttpApp } from '@pay/http';
 import { OutboxRelay } from '@pay/outbox';
 import { runService } from '@pay/runtime';
 import { orderConfigSchema } from './config';
-import { orderModel } from './data-access/order-model';
+import { backfillIdempotencyKeys, orderModel } from './data-access/order-model';
 import { OrderRepository } from './data-access/order-repository';
 import { orderRoutes } from './entry-points/http/routes';
 import { orderEventHandler } from './entry-points/messaging/consumers';
@@ -16,6 +16,8 @@ void runService({
   database: 'orders',
   async build({ config, logger, metrics, broker, db, readiness }) {
     const model = orderModel(db!);
+    const backfilled = await backfillIdempotencyKeys(model); // before the unique index is created
+    if (backfilled > 0) logger.info('older orders given their idempotency key value', { count: backfilled });
     const locks = new DocumentLocks();
     const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, locks, onBacklog: (n) => metrics.outboxBacklog.set(n) });
     const store = new OrderRepository(model, locks, () => relay.kick());

@@ -2,7 +2,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@pay/contracts';
 import { ensureIndexes } from '@pay/db';
 import { createLogger } from '@pay/logger';
-import { orderModel, type OrderModel } from '../src/data-access/order-model';
+import { backfillIdempotencyKeys, orderModel, type OrderModel } from '../src/data-access/order-model';
 import { OrderRepository } from '../src/data-access/order-repository';
 import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce } from '../src/domain/order-use-cases';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
@@ -92,6 +92,18 @@ describe('order use cases (real database)', () => {
       status: 422,
       code: 'idempotency_key_reused',
     });
+  });
+
+  // MongoDB refuses a unique index where two documents lack the field (both count as null); FerretDB
+  // does not, so what this proves here is the backfilled values the index then holds.
+  it('gives orders stored before idempotency keys their own key, so the unique index can be created', async () => {
+    const legacyModel = orderModel(connection.useDb(`${connection.name}_legacy`));
+    await legacyModel.collection.insertMany([{ _id: 'old-1' as never, status: 'paid' }, { _id: 'old-2' as never, status: 'pending_payment' }]);
+    expect(await backfillIdempotencyKeys(legacyModel)).toBe(2);
+    await expect(legacyModel.createIndexes()).resolves.toBeUndefined();
+    expect(await legacyModel.collection.findOne({ _id: 'old-2' as never })).toMatchObject({ idempotency_key: 'none:old-2' });
+    expect(await backfillIdempotencyKeys(legacyModel)).toBe(0);
+    await legacyModel.db.dropDatabase();
   });
 
   it('hides another customer’s order', async () => {

@@ -66,3 +66,16 @@ export function orderModel(connection: Connection) {
   return connection.model<OrderDocument>('Order', orderSchema);
 }
 export type OrderModel = ReturnType<typeof orderModel>;
+
+/**
+ * Orders stored before idempotency keys existed lack the field; two of them would collide (null) under
+ * the unique index, so they get their `none:<id>` value before the indexes are created. One document at
+ * a time: FerretDB has no pipeline updates to compute it in one statement.
+ */
+export async function backfillIdempotencyKeys(model: OrderModel): Promise<number> {
+  const legacy = await model.collection.find({ idempotency_key: { $exists: false } }, { projection: { _id: 1 } }).toArray();
+  for (const { _id } of legacy) {
+    await model.collection.updateOne({ _id, idempotency_key: { $exists: false } }, { $set: { idempotency_key: `none:${String(_id)}`, request_fingerprint: null } });
+  }
+  return legacy.length;
+}
