@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { signToken } from '@pay/auth';
 import { createClient, type ApiClient } from '@pay/client';
@@ -28,6 +29,8 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...secrets.env,
+    // A fresh audit database each time, so a fresh chain key (npm start keeps its chain unkeyed unless set).
+    AUDIT_CHAIN_KEY: randomBytes(32).toString('base64url'),
     MONGO_URL: testMongoUrl(),
     AMQP_URL: testAmqpUrl(),
     BROKER_PREFIX: prefix,

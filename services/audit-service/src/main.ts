@@ -14,7 +14,7 @@ void runService({
   port: (config) => config.AUDIT_PORT,
   database: 'audit',
   async build({ config, logger, metrics, broker, db, readiness }) {
-    const store = new AuditRepository(auditModels(db!));
+    const store = new AuditRepository(auditModels(db!), { chainKey: config.AUDIT_CHAIN_KEY ?? null });
     const auditMetrics = createAuditMetrics(metrics.registry);
     const app = createHttpApp({ service: 'audit-service', logger, metrics, readiness });
     app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), auditRoutes({ store, logger }));

@@ -103,3 +103,31 @@ describe('the hash chain', () => {
     expect(verifyChain(records, null).first_bad).toMatchObject({ seq: 5, problem: 'head_missing' });
   });
 });
+
+describe('the keyed hash chain (AUDIT_CHAIN_KEY)', () => {
+  const key = 'test-fixture-chain-key-0123456789abcdef';
+  const keyedChain = (length: number) =>
+    buildChain(
+      Array.from({ length }, (_, i) => buildAuditEntry(paymentCreated(i + 1, '2024-03-15T10:00:00.000Z'), new Date('2024-03-15T10:00:01Z'))),
+      key,
+    );
+
+  it('verifies with its key and not without it', () => {
+    const records = keyedChain(4);
+    expect(verifyChain(records, headOf(records), key)).toEqual({ ok: true, checked: 4 });
+    expect(verifyChain(records, headOf(records)).ok).toBe(false);
+  });
+
+  it('detects an edit whose writer recomputed every hash, head included, without the key', () => {
+    const records = keyedChain(4);
+    const forged: AuditRecord[] = [];
+    for (const original of records) {
+      const edited = original.seq === 2 ? { ...original, amount_minor: 1 } : original;
+      const { hash: _hash, ...content } = { ...edited, prev_hash: forged.at(-1)?.hash ?? GENESIS_HASH };
+      forged.push({ ...content, hash: hashRecord(content) });
+    }
+    expect(verifyChain(forged, headOf(forged), key)).toMatchObject({ ok: false, first_bad: { seq: 1, problem: 'hash_mismatch' } });
+    // The same rewrite goes unnoticed on an unkeyed chain: that is what the key is for.
+    expect(verifyChain(forged, headOf(forged)).ok).toBe(true);
+  });
+});

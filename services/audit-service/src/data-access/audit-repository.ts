@@ -16,6 +16,8 @@ const VERIFY_BATCH = 500;
 export interface AuditRepositoryOptions {
   /** Attempts when another writer keeps taking the next seq (two replicas appending at once). */
   maxAppendAttempts?: number;
+  /** HMAC key of the chain (AUDIT_CHAIN_KEY); null: plain SHA-256. */
+  chainKey?: string | null;
 }
 
 /**
@@ -41,17 +43,20 @@ export class AuditRepository implements AuditStore {
   private lastAppended: AuditRecord | null = null;
   private readonly maxAppendAttempts: number;
 
+  private readonly chainKey: string | null;
+
   constructor(
     private readonly models: AuditModels,
     options: AuditRepositoryOptions = {},
   ) {
     this.maxAppendAttempts = options.maxAppendAttempts ?? 20;
+    this.chainKey = options.chainKey ?? null;
   }
 
   async append(entry: AuditEntry): Promise<AppendOutcome> {
     for (let attempt = 1; ; attempt++) {
       if (this.tip === undefined) this.tip = await this.loadTip();
-      const record = chainNext(entry, this.tip);
+      const record = chainNext(entry, this.tip, this.chainKey);
       try {
         await this.models.records.collection.insertOne(record as never);
       } catch (error) {
@@ -184,7 +189,7 @@ export class AuditRepository implements AuditStore {
   /** One streaming pass in seq order; the head is read first so records appended meanwhile are tolerated. */
   async verify(): Promise<VerifyResult> {
     const head = await this.models.chainHead.findById(HEAD_ID).lean();
-    const verifier = new ChainVerifier(head ? { seq: head.seq, hash: head.hash } : null);
+    const verifier = new ChainVerifier(head ? { seq: head.seq, hash: head.hash } : null, this.chainKey);
     let after = 0;
     for (;;) {
       // Keyset pages by seq rather than one long cursor: no server cursor kept open during a long verify.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { AuditEntry } from './audit-record';
 
 /**
@@ -42,21 +42,27 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
+/**
+ * SHA-256 of the canonical content, or HMAC-SHA256 with the chain key when one is configured
+ * (AUDIT_CHAIN_KEY): without the key, someone who can write the database cannot recompute a valid chain
+ * after editing it. The key must stay the same for the life of a chain.
+ */
+export function hashRecord(record: Omit<AuditRecord, 'hash'>, key: string | null = null): string {
   const content: Record<string, unknown> = {};
   for (const field of HASHED_FIELDS) content[field] = record[field] ?? null;
-  return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return digest.update(canonicalJson(content), 'utf8').digest('hex');
 }
 
 /** The record that follows `tip` (null: the first record, chained from the genesis hash). */
-export function chainNext(entry: AuditEntry, tip: ChainTip | null): AuditRecord {
+export function chainNext(entry: AuditEntry, tip: ChainTip | null, key: string | null = null): AuditRecord {
   const linked = { ...entry, seq: (tip?.seq ?? 0) + 1, prev_hash: tip?.hash ?? GENESIS_HASH };
-  return { ...linked, hash: hashRecord(linked) };
+  return { ...linked, hash: hashRecord(linked, key) };
 }
 
-export function buildChain(entries: AuditEntry[]): AuditRecord[] {
+export function buildChain(entries: AuditEntry[], key: string | null = null): AuditRecord[] {
   const records: AuditRecord[] = [];
-  for (const entry of entries) records.push(chainNext(entry, records.at(-1) ?? null));
+  for (const entry of entries) records.push(chainNext(entry, records.at(-1) ?? null, key));
   return records;
 }
 
@@ -94,7 +100,10 @@ export class ChainVerifier {
   private checkedCount = 0;
   private fault: ChainFault | null = null;
 
-  constructor(private readonly head: ChainTip | null) {}
+  constructor(
+    private readonly head: ChainTip | null,
+    private readonly key: string | null = null,
+  ) {}
 
   get failed(): boolean {
     return this.fault !== null;
@@ -111,7 +120,7 @@ export class ChainVerifier {
     if (record.seq < expectedSeq) {
       return this.fail({ seq: record.seq, id: record._id, problem: 'out_of_order', detail: `seq ${record.seq} found where ${expectedSeq} was expected` });
     }
-    if (hashRecord(record) !== record.hash) {
+    if (hashRecord(record, this.key) !== record.hash) {
       return this.fail({ seq: record.seq, id: record._id, problem: 'hash_mismatch', detail: 'the record content does not match its hash (edited)' });
     }
     if (record.prev_hash !== (this.last?.hash ?? GENESIS_HASH)) {
@@ -150,8 +159,8 @@ export class ChainVerifier {
 }
 
 /** Verifies a whole chain held in memory (records in the order they are stored by seq). */
-export function verifyChain(records: AuditRecord[], head: ChainTip | null): VerifyResult {
-  const verifier = new ChainVerifier(head);
+export function verifyChain(records: AuditRecord[], head: ChainTip | null, key: string | null = null): VerifyResult {
+  const verifier = new ChainVerifier(head, key);
   for (const record of records) if (!verifier.check(record)) break;
   return verifier.result();
 }
