@@ -229,6 +229,7 @@ export const auditEventView = z
     hash: z.string(),
   })
   .meta({ id: 'AuditEventView' });
+export type AuditEventView = z.infer<typeof auditEventView>;
 
 export const auditVerifyResult = z
   .object({

@@ -1,32 +1,7 @@
+import type { AuditEventView } from '@pay/contracts';
 import { formatMinorAmount, isMinorAmount } from '@pay/money';
 import type { AuditRecord } from '../../domain/hash-chain';
 
-export interface AuditEventView {
-  id: string;
-  seq: number;
-  action: string;
-  event_type: string;
-  occurred_at: string;
-  recorded_at: string;
-  day: string;
-  payment_id: string | null;
-  order_id: string | null;
-  user_id: string | null;
-  amount_minor: number | null;
-  amount: string | null;
-  currency: string | null;
-  transaction_id: string | null;
-  provider: string | null;
-  reason: string | null;
-  error: string | null;
-  verify_ms: number | null;
-  correlation_id: string;
-  causation_id: string | null;
-  producer: string;
-  data: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
 
 /** The public shape of an audit record (money also as "99.00"). */
 export function toAuditEventView(record: AuditRecord): AuditEventView {
