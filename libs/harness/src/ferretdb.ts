@@ -94,7 +94,8 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
   let args: string[];
   let backend: FerretDb['backend'];
   let sqliteDir: string | null = null;
-  if (await postgresAnswers(pgHost, pgPort)) {
+  // FERRETDB_BACKEND=sqlite forces the fallback (to exercise it, or where PostgreSQL must not be used).
+  if (process.env.FERRETDB_BACKEND !== 'sqlite' && (await postgresAnswers(pgHost, pgPort))) {
     await withPostgres(pgHost, pgPort, async (client) => {
       const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
       if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
@@ -107,7 +108,8 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
     sqliteDir = options.sqliteDir ?? mkdtempSync(path.join(os.tmpdir(), 'ferretdb-'));
     mkdirSync(sqliteDir, { recursive: true });
     args = ['-listen', listen, '-handler', 'sqlite', '-sqlite-url', `file:${sqliteDir}/`];
-    log(`PostgreSQL not answering on ${pgHost}:${pgPort}; FerretDB uses SQLite in ${sqliteDir} (slower)`);
+    const why = process.env.FERRETDB_BACKEND === 'sqlite' ? 'FERRETDB_BACKEND=sqlite' : `PostgreSQL not answering on ${pgHost}:${pgPort}`;
+    log(`${why}; FerretDB uses SQLite in ${sqliteDir} (slower)`);
   }
 
   const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
