@@ -55,3 +55,4 @@ export function databaseName(prefix: string, name: string): string {
 export { createInbox, type MongoInbox } from './inbox';
 export { DocumentLocks } from './document-locks';
 export { findPage } from './find-page';
+export { Arrivals, waitForRecord } from './arrivals';

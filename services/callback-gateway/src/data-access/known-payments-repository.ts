@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { isDuplicateKeyError } from '@pay/db';
+import { Arrivals, isDuplicateKeyError } from '@pay/db';
 import type { KnownPayment, KnownPayments } from '../domain/known-payments';
 
 interface KnownPaymentDocument {
@@ -24,6 +24,7 @@ const schema = new Schema<KnownPaymentDocument>(
  */
 export class KnownPaymentsRepository implements KnownPayments {
   private readonly model;
+  private readonly arrivals = new Arrivals();
 
   constructor(connection: Connection) {
     this.model = connection.model<KnownPaymentDocument>('KnownPayment', schema);
@@ -40,5 +41,10 @@ export class KnownPaymentsRepository implements KnownPayments {
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
+    this.arrivals.announce(payment.id);
+  }
+
+  nextRecorded(paymentId: string, maxMs: number, signal: AbortSignal): Promise<void> {
+    return this.arrivals.next(paymentId, maxMs, signal);
   }
 }

@@ -1,6 +1,5 @@
-import { EventEmitter, once } from 'node:events';
 import { Schema, type Connection } from 'mongoose';
-import { DocumentLocks } from '@pay/db';
+import { Arrivals, DocumentLocks } from '@pay/db';
 import type { KnownOrder, KnownOrders } from '../domain/known-orders';
 
 interface KnownOrderDocument {
@@ -27,8 +26,8 @@ const schema = new Schema<KnownOrderDocument>(
 /** The payment service's projection of orders from order events (idempotent, order-insensitive). */
 export class KnownOrdersRepository implements KnownOrders {
   private readonly model;
-  /** In-process signal "order X recorded", for creates waiting on an order.created still in flight. */
-  private readonly recorded = new EventEmitter().setMaxListeners(0);
+  /** "Order X recorded", for creates waiting on an order.created still in flight. */
+  private readonly arrivals = new Arrivals();
 
   constructor(
     connection: Connection,
@@ -60,11 +59,11 @@ export class KnownOrdersRepository implements KnownOrders {
       },
       { upsert: true },
     ));
-    this.recorded.emit(arrivalOf(order.id));
+    this.arrivals.announce(order.id);
   }
 
   async nextRecorded(orderId: string, maxMs: number, signal: AbortSignal): Promise<void> {
-    await once(this.recorded, arrivalOf(orderId), { signal: AbortSignal.any([signal, AbortSignal.timeout(maxMs)]) }).catch(() => undefined);
+    await this.arrivals.next(orderId, maxMs, signal);
   }
 
   async recordCancelled(orderId: string): Promise<void> {
@@ -72,9 +71,4 @@ export class KnownOrdersRepository implements KnownOrders {
       this.model.collection.updateOne({ _id: orderId as never }, { $set: { status: 'cancelled' } }, { upsert: true }),
     );
   }
-}
-
-/** Namespaced, so no order id can collide with EventEmitter's special `error` event. */
-function arrivalOf(orderId: string): string {
-  return `recorded:${orderId}`;
 }

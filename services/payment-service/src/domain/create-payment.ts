@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventOrigin, Identity } from '@pay/contracts';
+import { waitForRecord } from '@pay/db';
 import { AmountMismatch, BusinessRuleViolation, IllegalTransition, NotFound } from '@pay/errors';
 import type { KnownOrder, KnownOrders } from './known-orders';
 import { logEntry, type Payment, type PaymentMethod } from './payment';
@@ -33,7 +34,12 @@ export async function createPaymentForOrder(
   settings: CreatePaymentSettings,
   origin: EventOrigin,
 ): Promise<Payment> {
-  const order = await waitForOrder(orders, input.orderId, settings.orderWaitMs);
+  // The customer may pay the moment the order service answered, before its order.created reached us.
+  const order = await waitForRecord(
+    () => orders.get(input.orderId),
+    (maxMs, signal) => orders.nextRecorded(input.orderId, maxMs, signal),
+    settings.orderWaitMs,
+  );
   if (!order || (input.identity.role !== 'admin' && order.userId !== input.identity.sub)) {
     throw new NotFound(`order ${input.orderId} not found`);
   }
@@ -83,28 +89,4 @@ async function withdrawIfOrderCancelledMeanwhile(store: PaymentStore, orders: Kn
 
 function notPayable(order: KnownOrder): BusinessRuleViolation {
   return new BusinessRuleViolation(`order is ${order.status}, not pending_payment`, { order_status: order.status }, 'order_not_payable');
-}
-
-/** Checks at most once a second between arrivals: the order.created of another replica's consumer. */
-const RECHECK_MS = 1000;
-
-/**
- * The customer may pay the moment the order service answered, before its order.created reached us. Wait
- * for it without polling: under load, a hundred waiters reading every 100 ms took the database pool from
- * the very consumer that records the orders they wait for, and many timed out with a 404 for an order that
- * exists. Listen first, then read, so an arrival between the two is not missed.
- */
-async function waitForOrder(orders: KnownOrders, orderId: string, waitMs: number): Promise<KnownOrder | null> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const stopListening = new AbortController();
-    const left = deadline - Date.now();
-    const arrival = orders.nextRecorded(orderId, Math.max(0, Math.min(left, RECHECK_MS)), stopListening.signal);
-    const order = await orders.get(orderId);
-    if (order || left <= 0) {
-      stopListening.abort();
-      return order;
-    }
-    await arrival;
-  }
 }
