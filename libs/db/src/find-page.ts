@@ -1,8 +1,8 @@
 import type { Model } from 'mongoose';
 
 /**
- * One page of a list and the total count, newest first (a stable `_id` tie-break so pages never
- * overlap). The outbox never leaves the repository.
+ * One page of a list and the total count, newest first by default (with a stable tie-break so pages
+ * never overlap). The outbox never leaves the repository.
  */
 export async function findPage<T>(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,11 +10,12 @@ export async function findPage<T>(
   query: Record<string, unknown>,
   page: number,
   pageSize: number,
+  sort: Record<string, 1 | -1> = { created_at: -1, _id: 1 },
 ): Promise<{ documents: T[]; count: number }> {
   const [documents, count] = await Promise.all([
     model
       .find(query, { outbox: 0 })
-      .sort({ created_at: -1, _id: 1 })
+      .sort(sort)
       .skip((page - 1) * pageSize)
       .limit(pageSize)
       .lean<T[]>(),

@@ -3,7 +3,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 import { AppError, UnsupportedMediaType } from '@pay/errors';
-import { REQUEST_ID_HEADER } from '@pay/contracts';
+import { REQUEST_ID_HEADER, type EventOrigin } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
 import type { ServiceMetrics } from '@pay/metrics';
 
@@ -23,6 +23,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
 type RequestWithRawBody = IncomingMessage & { rawBody?: Buffer };
+
+/** Events caused by this request: its request id is their correlation id (it starts the chain). */
+export function eventOrigin(res: { locals: Record<string, unknown> }, producer: string): EventOrigin {
+  return { producer, correlation_id: res.locals.requestId as string, causation_id: null };
+}
 
 /** The exact bytes of a JSON body as received (bounded by the body limit), for forwarding unchanged. */
 export function rawBodyOf(req: IncomingMessage): Buffer | undefined {

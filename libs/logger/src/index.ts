@@ -17,9 +17,6 @@ export function withLogContext<T>(ids: LogContext, fn: () => T): T {
   return context.run({ ...context.getStore(), ...ids }, fn);
 }
 
-export function currentLogContext(): LogContext {
-  return context.getStore() ?? {};
-}
 
 /** Keys whose values never reach a log: secrets, credentials, signatures, card data. */
 const SECRET_KEY = /(secret|password|passwd|token|authorization|signature|api[_-]?key|private[_-]?key|apiv3|cookie|card|cvv|sign$)/i;

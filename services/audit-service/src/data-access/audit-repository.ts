@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDuplicateKeyError } from '@pay/db';
+import { findPage, isDuplicateKeyError } from '@pay/db';
 import type { AuditEntry } from '../domain/audit-record';
 import type { AppendOutcome, AuditFilter, AuditStore } from '../domain/audit-store';
 import { CALLBACK_ACTIONS } from '../domain/daily-report';
@@ -107,10 +107,12 @@ export class AuditRepository implements AuditStore {
   }
 
   /**
-   * Folds records into `daily_stats` and `reconciliation` in seq order. Exactly once per record even with
-   * crashes and two replicas: the day document's `$inc` is conditional on `last_seq < seq` and sets
-   * `last_seq` in the same atomic write, and every folder walks records in seq order (so when a seq is
-   * folded into a day, all lower seqs of that day already are). Reconciliation is a `$set`: idempotent.
+   * Folds records into `daily_stats` and `reconciliation` in seq order. Exactly once per record across
+   * crashes: the day document's `$inc` is conditional on `last_seq < seq` and sets `last_seq` in the same
+   * single-document write, and every folder walks records in seq order (so when a seq is folded into a
+   * day, all lower seqs of that day already are). Reconciliation is a `$set`: idempotent.
+   * Across replicas this needs atomic conditional updates: true on MongoDB, not on FerretDB v1 (see
+   * DocumentLocks in @pay/db), where one replica folds serially (its consumer has prefetch 1).
    */
   async foldPending(): Promise<number> {
     let folded = this.folded ?? (await this.models.foldCursor.findById(FOLD_CURSOR_ID).lean())?.seq ?? 0;
@@ -174,16 +176,8 @@ export class AuditRepository implements AuditStore {
     if (filter.from || filter.to) {
       query.occurred_at = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lte: filter.to } : {}) };
     }
-    const [items, count] = await Promise.all([
-      this.models.records
-        .find(query)
-        .sort({ occurred_at: -1, seq: -1 })
-        .skip((page - 1) * pageSize)
-        .limit(pageSize)
-        .lean<AuditRecord[]>(),
-      this.models.records.countDocuments(query),
-    ]);
-    return { items, count };
+    const { documents, count } = await findPage<AuditRecord>(this.models.records, query, page, pageSize, { occurred_at: -1, seq: -1 });
+    return { items: documents, count };
   }
 
   /** One streaming pass in seq order; the head is read first so records appended meanwhile are tolerated. */

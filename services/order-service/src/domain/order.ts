@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BadInput } from '@pay/errors';
 import { MAX_AMOUNT_MINOR, formatMinorAmount } from '@pay/money';
+import { ORDER_STATUS_VALUES } from '@pay/contracts';
 import { defineStateMachine } from '@pay/state-machine';
 
 /** The order state machine of the design: the one table every move goes through. */
-export const ORDER_STATUSES = ['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'] as const;
+export const ORDER_STATUSES = ORDER_STATUS_VALUES; // the contract's list: one literal for API and domain
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export const orderStateMachine = defineStateMachine<OrderStatus>('order', {

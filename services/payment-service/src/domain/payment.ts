@@ -1,10 +1,11 @@
+import { PAYMENT_STATUS_VALUES, paymentMethod } from '@pay/contracts';
 import { defineStateMachine } from '@pay/state-machine';
 
 /**
  * The payment aggregate's state machine: the ONE transition table (the design's), used by every move,
  * by the refusal message, and walked cell by cell in the unit tests.
  */
-export const PAYMENT_STATUSES = ['init', 'processing', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
+export const PAYMENT_STATUSES = PAYMENT_STATUS_VALUES; // the contract's list: one literal for API and domain
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const paymentStateMachine = defineStateMachine<PaymentStatus>('payment', {
@@ -22,7 +23,7 @@ export const LIVE_STATUSES: readonly PaymentStatus[] = ['init', 'processing', 's
 /** States a payment can still move out of by itself (expiry, cancel). */
 export const OPEN_STATUSES: readonly PaymentStatus[] = ['init', 'processing'];
 
-export const PAYMENT_METHODS = ['wechat', 'alipay', 'bank_card'] as const;
+export const PAYMENT_METHODS = paymentMethod.options;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
 
 export const { canTransition, assertTransition, isTerminal } = paymentStateMachine;

@@ -1,8 +1,8 @@
 import { Router, type Response } from 'express';
 import { identityOf } from '@pay/auth';
-import { IDEMPOTENCY_KEY_HEADER, cancelBody, createOrderBody, idempotentCreateHeaders, listOrdersQuery, objectId, type EventOrigin, type OrderView } from '@pay/contracts';
+import { IDEMPOTENCY_KEY_HEADER, cancelBody, createOrderBody, idempotentCreateHeaders, listOrdersQuery, objectId, type OrderView } from '@pay/contracts';
 import { Forbidden } from '@pay/errors';
-import { pageOf, validate } from '@pay/http';
+import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
 import { formatMinorAmount } from '@pay/money';
 import type { Order } from '../../domain/order';
@@ -31,7 +31,7 @@ export function toOrderView(order: Order): OrderView {
 /** Thin: validate → use case → view. */
 export function orderRoutes(store: OrderStore, logger: Logger): Router {
   const router = Router();
-  const origin = (res: Response): EventOrigin => ({ producer: 'order-service', correlation_id: res.locals.requestId as string });
+  const origin = (res: Response) => eventOrigin(res, 'order-service');
 
   router.post('/orders', async (req, res) => {
     const identity = identityOf(res);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { identityOf } from '@pay/auth';
-import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, type EventOrigin, type Identity } from '@pay/contracts';
+import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, type Identity } from '@pay/contracts';
 import { Forbidden, NotFound } from '@pay/errors';
-import { pageOf, validate } from '@pay/http';
+import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
 import { createPaymentForOrder } from '../../domain/create-payment';
 import type { KnownOrders } from '../../domain/known-orders';
@@ -26,7 +26,7 @@ const PRODUCER = 'payment-service';
 /** Thin: validate → use case → view. Rules live in domain/. */
 export function paymentRoutes({ store, orders, config, logger }: Dependencies): Router {
   const router = Router();
-  const origin = (res: Response): EventOrigin => ({ producer: PRODUCER, correlation_id: res.locals.requestId as string, causation_id: null });
+  const origin = (res: Response) => eventOrigin(res, PRODUCER);
   const actorOf = (identity: Identity) => `${identity.role}:${identity.sub}`;
 
   /** Customers see only their own payments; someone else's is "not found", never "forbidden". */
