@@ -20,6 +20,8 @@ WORKDIR /app
 # when dependencies change, not on every source edit. Adding a workspace means adding its line here
 # (test/deploy/compose.test.ts checks that every workspace is listed).
 COPY package.json package-lock.json ./
+COPY libs/aggregate/package.json libs/aggregate/
+COPY libs/arrivals/package.json libs/arrivals/
 COPY libs/auth/package.json libs/auth/
 COPY libs/client/package.json libs/client/
 COPY libs/config/package.json libs/config/

@@ -11,4 +11,26 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The domain is pure: storage and transport are behind ports (its own interfaces), adapters live in
+    // data-access/ and entry-points/.
+    files: ['services/*/src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['mongoose', 'express', 'amqplib', '@pay/db', '@pay/http', '@pay/messaging', '@pay/outbox', '@pay/runtime', '@pay/auth'].map((name) => ({
+            name,
+            message: 'The domain is pure: storage and transport are behind ports (declare an interface in domain/, implement it in data-access/ or entry-points/).',
+          })),
+          patterns: [
+            {
+              group: ['mongoose/*', 'express/*', 'amqplib/*', '@pay/db/*', '@pay/http/*', '@pay/messaging/*', '@pay/outbox/*', '@pay/runtime/*', '@pay/auth/*'],
+              message: 'The domain is pure: storage and transport are behind ports (declare an interface in domain/, implement it in data-access/ or entry-points/).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -16,7 +16,9 @@ import { createEvent } from '@pay/contracts';
 import { ensureIndexes } from '@pay/db';
 import { generateDevSecrets, provideInfrastructure, REPO_ROOT, sendProviderCallback, startStack } from '@pay/harness';
 import { createLogger } from '@pay/logger';
-import { Broker, deleteBrokerTopology } from '@pay/messaging';
+import { OutboxRelay } from '@pay/outbox';
+import { Broker, defineServiceEvents, deleteBrokerTopology } from '@pay/messaging';
+import { ALL_SERVICE_EVENTS } from '../libs/harness/src/topology';
 import { KnownOrdersRepository } from '../services/payment-service/src/data-access/known-orders-repository';
 import { paymentModel } from '../services/payment-service/src/data-access/payment-model';
 import { PaymentRepository } from '../services/payment-service/src/data-access/payment-repository';
@@ -40,7 +42,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 async function benchUseCases(mongoUrl: string, runId: string) {
   const connection = await mongoose.createConnection(mongoUrl, { dbName: `bench_${runId}_payments`, maxPoolSize: 5 }).asPromise();
-  const store = new PaymentRepository(paymentModel(connection));
+  const model = paymentModel(connection);
+  // The relay publishes nowhere here: this measures the use cases and their writes, not the broker.
+  const relay = new OutboxRelay({ models: [], publisher: { publish: async () => undefined }, logger });
+  const store = new PaymentRepository(model, relay);
   const orders = new KnownOrdersRepository(connection);
   await ensureIndexes(connection);
   const origin = { producer: 'bench' };
@@ -50,7 +55,7 @@ async function benchUseCases(mongoUrl: string, runId: string) {
       await orders.recordCreated({ id: orderId, orderNumber: `B-${i}`, userId: 'u', amountMinor: 100, currency: 'CNY' });
       const payment = await createPaymentForOrder(store, orders, { identity: { sub: 'u', role: 'customer' }, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, origin);
       await startPayment(store, payment.id, 'u', origin);
-      await processPaymentSuccess(store, { paymentId: payment.id, transactionId: 't', provider: 'mock', actor: 'bench', origin }, logger);
+      await processPaymentSuccess(store, payment.id, { transactionId: 't', provider: 'mock', actor: 'bench', origin }, logger);
     }
   });
   const raw = connection.db!.collection('raw_baseline');
@@ -62,6 +67,7 @@ async function benchUseCases(mongoUrl: string, runId: string) {
       await raw.findOneAndUpdate({ _id: id as never, status: 'processing' }, { $set: { status: 'succeeded' } });
     }
   });
+  await relay.stop();
   await connection.dropDatabase();
   await connection.close();
   return [
@@ -71,13 +77,17 @@ async function benchUseCases(mongoUrl: string, runId: string) {
 }
 
 async function benchBroker(amqpUrl: string, runId: string) {
+  const benchEvents = defineServiceEvents({ service: 'bench', emits: ['payment.succeeded'], consumes: ['payment.succeeded'] });
   const broker = new Broker({ url: amqpUrl, prefix: `bench_${runId}`, service: 'bench', logger });
   await broker.start();
   const count = 2000;
   let received = 0;
+  // No inbox: this measures the broker alone (the stack figure below includes the services' inboxes).
   const done = new Promise<void>((resolve) => {
-    void broker.consume('order-service', async () => {
-      if (++received === count) resolve();
+    void broker.consume(benchEvents, {
+      'payment.succeeded': async () => {
+        if (++received === count) resolve();
+      },
     });
   });
   const events = Array.from({ length: count }, () =>
@@ -86,7 +96,7 @@ async function benchBroker(amqpUrl: string, runId: string) {
   const [, publishMs] = await timed(() => Promise.all(events.map((event) => broker.publish(event))));
   const [, drainMs] = await timed(() => done);
   await broker.close();
-  await deleteBrokerTopology(amqpUrl, `bench_${runId}`);
+  await deleteBrokerTopology(amqpUrl, `bench_${runId}`, [benchEvents]);
   return [`broker: ${count} events published with confirms in ${publishMs.toFixed(0)} ms (${(count / (publishMs / 1000)).toFixed(0)}/s); all consumed ${drainMs.toFixed(0)} ms later`];
 }
 
@@ -122,7 +132,7 @@ async function benchStack(mongoUrl: string, amqpUrl: string, runId: string) {
     ];
   } finally {
     await stack.stop();
-    await deleteBrokerTopology(amqpUrl, `bench_${runId}_stack`);
+    await deleteBrokerTopology(amqpUrl, `bench_${runId}_stack`, ALL_SERVICE_EVENTS);
   }
 }
 

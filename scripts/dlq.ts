@@ -5,13 +5,15 @@
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '@pay/logger';
-import { Broker, CONSUMER_BINDINGS } from '@pay/messaging';
+import { Broker } from '@pay/messaging';
+import { ALL_SERVICE_EVENTS } from '../libs/harness/src/topology';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { replay: { type: 'boolean', default: false }, max: { type: 'string', default: '1000' } } });
   const consumer = positionals[0];
-  if (!consumer || !CONSUMER_BINDINGS[consumer]) {
-    console.error(`usage: npm run dlq -- <${Object.keys(CONSUMER_BINDINGS).join('|')}> [--replay] [--max N]`);
+  const consumers = ALL_SERVICE_EVENTS.filter((events) => events.consumes.length > 0).map((events) => events.service);
+  if (!consumer || !consumers.includes(consumer)) {
+    console.error(`usage: npm run dlq -- <${consumers.join('|')}> [--replay] [--max N]`);
     process.exit(2);
   }
   const broker = new Broker({

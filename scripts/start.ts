@@ -2,11 +2,14 @@
  * `npm start`: the whole stack on this machine with embedded defaults — real RabbitMQ (local, or
  * AMQP_URL), a MongoDB-compatible server (FerretDB built once and started here, or MONGO_URL), the five
  * services as processes on their design ports, fresh dev secrets and provider keys. Ctrl-C stops all.
+ * STACK_REPLICAS=2 (1..4) runs each internal service and the callback gateway that many times: extra
+ * replicas on their port + 100, + 200, ...; the api-gateway balances over them and a small proxy on
+ * CALLBACK_PORT over the callback-gateway replicas.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { signToken } from '@pay/auth';
-import { provideInfrastructure, REPO_ROOT, startStack, generateDevSecrets, writeDevSession, type Infrastructure, type Stack } from '@pay/harness';
+import { provideInfrastructure, REPO_ROOT, SERVICE_NAMES, startStack, generateDevSecrets, writeDevSession, type Infrastructure, type Stack } from '@pay/harness';
 
 async function main(): Promise<void> {
   const logDir = path.join(REPO_ROOT, '.cache', 'logs');
@@ -39,7 +42,8 @@ async function main(): Promise<void> {
       AMQP_URL: infrastructure.amqpUrl,
       BROKER_PREFIX: process.env.BROKER_PREFIX ?? 'payments-dev',
     };
-    stack = await startStack({ env, fixedPorts: true, logDir });
+    // Replicas come from STACK_REPLICAS (in env); several are refused on a database without a write guard.
+    stack = await startStack({ env, fixedPorts: true, logDir, multiProcessSafe: infrastructure.multiProcessSafe });
     const jwtSecret = env.JWT_SECRET ?? secrets.session.jwtSecret;
     writeDevSession({
       gatewayUrl: stack.gatewayUrl,
@@ -50,10 +54,17 @@ async function main(): Promise<void> {
       alipay: secrets.session.alipay,
     });
     const customer = signToken({ sub: 'dev-customer', role: 'customer' }, jwtSecret);
+    const running = stack;
+    const replicaLines = SERVICE_NAMES.map(
+      (name) => `  ${name.padEnd(17)}${running.replicas[name].map((replica) => replica.url).join('  ')}${name === 'callback-gateway' && running.callbackBalancer ? `  (behind ${running.callbackUrl})` : ''}`,
+    ).join('\n');
     console.log(`
 Payments stack is running (logs: ${logDir}).
   API gateway      ${stack.gatewayUrl}/api/v1      (health: ${stack.gatewayUrl}/healthz)
   Callback gateway ${stack.callbackUrl}/callbacks/{mock|wechatpay|alipay}
+
+Replicas: ${stack.replicaCount} per internal service and callback gateway (STACK_REPLICAS; the api-gateway runs once).
+${replicaLines}
 
 Customer dev token (sub dev-customer, 12 h):
   ${customer}
@@ -67,10 +78,10 @@ Try it:
   npm run token -- --sub ops --role admin                              # other roles: auditor, customer
 
 Ctrl-C stops everything.`);
-    await Promise.race(Object.values(stack.services).map((service) => service.exited.then((code) => ({ service, code }))))
+    await Promise.race(Object.values(stack.replicas).flat().map((service) => service.exited.then((code) => ({ service, code }))))
       .then(({ service, code }) => {
         if (!stopping) {
-          say(`${service.name} exited (code ${code}); see ${logDir}/${service.name}.log`);
+          say(`${service.name} (replica ${service.replica + 1}) exited (code ${code}); see ${service.logFile ?? logDir}`);
           void stop(1);
         }
       });

@@ -90,7 +90,7 @@ function runtimeFacts(name: string): { database: string | null; messaging: boole
   const text = read('services', name, 'src', 'main.ts');
   const database = /\bdatabase:\s*(?:null|'([^']+)'|"([^"]+)")/.exec(text);
   if (!database) throw new Error(`services/${name}/src/main.ts: no "database:" in its runService spec`);
-  return { database: database[1] ?? database[2] ?? null, messaging: !/\bmessaging:\s*false\b/.test(text) };
+  return { database: database[1] ?? database[2] ?? null, messaging: !/\bevents:\s*null\b/.test(text) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -651,12 +651,17 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('runs one replica per service (with the reason written down), 30 s grace, resource requests and limits, non-root, one image', () => {
+  it('runs two replicas per service with surge-first rollouts (the reason written down), 30 s grace, resource requests and limits, non-root, one image', () => {
     const images = new Set<string>();
     for (const { name } of SERVICES) {
       const deployment = k8sObject('Deployment', name);
-      expect({ service: name, replicas: asObj(deployment.body.spec, 'spec').replicas }).toEqual({ service: name, replicas: 1 });
-      expect(read(K8S, deployment.file)).toMatch(/FerretDB/);
+      const spec = asObj(deployment.body.spec, 'spec');
+      expect({ service: name, replicas: spec.replicas }).toEqual({ service: name, replicas: 2 });
+      expect({ service: name, rollout: asObj(asObj(spec.strategy, 'strategy').rollingUpdate, 'rollingUpdate') }).toEqual({
+        service: name,
+        rollout: { maxSurge: 1, maxUnavailable: 0 },
+      });
+      expect(read(K8S, deployment.file)).toMatch(/replica/i);
       const pod = podSpec(name);
       expect({ service: name, grace: pod.terminationGracePeriodSeconds }).toEqual({ service: name, grace: 30 });
       const c = container(name);

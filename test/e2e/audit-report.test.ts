@@ -1,12 +1,14 @@
 import type { ApiClient } from '@pay/client';
 import type { PaymentView } from '@pay/contracts';
+import type { ServiceName } from '@pay/harness';
 import { formatMinorAmount } from '@pay/money';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * The compliance report proven on a known day of business: the stack has its own databases, so every
  * figure is exact. Driven only as the outside world does: customers and an admin through the public
- * API, the provider through signed callbacks (and one forged one).
+ * API, the provider through signed callbacks (and one forged one). Two replicas of each internal
+ * service and of the callback gateway write the day's figures side by side; they must still be exact.
  */
 interface DailyReport {
   date: string;
@@ -32,7 +34,7 @@ describe('the daily audit report of a known day', () => {
   let report: DailyReport;
 
   beforeAll(async () => {
-    system = await startTestStack('report');
+    system = await startTestStack('report', {}, { replicas: 2 });
     auditor = system.client('auditor-report', 'auditor');
     admin = system.client('admin-report', 'admin');
     customers = Array.from({ length: PAYMENTS }, (_, i) => system.client(`buyer-${i}`));
@@ -168,25 +170,36 @@ describe('the daily audit report of a known day', () => {
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       return response.text();
     };
-    const services = system.stack.services;
-    for (const url of [system.stack.gatewayUrl, services['payment-service'].url]) {
-      expect(await metricsOf(url)).toContain('# TYPE http_request_duration_seconds histogram');
+    /** Each replica counts what it handled; the service's figure is the sum, as a Prometheus query takes it. */
+    const replicaMetrics = async (name: ServiceName) => {
+      const replicas = system.stack.replicas[name];
+      expect(replicas).toHaveLength(2);
+      return Promise.all(replicas.map((replica) => metricsOf(replica.url)));
+    };
+    const summed = (texts: string[], metric: string, labelMatch: string) => texts.reduce((sum, text) => sum + sampleSum(text, metric, labelMatch), 0);
+
+    for (const text of [await metricsOf(system.stack.gatewayUrl), ...(await replicaMetrics('payment-service'))]) {
+      expect(text).toContain('# TYPE http_request_duration_seconds histogram');
     }
-    const callbacks = await metricsOf(system.stack.callbackUrl);
-    expect(callbacks).toContain('# TYPE callback_response_seconds histogram');
-    expect(callbacks).toContain('# TYPE callbacks_total counter');
-    expect(sampleSum(callbacks, 'callbacks_total', 'outcome="accepted"')).toBe(7);
-    expect(sampleSum(callbacks, 'callbacks_total', 'outcome="rejected"')).toBe(1);
-    expect(sampleSum(callbacks, 'callback_response_seconds_count', '')).toBe(8);
+    const callbacks = await replicaMetrics('callback-gateway');
+    for (const text of callbacks) {
+      expect(text).toContain('# TYPE callback_response_seconds histogram');
+      expect(text).toContain('# TYPE callbacks_total counter');
+    }
+    expect(summed(callbacks, 'callbacks_total', 'outcome="accepted"')).toBe(7);
+    expect(summed(callbacks, 'callbacks_total', 'outcome="rejected"')).toBe(1);
+    expect(summed(callbacks, 'callback_response_seconds_count', '')).toBe(8);
     // The original's monitoring figures on the payment service: success and timeout rates are ratios of these.
-    const payments = await metricsOf(services['payment-service'].url);
-    expect(sampleSum(payments, 'payments_total', 'outcome="created"')).toBe(10);
-    expect(sampleSum(payments, 'payments_total', 'outcome="succeeded"')).toBe(7);
-    expect(sampleSum(payments, 'payments_total', 'outcome="expired"')).toBe(2);
-    expect(sampleSum(payments, 'payments_total', 'outcome="cancelled"')).toBe(1);
-    // Consumer lag and dead letters, read from the broker at scrape time.
-    expect(payments).toMatch(/broker_queue_messages\{[^}]*queue="main"[^}]*\} \d+/);
-    expect(sampleSum(payments, 'broker_queue_messages', 'queue="dead"')).toBe(0);
+    const payments = await replicaMetrics('payment-service');
+    expect(summed(payments, 'payments_total', 'outcome="created"')).toBe(10);
+    expect(summed(payments, 'payments_total', 'outcome="succeeded"')).toBe(7);
+    expect(summed(payments, 'payments_total', 'outcome="expired"')).toBe(2);
+    expect(summed(payments, 'payments_total', 'outcome="cancelled"')).toBe(1);
+    // Consumer lag and dead letters, read from the broker at scrape time (the same queues for every replica).
+    for (const text of payments) {
+      expect(text).toMatch(/broker_queue_messages\{[^}]*queue="main"[^}]*\} \d+/);
+      expect(sampleSum(text, 'broker_queue_messages', 'queue="dead"')).toBe(0);
+    }
   });
 
   it('answers a callback-free day with empty figures (the report is per day)', async () => {

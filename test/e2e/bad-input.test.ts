@@ -305,11 +305,12 @@ describe('bad input at every public order and payment route', () => {
     expect(await alice.getPaymentDetail(payment.id)).toEqual(payment);
     expect(await alice.getOrder(order.id)).toEqual(order);
     for (const name of SERVICE_NAMES) {
-      const service = system.stack.services[name];
-      const health = await fetch(`${service.url}/healthz`);
-      expect({ name, status: health.status }).toEqual({ name, status: 200 });
-      const ready = await fetch(`${service.url}/readyz`);
-      expect({ name, status: ready.status }).toEqual({ name, status: 200 });
+      for (const service of system.stack.replicas[name]) {
+        const health = await fetch(`${service.url}/healthz`);
+        expect({ name, url: service.url, status: health.status }).toEqual({ name, url: service.url, status: 200 });
+        const ready = await fetch(`${service.url}/readyz`);
+        expect({ name, url: service.url, status: ready.status }).toEqual({ name, url: service.url, status: 200 });
+      }
     }
   });
 });

@@ -9,6 +9,8 @@ import { eventually, startTestStack, type TestStack } from '../support/stack';
  * Provider callbacks across the real processes: WeChat Pay and Alipay formats, duplicates, forgeries,
  * wrong amounts, failures, and a broker outage. The stack reaches RabbitMQ through a TCP proxy of its
  * own, so "the broker goes down" for this stack only, never for the other test files sharing it.
+ * Two replicas of each internal service and of the callback gateway (behind the harness's balancer):
+ * a storm of duplicates lands on both callback-gateway replicas at once and must still apply once.
  */
 describe('provider callbacks end to end', () => {
   let proxy: BrokerProxy;
@@ -18,7 +20,7 @@ describe('provider callbacks end to end', () => {
 
   beforeAll(async () => {
     proxy = await startBrokerProxy(testAmqpUrl());
-    system = await startTestStack('callbacks', { AMQP_URL: proxy.url });
+    system = await startTestStack('callbacks', { AMQP_URL: proxy.url }, { replicas: 2 });
     carol = system.client('carol');
     auditor = system.client('auditor-1', 'auditor');
   }, 120_000);
@@ -53,25 +55,36 @@ describe('provider callbacks end to end', () => {
     await eventually('order paid', async () => (await carol.getOrder(orderId)).status === 'paid');
   }
 
-  function serviceUrl(name: ServiceName): string {
-    return system.stack.services[name].url;
+  function replicaUrls(name: ServiceName): string[] {
+    return system.stack.replicas[name].map((replica) => replica.url);
   }
 
-  async function isReady(name: ServiceName): Promise<boolean> {
-    return (await fetch(`${serviceUrl(name)}/readyz`)).status === 200;
+  /** Whether every replica of the service answers /readyz with 200 (`false`: whether none does). */
+  async function allReady(name: ServiceName, ready = true): Promise<boolean> {
+    const states = await Promise.all(replicaUrls(name).map(async (url) => (await fetch(`${url}/readyz`)).status === 200));
+    return states.every((state) => state === ready);
   }
 
-  /** Sum of a Prometheus counter of one service over the series matching `labels`. */
+  /** A Prometheus counter of each replica of one service, summed over the series matching `labels`. */
+  async function metricByReplica(name: ServiceName, counter: string, labels: Record<string, string>): Promise<number[]> {
+    return Promise.all(
+      replicaUrls(name).map(async (url) => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        let sum = 0;
+        for (const line of text.split('\n')) {
+          const match = /^([a-z_]+)\{(.*)\} ([0-9.e+-]+)$/.exec(line);
+          if (!match || match[1] !== counter) continue;
+          const series = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+          if (Object.entries(labels).every(([key, value]) => series[key] === value)) sum += Number(match[3]);
+        }
+        return sum;
+      }),
+    );
+  }
+
+  /** The service's figure: the sum over its replicas, as a Prometheus query takes it. */
   async function metric(name: ServiceName, counter: string, labels: Record<string, string>): Promise<number> {
-    const text = await (await fetch(`${serviceUrl(name)}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const match = /^([a-z_]+)\{(.*)\} ([0-9.e+-]+)$/.exec(line);
-      if (!match || match[1] !== counter) continue;
-      const series = Object.fromEntries([...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-      if (Object.entries(labels).every(([key, value]) => series[key] === value)) sum += Number(match[3]);
-    }
-    return sum;
+    return (await metricByReplica(name, counter, labels)).reduce((sum, value) => sum + value, 0);
   }
 
   it('pays an order through a WeChat Pay notification', async () => {
@@ -98,12 +111,18 @@ describe('provider callbacks end to end', () => {
   it('answers a storm of 100 duplicate notifications with success and applies it once', async () => {
     const { order, payment } = await startedPayment('20.00');
     const duplicate = { provider: 'wechatpay' as const, paymentId: payment.id, amountMinor: 2000, status: 'SUCCESS' as const, notificationId: `ntf-${randomUUID()}`, transactionId: 'wx-storm' };
+    const answeredBefore = await metricByReplica('callback-gateway', 'callbacks_total', { provider: 'wechatpay' });
     const answers: { status: number; body: string }[] = [];
     for (let batch = 0; batch < 4; batch++) {
       answers.push(...(await Promise.all(Array.from({ length: 25 }, () => system.callback(duplicate)))));
     }
     expect(answers).toHaveLength(100);
     expect(answers.filter((answer) => answer.status !== 200 || JSON.parse(answer.body).code !== 'SUCCESS')).toEqual([]);
+    // The storm was shared by both callback-gateway replicas (the balancer alternates), racing each other.
+    const answeredAfter = await metricByReplica('callback-gateway', 'callbacks_total', { provider: 'wechatpay' });
+    const perReplica = answeredAfter.map((after, i) => after - answeredBefore[i]!);
+    expect({ perReplica, total: perReplica.reduce((sum, n) => sum + n, 0) }).toEqual({ perReplica: [expect.any(Number), expect.any(Number)], total: 100 });
+    expect(Math.min(...perReplica)).toBeGreaterThan(0);
 
     await orderPaid(order.id);
     await eventually('order_paid audited', async () => (await actionsOf({ order_id: order.id })).includes('order_paid'));
@@ -189,7 +208,7 @@ describe('provider callbacks end to end', () => {
 
     await proxy.stop();
     try {
-      await eventually('services notice the broker is gone', async () => !(await isReady('callback-gateway')) && !(await isReady('payment-service')));
+      await eventually('services notice the broker is gone', async () => (await allReady('callback-gateway', false)) && (await allReady('payment-service', false)));
       const retryLaterBefore = await metric('callback-gateway', 'callbacks_total', { provider: 'wechatpay', outcome: 'retry_later' });
       const during = await system.callback(notice);
       expect(during.status).toBeGreaterThanOrEqual(500);
@@ -203,7 +222,7 @@ describe('provider callbacks end to end', () => {
       expect((await carol.getPaymentDetail(payment.id)).status).toBe('processing');
 
       await proxy.start();
-      await eventually('services reconnected', async () => (await isReady('callback-gateway')) && (await isReady('payment-service')), 30_000);
+      await eventually('services reconnected', async () => (await allReady('callback-gateway')) && (await allReady('payment-service')), 30_000);
 
       // The provider retries the same notification.
       const retried = await system.callback(notice);

@@ -28,13 +28,17 @@ describe('100 concurrent requests through the stack', () => {
     await system?.stop();
   });
 
-  /** Deliveries of `type` a service has handled, from its Prometheus metrics. */
+  /** Deliveries of `type` a service has handled, over all its replicas, from their Prometheus metrics. */
   async function handledEvents(service: 'payment-service', type: string): Promise<number> {
-    const text = await (await fetch(`${system.stack.services[service].url}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((line) => line.startsWith('events_consumed_total{') && line.includes(`type="${type}"`) && line.includes('outcome="handled"'))
-      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    let handled = 0;
+    for (const replica of system.stack.replicas[service]) {
+      const text = await (await fetch(`${replica.url}/metrics`)).text();
+      handled += text
+        .split('\n')
+        .filter((line) => line.startsWith('events_consumed_total{') && line.includes(`type="${type}"`) && line.includes('outcome="handled"'))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    }
+    return handled;
   }
 
   /** Runs one burst of concurrent calls; returns the answers and a tally of statuses. */
@@ -103,8 +107,10 @@ describe('100 concurrent requests through the stack', () => {
     );
 
     for (const name of SERVICE_NAMES) {
-      const ready = await fetch(`${system.stack.services[name].url}/readyz`);
-      expect({ name, status: ready.status }).toEqual({ name, status: 200 });
+      for (const replica of system.stack.replicas[name]) {
+        const ready = await fetch(`${replica.url}/readyz`);
+        expect({ name, replica: replica.url, status: ready.status }).toEqual({ name, replica: replica.url, status: 200 });
+      }
     }
   }, 120_000);
 });

@@ -4,7 +4,9 @@ import { eventually, startTestStack, type TestStack } from '../support/stack';
 /**
  * The walking skeleton: five services as processes, real broker, real MongoDB-compatible server,
  * driven over HTTP only — customer order → payment → start → signed provider callback → payment
- * succeeded → payment.succeeded → order paid → every event audited.
+ * succeeded → payment.succeeded → order paid → every event audited. Two replicas of every internal
+ * service and of the callback gateway (the api-gateway and the callback balancer spread the requests
+ * over them), so the flow is proven as it runs when scaled out.
  */
 describe('a payment flowing end to end', () => {
   let system: TestStack;
@@ -12,7 +14,7 @@ describe('a payment flowing end to end', () => {
   let auditor: ApiClient;
 
   beforeAll(async () => {
-    system = await startTestStack('flow');
+    system = await startTestStack('flow', {}, { replicas: 2 });
     alice = system.client('alice');
     auditor = system.client('auditor-1', 'auditor');
   }, 120_000);
@@ -93,10 +95,13 @@ describe('a payment flowing end to end', () => {
   });
 
   // Last in this file: it ends the stack.
-  it('stops every service gracefully on SIGTERM (exit code 0)', async () => {
+  it('stops every replica of every service gracefully on SIGTERM (exit code 0)', async () => {
     const names = ['api-gateway', 'callback-gateway', 'payment-service', 'order-service', 'audit-service'] as const;
+    expect(system.stack.replicas['payment-service']).toHaveLength(2);
     for (const name of names) {
-      expect({ name, code: await system.stack.services[name].stop('SIGTERM') }).toEqual({ name, code: 0 });
+      for (const replica of system.stack.replicas[name]) {
+        expect({ name, replica: replica.replica, code: await replica.stop('SIGTERM') }).toEqual({ name, replica: replica.replica, code: 0 });
+      }
     }
   });
 });

@@ -1,19 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { createEvent } from '@pay/contracts';
 import { createLogger } from '@pay/logger';
-import { Broker } from '@pay/messaging';
+import { Broker, defineServiceEvents } from '@pay/messaging';
 import type { ApiClient } from '@pay/client';
 import { testAmqpUrl } from '../support/isolation';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
-/** Nothing lost, nothing applied twice: crashes, redelivery and duplicates across real processes. */
+/**
+ * Nothing lost, nothing applied twice: crashes, redelivery and duplicates across real processes, with
+ * two replicas of each internal service and of the callback gateway. A "payment service crash" kills
+ * every replica where the claim needs the service entirely down, and one where the other must keep
+ * serving.
+ */
 describe('reliability across processes', () => {
   let system: TestStack;
   let bob: ApiClient;
   let auditor: ApiClient;
 
   beforeAll(async () => {
-    system = await startTestStack('reliab');
+    system = await startTestStack('reliab', {}, { replicas: 2 });
     bob = system.client('bob');
     auditor = system.client('auditor-1', 'auditor');
   }, 120_000);
@@ -34,12 +39,19 @@ describe('reliability across processes', () => {
     return page.results.map((record) => record.action as string);
   }
 
+  /** SIGKILL every payment-service replica at once: the service as a whole is down. */
+  async function crashPaymentService() {
+    const replicas = system.stack.replicas['payment-service'];
+    expect(replicas).toHaveLength(2);
+    await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
+  }
+
   it('ends the order paid exactly once when the payment service dies between callback accepted and order paid', async () => {
     const { order, payment } = await startedPayment();
     // The payment's own events must have left its outbox before the crash (the callback gateway learns
     // the payment from payment.created); what is under test is the callback's effect.
     await eventually('payment events published', async () => (await auditedActions({ payment_id: payment.id })).includes('payment_processing'));
-    await system.stack.services['payment-service'].stop('SIGKILL');
+    await crashPaymentService();
 
     // Accepted while the payment service is down: the verified notification waits in its durable queue.
     const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2000, status: 'SUCCESS', transactionId: 'txn-crash-1' });
@@ -53,7 +65,7 @@ describe('reliability across processes', () => {
     const second = await startedPayment('21.00');
     const accepted = await system.callback({ provider: 'mock', paymentId: second.payment.id, amountMinor: 2100, status: 'SUCCESS' });
     expect(accepted.status).toBe(200);
-    await system.stack.services['payment-service'].stop('SIGKILL');
+    await crashPaymentService();
     await system.stack.restart('payment-service');
     await eventually('second order paid', async () => (await bob.getOrder(second.order.id)).status === 'paid');
 
@@ -65,6 +77,30 @@ describe('reliability across processes', () => {
       expect(actions.filter((a) => a === 'payment_succeeded')).toHaveLength(1);
       expect(actions.filter((a) => a === 'order_paid')).toHaveLength(1);
     }
+  });
+
+  it('keeps serving through the other replica when one payment-service replica dies, and applies its callbacks once', async () => {
+    await system.stack.stopReplica('payment-service', 0, 'SIGKILL');
+    try {
+      // Every call through the gateway is answered: a request for the dead replica is refused at connect
+      // and goes to the live one (creates included: they never reached the dead one).
+      const { order, payment } = await startedPayment('25.00');
+      // One live payment per order, whichever replica answers.
+      await expect(bob.createPayment({ order_id: order.id })).rejects.toMatchObject({ status: 409 });
+      const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2500, status: 'SUCCESS', transactionId: 'txn-one-down' });
+      expect(answer.status).toBe(200);
+      await eventually('paid with one replica down', async () => (await bob.getOrder(order.id)).status === 'paid');
+      expect((await bob.getPaymentDetail(payment.id)).logs.filter((entry) => entry.event === 'succeeded')).toHaveLength(1);
+      for (let i = 0; i < 4; i += 1) expect((await bob.getPayments({ order_id: order.id })).count).toBe(1);
+    } finally {
+      await system.stack.restartReplica('payment-service', 0);
+    }
+    // Back to two: both serve again.
+    const { order, payment } = await startedPayment('26.00');
+    expect((await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2600, status: 'SUCCESS' })).status).toBe(200);
+    await eventually('paid after the replica is back', async () => (await bob.getOrder(order.id)).status === 'paid');
+    await eventually('audited once', async () => (await auditedActions({ order_id: order.id })).includes('order_paid'));
+    expect((await auditedActions({ payment_id: payment.id })).filter((a) => a === 'payment_succeeded')).toHaveLength(1);
   });
 
   it('applies the same callback delivered twice once', async () => {
@@ -82,7 +118,9 @@ describe('reliability across processes', () => {
 
   it('applies the same event delivered twice once (and a duplicate fact under a new id does not regress or double-apply)', async () => {
     const { order, payment } = await startedPayment('40.00');
-    const broker = new Broker({ url: testAmqpUrl(), prefix: system.prefix, service: 'test-publisher', logger: createLogger('test', 'error') });
+    // Stands in for the payment service, so it declares what it publishes (a broker refuses anything else).
+    const events = defineServiceEvents({ service: 'test-publisher', emits: ['payment.succeeded'], consumes: [] });
+    const broker = new Broker({ url: testAmqpUrl(), prefix: system.prefix, service: 'test-publisher', events, logger: createLogger('test', 'error') });
     await broker.start();
     try {
       const event = createEvent(

@@ -24,6 +24,8 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_MONGO_URL = infrastructure.mongoUrl;
   process.env.TEST_AMQP_URL = infrastructure.amqpUrl;
   process.env.TEST_RUN_ID = runId;
+  process.env.TEST_MULTI_PROCESS_SAFE = infrastructure.multiProcessSafe ? '1' : '0';
+  if (infrastructure.ferretPostgres) process.env.TEST_FERRET_PG_DATABASE = infrastructure.ferretPostgres.database;
   process.env.TEST_LOG_DIR = logDir;
   (globalThis as { __infrastructure?: Infrastructure }).__infrastructure = infrastructure;
 }

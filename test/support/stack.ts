@@ -4,7 +4,7 @@ import { signToken } from '@pay/auth';
 import { createClient, type ApiClient } from '@pay/client';
 import type { Role } from '@pay/contracts';
 import { generateDevKeys } from '@pay/providers';
-import { generateDevSecrets, sendProviderCallback, startStack, type SimulatedCallback, type Stack } from '@pay/harness';
+import { generateDevSecrets, replicaCount, sendProviderCallback, startStack, type SimulatedCallback, type Stack } from '@pay/harness';
 import { deleteBrokerTopology } from './broker-cleanup';
 import { isolatedPrefix, testAmqpUrl, testMongoUrl } from './isolation';
 
@@ -18,11 +18,19 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+export interface TestStackOptions {
+  /**
+   * Processes per internal service and callback gateway (1..4). Default: STACK_REPLICAS from the
+   * environment (`npm run test:replicas` sets 2), else 1.
+   */
+  replicas?: number;
+}
+
 /**
  * The five services as real processes against the run's FerretDB/MongoDB and RabbitMQ, isolated by
  * their own database prefix and broker prefix, with fresh secrets and provider keys.
  */
-export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<TestStack> {
+export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv = {}, options: TestStackOptions = {}): Promise<TestStack> {
   const prefix = isolatedPrefix(label);
   const secrets = generateDevSecrets(sharedKeys());
   const env: NodeJS.ProcessEnv = {
@@ -40,7 +48,13 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     ORDER_WAIT_MS: '5000',
     ...extraEnv,
   };
-  const stack = await startStack({ env, logDir: path.join(process.env.TEST_LOG_DIR ?? '/tmp', prefix) });
+  const stack = await startStack({
+    env,
+    logDir: path.join(process.env.TEST_LOG_DIR ?? '/tmp', prefix),
+    replicas: options.replicas ?? replicaCount(process.env.STACK_REPLICAS),
+    // Set by the global setup: '0' on FerretDB's SQLite fallback, where several replicas are refused.
+    multiProcessSafe: process.env.TEST_MULTI_PROCESS_SAFE === undefined ? undefined : process.env.TEST_MULTI_PROCESS_SAFE === '1',
+  });
   const token = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secrets.session.jwtSecret, '1h');
   return {
     stack,

@@ -1,9 +1,9 @@
 /**
- * Typed application errors. Domain code throws these; the one HTTP error mapper (@pay/http)
- * turns them into `{error:{code,message,details?}}` with the matching status.
+ * Typed application errors. Domain code throws these; they say what went wrong (`code`, `message`,
+ * `details`), never how a transport answers it: the one HTTP error mapper (@pay/http `httpStatusOf`)
+ * picks the status from the error's class and turns it into `{error:{code,message,details?}}`.
  */
 export abstract class AppError extends Error {
-  abstract readonly status: number;
   abstract readonly code: string;
   constructor(
     message: string,
@@ -15,33 +15,27 @@ export abstract class AppError extends Error {
 }
 
 export class BadInput extends AppError {
-  readonly status = 400;
   readonly code = 'bad_request';
 }
 
 export class Unauthorized extends AppError {
-  readonly status = 401;
   readonly code = 'unauthorized';
 }
 
 export class Forbidden extends AppError {
-  readonly status = 403;
   readonly code = 'forbidden';
 }
 
 export class UnsupportedMediaType extends AppError {
-  readonly status = 415;
   readonly code = 'unsupported_media_type';
 }
 
 export class NotFound extends AppError {
-  readonly status = 404;
   readonly code = 'not_found';
 }
 
 /** A state conflict: the thing exists but is not in a state that allows the request. */
 export class Conflict extends AppError {
-  readonly status = 409;
   readonly code: string;
   constructor(message: string, details?: unknown, code = 'conflict') {
     super(message, details);
@@ -62,7 +56,6 @@ export class IllegalTransition extends Conflict {
 
 /** A business rule refused the request (e.g. amount mismatch, order not payable). */
 export class BusinessRuleViolation extends AppError {
-  readonly status = 422;
   readonly code: string;
   constructor(message: string, details?: unknown, code = 'business_rule_violation') {
     super(message, details);
@@ -78,6 +71,5 @@ export class AmountMismatch extends BusinessRuleViolation {
 
 /** A dependency (database, broker, another service) is unavailable; the caller may retry. */
 export class Unavailable extends AppError {
-  readonly status = 503;
   readonly code = 'unavailable';
 }

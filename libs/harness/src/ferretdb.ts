@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { canConnect, freePort, waitFor } from './ports';
+import { installVersionGuard } from './version-guard';
 
 const run = promisify(execFile);
 export const FERRETDB_VERSION = 'v1.24.2';
@@ -39,6 +40,8 @@ export async function ensureFerretDbBinary(log: (line: string) => void = () => u
 export interface FerretDb {
   url: string;
   backend: 'postgresql' | 'sqlite';
+  /** The PostgreSQL database behind it (postgresql backend): where the version guard lives. */
+  postgres: { host: string; port: number; database: string } | null;
   stop(): Promise<void>;
 }
 
@@ -70,8 +73,8 @@ async function postgresAnswers(host: string, port: number): Promise<boolean> {
   }
 }
 
-async function withPostgres<T>(host: string, port: number, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ host, port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5000 });
+async function withPostgres<T>(host: string, port: number, fn: (client: Client) => Promise<T>, database = 'postgres'): Promise<T> {
+  const client = new Client({ host, port, user: 'postgres', database, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     return await fn(client);
@@ -100,6 +103,8 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
       const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
       if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
     });
+    // Before FerretDB creates any table, so every collection table gets the guard as it is created.
+    await withPostgres(pgHost, pgPort, installVersionGuard, database);
     backend = 'postgresql';
     const pool = options.poolMaxConns ?? 50;
     args = ['-listen', listen, '-handler', 'postgresql', '-postgresql-url', `postgres://postgres@${pgHost}:${pgPort}/${database}?pool_max_conns=${pool}`];
@@ -133,6 +138,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
   return {
     url: `mongodb://127.0.0.1:${port}`,
     backend,
+    postgres: backend === 'postgresql' ? { host: pgHost, port: pgPort, database } : null,
     async stop() {
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve));

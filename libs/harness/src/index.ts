@@ -4,3 +4,4 @@ export * from './ports';
 export * from './services';
 export * from './dev-env';
 export * from './simulator';
+export * from './version-guard';

@@ -11,6 +11,14 @@ export interface Infrastructure {
   /** What serves MONGO_URL: 'external' (MONGO_URL given), 'ferretdb-postgresql', 'ferretdb-sqlite', 'testcontainers'. */
   database: string;
   broker: string;
+  /**
+   * Whether writes to one document from several processes are guarded by the database (MongoDB, or the
+   * embedded FerretDB on PostgreSQL with the version guard). False on the SQLite fallback: run one
+   * replica of each service there.
+   */
+  multiProcessSafe: boolean;
+  /** The PostgreSQL database behind the embedded FerretDB, when that is what serves MONGO_URL. */
+  ferretPostgres: { host: string; port: number; database: string } | null;
   stop(): Promise<void>;
 }
 
@@ -58,6 +66,8 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
   let amqpUrl = env.AMQP_URL;
   let database = 'external';
   let broker = 'external';
+  let multiProcessSafe = true;
+  let ferretPostgres: Infrastructure['ferretPostgres'] = null;
 
   const docker = !mongoUrl || !amqpUrl ? (env.HARNESS_NO_DOCKER ? false : await dockerEngineReachable()) : false;
 
@@ -97,6 +107,8 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
       });
       mongoUrl = ferret.url;
       database = `ferretdb-${ferret.backend}`;
+      multiProcessSafe = ferret.backend === 'postgresql';
+      ferretPostgres = ferret.postgres;
       stops.push(() => ferret.stop());
     }
   }
@@ -106,6 +118,8 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
     amqpUrl: amqpUrl!,
     database,
     broker,
+    multiProcessSafe,
+    ferretPostgres,
     async stop() {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
     },

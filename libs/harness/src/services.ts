@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { declareTopology } from '@pay/messaging';
+import { startBalancer, type Balancer } from './balancer';
 import { REPO_ROOT } from './ferretdb';
 import { freePort, waitFor } from './ports';
+import { ALL_SERVICE_EVENTS } from './topology';
 
 /** Start order matters: consumers before the producers that feed them, the gateway last. */
 export const SERVICE_NAMES = ['audit-service', 'order-service', 'payment-service', 'callback-gateway', 'api-gateway'] as const;
@@ -27,9 +30,13 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
 
 export interface ServiceProcess {
   name: ServiceName;
+  /** Which replica of the service this is (0: the first). */
+  replica: number;
   port: number;
   url: string;
   child: ChildProcess;
+  /** Where its output goes, when logged to a file. */
+  logFile?: string;
   /** Resolves with the exit code once the process has ended. */
   exited: Promise<number | null>;
   /** Graceful stop (SIGTERM by default). */
@@ -42,6 +49,8 @@ export function serviceEntry(name: ServiceName): string {
 
 export interface StartServiceOptions {
   env: NodeJS.ProcessEnv;
+  /** Which replica this is (default 0); only recorded on the process handle. */
+  replica?: number;
   logFile?: string;
   /** Also copy the service's output to this stream (npm start prints logs). */
   echo?: NodeJS.WritableStream;
@@ -94,9 +103,11 @@ export async function startService(name: ServiceName, port: number, options: Sta
   }
   return {
     name,
+    replica: options.replica ?? 0,
     port,
     url,
     child,
+    logFile: options.logFile,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exitCode !== undefined) return exitCode;
@@ -109,12 +120,69 @@ export async function startService(name: ServiceName, port: number, options: Sta
   };
 }
 
+/** The services that run `replicas` processes; the api-gateway runs once and balances over them. */
+export const REPLICATED_SERVICES: readonly ServiceName[] = ['audit-service', 'order-service', 'payment-service', 'callback-gateway'];
+/** The services with a database of their own (all but the api-gateway). */
+const DATABASE_SERVICES: readonly ServiceName[] = ['audit-service', 'order-service', 'payment-service', 'callback-gateway'];
+export const MAX_REPLICAS = 4;
+/** Where the api-gateway finds each internal service (a comma-separated list of replica base URLs). */
+const UPSTREAM_VARIABLE: Partial<Record<ServiceName, string>> = {
+  'order-service': 'ORDER_SERVICE_URL',
+  'payment-service': 'PAYMENT_SERVICE_URL',
+  'audit-service': 'AUDIT_SERVICE_URL',
+};
+/**
+ * With fixed ports (npm start, or a port variable set), replica r of a service listens on its port +
+ * r × REPLICA_PORT_STEP (order-service: 8082, 8182, 8282, ...); behind the callback balancer, which takes
+ * CALLBACK_PORT itself, the callback-gateway replicas take 8181, 8281, ...
+ */
+export const REPLICA_PORT_STEP = 100;
+
+/**
+ * Database pool budget: the embedded FerretDB wedges for good when more clients write at once than its
+ * PostgreSQL pool has connections (design.md, Infrastructure). Rule: the mongoose pools of ONE stack sum
+ * to at most STACK_POOL_BUDGET connections, so each of its processes with a database (4 services ×
+ * replicas) gets floor(STACK_POOL_BUDGET / (4 × replicas)) as its MONGO_MAX_POOL_SIZE: 5 with one replica
+ * (the services' own default), 2 with two, 1 with three or four (16 in all). An explicitly set
+ * MONGO_MAX_POOL_SIZE wins, and then whoever set it owns the budget. The tests' FerretDB has 80
+ * connections (test/support/global-setup.ts): two jest workers' stacks (≤ 2 × 20) plus the tests' own
+ * pools stay well under it, as does `npm start` (one stack) under FerretDB's default 50.
+ */
+export const STACK_POOL_BUDGET = 20;
+
+export function poolSizePerReplica(replicas: number): number {
+  return Math.max(1, Math.floor(STACK_POOL_BUDGET / (DATABASE_SERVICES.length * replicas)));
+}
+
+/** Validates a replica count (STACK_REPLICAS or an option): an integer from 1 to MAX_REPLICAS. */
+export function replicaCount(value: number | string | undefined, source = 'STACK_REPLICAS'): number {
+  if (value === undefined || value === '') return 1;
+  const count = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS) {
+    throw new Error(`${source} must be a whole number from 1 to ${MAX_REPLICAS} (processes per service), got ${JSON.stringify(value)}`);
+  }
+  return count;
+}
+
 export interface Stack {
+  /** The first replica of each service (the only one with replicas = 1). */
   services: Record<ServiceName, ServiceProcess>;
+  /** Every replica of each service, by index; the api-gateway has one. */
+  replicas: Record<ServiceName, ServiceProcess[]>;
+  /** Processes per replicated service. */
+  replicaCount: number;
   env: NodeJS.ProcessEnv;
   gatewayUrl: string;
+  /** The callback gateway's public URL: the balancer in front of its replicas when there are several. */
   callbackUrl: string;
+  /** The round-robin proxy in front of the callback-gateway replicas (null with one replica). */
+  callbackBalancer: Balancer | null;
+  /** Restarts every replica of a service (stopping those still running); returns the first. */
   restart(name: ServiceName): Promise<ServiceProcess>;
+  /** Stops one replica (SIGKILL by default: a crash) while the others keep serving. */
+  stopReplica(name: ServiceName, index: number, signal?: NodeJS.Signals): Promise<number | null>;
+  /** Restarts one replica on its port (stopping it first if it still runs). */
+  restartReplica(name: ServiceName, index: number): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -124,43 +192,124 @@ export interface StartStackOptions {
   fixedPorts?: boolean;
   logDir?: string;
   echo?: NodeJS.WritableStream;
+  /**
+   * Processes per internal service and callback gateway (1..4; default env.STACK_REPLICAS, else 1).
+   * The api-gateway runs once and balances over them.
+   */
+  replicas?: number;
+  /**
+   * Whether the database guards one document against writers in several processes
+   * (Infrastructure.multiProcessSafe). False refuses replicas > 1; undefined means "not known to be
+   * unsafe" (a MONGO_URL given from outside).
+   */
+  multiProcessSafe?: boolean;
 }
 
-/** Starts the five services as processes wired to each other. */
+/** Starts the five services as processes wired to each other, `replicas` of each but the api-gateway. */
 export async function startStack(options: StartStackOptions): Promise<Stack> {
-  const ports = {} as Record<ServiceName, number>;
+  if (options.env.AMQP_URL) await declareTopology(options.env.AMQP_URL, options.env.BROKER_PREFIX ?? 'payments', ALL_SERVICE_EVENTS);
+  const replicas = options.replicas !== undefined ? replicaCount(options.replicas, 'replicas') : replicaCount(options.env.STACK_REPLICAS);
+  if (replicas > 1 && options.multiProcessSafe === false) {
+    throw new Error(
+      `refusing to run ${replicas} replicas per service: the database is not safe for several processes ` +
+        '(the embedded FerretDB on SQLite has no write guard, so two replicas updating one document could both ' +
+        '"win" a conditional update and apply a payment twice). Use STACK_REPLICAS=1, or FerretDB on PostgreSQL, or a MongoDB (MONGO_URL).',
+    );
+  }
+  const countOf = (name: ServiceName) => (REPLICATED_SERVICES.includes(name) ? replicas : 1);
+  const balanced = countOf('callback-gateway') > 1;
+
+  // Ports: replica 0 on the service's port; a balanced callback gateway's port belongs to the balancer.
+  const ports = {} as Record<ServiceName, number[]>;
+  let callbackPublicPort = 0;
   for (const name of SERVICE_NAMES) {
     const fromEnv = options.env[PORT_VARIABLE[name]];
-    ports[name] = fromEnv ? Number(fromEnv) : options.fixedPorts ? DEFAULT_PORTS[name] : await freePort();
+    const base = fromEnv ? Number(fromEnv) : options.fixedPorts ? DEFAULT_PORTS[name] : null;
+    const offset = name === 'callback-gateway' && balanced ? 1 : 0;
+    if (offset) callbackPublicPort = base ?? (await freePort());
+    ports[name] = [];
+    for (let r = 0; r < countOf(name); r += 1) ports[name].push(base !== null ? base + (r + offset) * REPLICA_PORT_STEP : await freePort());
   }
-  const url = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
-  const env: NodeJS.ProcessEnv = {
-    ...options.env,
-    ORDER_SERVICE_URL: url('order-service'),
-    PAYMENT_SERVICE_URL: url('payment-service'),
-    AUDIT_SERVICE_URL: url('audit-service'),
+  const urlOf = (port: number) => `http://127.0.0.1:${port}`;
+
+  const env: NodeJS.ProcessEnv = { ...options.env, STACK_REPLICAS: String(replicas) };
+  for (const [name, variable] of Object.entries(UPSTREAM_VARIABLE)) env[variable] = ports[name as ServiceName].map(urlOf).join(',');
+  if (!env.MONGO_MAX_POOL_SIZE) env.MONGO_MAX_POOL_SIZE = String(poolSizePerReplica(replicas)); // see STACK_POOL_BUDGET
+  /** What one service's processes get on top of the stack's environment. */
+  const envOf = (name: ServiceName): NodeJS.ProcessEnv => {
+    if (name !== 'callback-gateway' || !balanced) return env;
+    // Behind the balancer the callback gateway sees one more proxy: its client address is the one the
+    // balancer appends to X-Forwarded-For (per-address refusal limits stay per provider address).
+    const hops = Number(env.TRUST_PROXY_HOPS ?? '0');
+    return Number.isInteger(hops) ? { ...env, TRUST_PROXY_HOPS: String(hops + 1) } : env;
   };
+
   const services = {} as Record<ServiceName, ServiceProcess>;
-  const launch = (name: ServiceName) =>
-    startService(name, ports[name], { env, echo: options.echo, logFile: options.logDir ? path.join(options.logDir, `${name}.log`) : undefined });
+  const replicaSets = {} as Record<ServiceName, ServiceProcess[]>;
+  for (const name of SERVICE_NAMES) replicaSets[name] = [];
+  let callbackBalancer: Balancer | null = null;
+
+  const logFileOf = (name: ServiceName, index: number) =>
+    options.logDir ? path.join(options.logDir, index === 0 ? `${name}.log` : `${name}-${index + 1}.log`) : undefined;
+  const launch = async (name: ServiceName, index: number) => {
+    const started = await startService(name, ports[name][index]!, { env: envOf(name), replica: index, echo: options.echo, logFile: logFileOf(name, index) });
+    replicaSets[name][index] = started;
+    if (index === 0) services[name] = started;
+    return started;
+  };
+  /** The first replica alone (it creates indexes and queues on a fresh database), then the others at once. */
+  const launchAll = async (name: ServiceName) => {
+    await launch(name, 0);
+    const rest = await Promise.allSettled(ports[name].slice(1).map((_, i) => launch(name, i + 1)));
+    const failed = rest.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  const stopAll = async (name: ServiceName, signal?: NodeJS.Signals) => {
+    await Promise.all(replicaSets[name].filter(Boolean).map((replica) => replica.stop(signal)));
+  };
+  const replicaAt = (name: ServiceName, index: number) => {
+    const replica = replicaSets[name][index];
+    if (!replica) throw new Error(`${name} has no replica ${index} (it runs ${replicaSets[name].length})`);
+    return replica;
+  };
+
   try {
-    for (const name of SERVICE_NAMES) services[name] = await launch(name);
+    for (const name of SERVICE_NAMES) {
+      await launchAll(name);
+      if (name === 'callback-gateway' && balanced) {
+        callbackBalancer = await startBalancer({ upstreams: replicaSets[name].map((replica) => replica.url), port: callbackPublicPort });
+      }
+    }
   } catch (error) {
-    await Promise.all(Object.values(services).map((service) => service.stop()));
+    await Promise.all(SERVICE_NAMES.map((name) => stopAll(name)));
+    await callbackBalancer?.close();
     throw error;
   }
   return {
     services,
+    replicas: replicaSets,
+    replicaCount: replicas,
     env,
-    gatewayUrl: url('api-gateway'),
-    callbackUrl: url('callback-gateway'),
+    gatewayUrl: services['api-gateway'].url,
+    callbackUrl: callbackBalancer ? callbackBalancer.url : services['callback-gateway'].url,
+    callbackBalancer,
     async restart(name) {
-      await services[name].stop();
-      services[name] = await launch(name);
+      await stopAll(name);
+      await launchAll(name);
       return services[name];
     },
+    async stopReplica(name, index, signal = 'SIGKILL') {
+      return replicaAt(name, index).stop(signal);
+    },
+    async restartReplica(name, index) {
+      await replicaAt(name, index).stop();
+      return launch(name, index);
+    },
     async stop() {
-      for (const name of [...SERVICE_NAMES].reverse()) await services[name].stop();
+      for (const name of [...SERVICE_NAMES].reverse()) {
+        await stopAll(name);
+        if (name === 'callback-gateway') await callbackBalancer?.close();
+      }
     },
   };
 }

@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
-import { AppError, UnsupportedMediaType } from '@pay/errors';
+import {
+  AppError,
+  BadInput,
+  BusinessRuleViolation,
+  Conflict,
+  Forbidden,
+  NotFound,
+  Unauthorized,
+  Unavailable,
+  UnsupportedMediaType,
+} from '@pay/errors';
 import { REQUEST_ID_HEADER, type EventOrigin } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
 import type { ServiceMetrics } from '@pay/metrics';
@@ -114,14 +124,36 @@ export function finishApp(app: Express, logger: Logger): void {
   app.use(errorMapper(logger));
 }
 
+/**
+ * The HTTP status of each error class: decided here, at the edge, never by the domain that throws.
+ * Subclasses answer as their base (IllegalTransition 409 as a Conflict, AmountMismatch 422 as a BusinessRuleViolation).
+ */
+const STATUS_BY_CLASS: ReadonlyArray<readonly [abstract new (...args: never[]) => AppError, number]> = [
+  [BadInput, 400],
+  [Unauthorized, 401],
+  [Forbidden, 403],
+  [NotFound, 404],
+  [Conflict, 409],
+  [UnsupportedMediaType, 415],
+  [BusinessRuleViolation, 422],
+  [Unavailable, 503],
+];
+
+/** The status an error answers with over HTTP; anything not mapped above is a 500. */
+export function httpStatusOf(error: unknown): number {
+  for (const [errorClass, status] of STATUS_BY_CLASS) if (error instanceof errorClass) return status;
+  return 500;
+}
+
 /** The one mapping from errors to `{error:{code,message,details?}}`. Unknown errors never leak internals. */
 export function errorMapper(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const requestId = res.locals.requestId as string | undefined;
     if (res.headersSent) return;
     if (error instanceof AppError) {
-      if (error.status >= 500) logger.error(error.message, { code: error.code });
-      res.status(error.status).json({ error: { code: error.code, message: error.message, details: error.details, request_id: requestId } });
+      const status = httpStatusOf(error);
+      if (status >= 500) logger.error(error.message, { code: error.code });
+      res.status(status).json({ error: { code: error.code, message: error.message, details: error.details, request_id: requestId } });
       return;
     }
     const bodyError = error as { type?: string; status?: number; message?: string };

@@ -1,26 +1,28 @@
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { parseEvent, type AnyEvent, type EventEnvelope } from '@pay/contracts';
-import { withLogContext, type Logger } from '@pay/logger';
-import { CONSUMER_BINDINGS, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAYS_MS, exchangeName, queueNames, retryQueueFor } from './topology';
-
-export class BrokerUnavailable extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BrokerUnavailable';
-  }
-}
-
-/** Consumer-side record of handled event ids (see @pay/db createInbox). */
-export interface Inbox {
-  seen(eventId: string): Promise<boolean>;
-  record(eventId: string, type: string): Promise<void>;
-}
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import type { EventEnvelope } from '@pay/contracts';
+import type { Logger } from '@pay/logger';
+import { BrokerConnection } from './connection';
+import { ServiceConsumer, type HandlersByType } from './consumer';
+import { drainDeadLetters, replayDeadLetters, type DeadLetter } from './dead-letters';
+import { BrokerUnavailable, UndeclaredEvent } from './errors';
+import type { Inbox } from './inbox';
+import type { BrokerObserver } from './observer';
+import { Publisher } from './publisher';
+import { queueDepths, type QueueDepths } from './queue-depths';
+import { DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAYS_MS, type RetryPolicy } from './retry-policy';
+import type { EventHandlers, ServiceEvents } from './service-events';
+import { declareExchange, exchangeName, queueNames, type QueueNames } from './topology';
 
 export interface BrokerOptions {
   url: string;
   prefix: string;
   service: string;
   logger: Logger;
+  /**
+   * The service's declaration, for a broker that publishes before (or without) consuming; a service
+   * hands it to `consume` instead. Until the broker has one it publishes nothing.
+   */
+  events?: ServiceEvents;
   /** Back-off steps before a failed message is tried again (DEFAULT_RETRY_DELAYS_MS). */
   retryDelaysMs?: number[];
   /** Attempts after the first before a message goes to the dead-letter queue. */
@@ -30,330 +32,147 @@ export interface BrokerOptions {
 
 export interface ConsumeOptions {
   prefetch?: number;
+  /** Claims each event id before its handler runs (@pay/db createInbox); every service passes one. */
   inbox?: Inbox;
 }
 
-export type EventHandler = (event: AnyEvent) => Promise<void>;
-
-/** Hooks for metrics without tying this package to a metrics library. */
-export interface BrokerObserver {
-  onPublished?(type: string): void;
-  onConsumed?(type: string, outcome: 'handled' | 'duplicate' | 'retried' | 'dead_lettered', redelivered: boolean): void;
-  onConnectionChange?(connected: boolean): void;
-}
-
-interface Subscription {
-  consumer: string;
-  handler: EventHandler;
-  options: ConsumeOptions;
-}
-
-const ATTEMPT_HEADER = 'x-attempt';
-
 /**
- * RabbitMQ with the delivery rules of the design: durable topic exchange, durable per-service queues,
- * persistent messages published with confirms (an unroutable message counts as a failure), manual acks
- * after the effect is stored, bounded retries through a delayed retry queue, then a dead-letter queue,
- * and reconnection (topology and consumers restored) after a broker restart.
+ * RabbitMQ with the delivery rules of the design, for one service: a durable topic exchange; the
+ * service's durable queue bound to exactly the types its declaration consumes; persistent messages
+ * published with confirms, and only the types it declares it emits; manual acks after the effect is
+ * stored; bounded back-off retries, then a dead-letter queue; reconnection with queues and consumer
+ * restored. Each job lives in its own module; this class wires them to one connection.
  */
 export class Broker {
-  private connection: ChannelModel | null = null;
-  private publishChannel: ConfirmChannel | null = null;
-  private consumeChannels: { channel: Channel; tag: string }[] = [];
-  private readonly subscriptions: Subscription[] = [];
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private closing = false;
-  private connecting: Promise<void> | null = null;
-  private readonly returned = new Set<string>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly retryDelaysMs: number[];
-  private readonly maxRetries: number;
-  private readonly reconnectDelayMs: number;
   observer: BrokerObserver = {};
+  private served: ServiceEvents | null;
+  private publisher: Publisher | null = null;
+  private consumer: ServiceConsumer | null = null;
+  private readonly connection: BrokerConnection;
+  private readonly retry: RetryPolicy;
 
   constructor(private readonly options: BrokerOptions) {
-    this.retryDelaysMs = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
+    if (options.events && options.events.service !== options.service) {
+      throw new Error(`the broker of ${options.service} was given the events of ${options.events.service}`);
+    }
+    this.served = options.events ?? null;
+    this.retry = { retryDelaysMs: options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES };
+    this.connection = new BrokerConnection(
+      { url: options.url, name: options.service, logger: options.logger, reconnectDelayMs: options.reconnectDelayMs ?? 1000 },
+      { opened: (connection, confirmChannel) => this.restore(connection, confirmChannel), lost: () => this.lose() },
+    );
   }
 
   get exchange(): string {
     return exchangeName(this.options.prefix);
   }
 
+  /** The declaration this broker serves, once it has one. */
+  get events(): ServiceEvents | null {
+    return this.served;
+  }
+
   isConnected(): boolean {
-    return this.connection !== null && this.publishChannel !== null;
+    return this.connection.current !== null && this.publisher !== null;
   }
 
   /** Connects once; throws a message naming the fix when the broker cannot be reached. */
-  async start(): Promise<void> {
-    try {
-      await this.connect();
-    } catch (error) {
-      throw new BrokerUnavailable(
-        `cannot reach RabbitMQ at ${redactUrl(this.options.url)} (${(error as Error).message}); start RabbitMQ or set AMQP_URL`,
-      );
-    }
+  start(): Promise<void> {
+    return this.connection.open();
   }
 
-  private connect(): Promise<void> {
-    this.connecting ??= this.openConnection().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
-  }
-
-  private async openConnection(): Promise<void> {
-    const connection = await amqp.connect(this.options.url, { clientProperties: { connection_name: this.options.service } });
-    connection.on('error', (error: Error) => this.options.logger.warn('broker connection error', { error: error.message }));
-    connection.on('close', () => this.handleConnectionLost());
-    const publishChannel = await connection.createConfirmChannel();
-    publishChannel.on('return', (message: ConsumeMessage) => {
-      if (message.properties.messageId) this.returned.add(message.properties.messageId);
-    });
-    publishChannel.on('error', (error: Error) => this.options.logger.warn('broker publish channel error', { error: error.message }));
-    await this.declareTopology(publishChannel);
-    this.connection = connection;
-    this.publishChannel = publishChannel;
-    this.consumeChannels = [];
-    for (const subscription of this.subscriptions) await this.openConsumer(subscription);
-    this.options.logger.info('broker connected', { exchange: this.exchange, consumers: this.subscriptions.map((s) => s.consumer) });
+  private async restore(connection: ChannelModel, confirmChannel: ConfirmChannel): Promise<void> {
+    await declareExchange(confirmChannel, this.options.prefix);
+    await this.consumer?.open(connection);
+    this.publisher = new Publisher(confirmChannel, this.exchange);
+    this.options.logger.info('broker connected', { exchange: this.exchange, consumes: this.consumer ? this.served?.consumes : [] });
     this.observer.onConnectionChange?.(true);
   }
 
-  private async declareTopology(channel: Channel): Promise<void> {
-    await channel.assertExchange(this.exchange, 'topic', { durable: true });
-    for (const [consumer, bindings] of Object.entries(CONSUMER_BINDINGS)) {
-      const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
-      await channel.assertQueue(names.main, { durable: true });
-      for (const [step, queue] of names.retries.entries()) {
-        await channel.assertQueue(queue, {
-          durable: true,
-          // Expired retries go back to the main queue through the default exchange.
-          arguments: { 'x-message-ttl': this.retryDelaysMs[step], 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': names.main },
-        });
-      }
-      await channel.assertQueue(names.dead, { durable: true });
-      for (const key of bindings) await channel.bindQueue(names.main, this.exchange, key);
-    }
-  }
-
-  private handleConnectionLost(): void {
-    const wasConnected = this.connection !== null;
-    this.connection = null;
-    this.publishChannel = null;
-    this.consumeChannels = [];
-    if (wasConnected) this.observer.onConnectionChange?.(false);
-    if (this.closing) return;
-    this.options.logger.warn('broker connection lost; reconnecting');
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.reconnectTimer || this.closing) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.connect().catch((error: Error) => {
-        this.options.logger.warn('broker reconnect failed', { error: error.message });
-        this.scheduleReconnect();
-      });
-    }, this.reconnectDelayMs);
+  private lose(): void {
+    if (!this.publisher) return;
+    this.publisher = null;
+    this.observer.onConnectionChange?.(false);
   }
 
   /**
    * Publishes one event and resolves only when the broker has confirmed it (persisted and routed to at
-   * least one queue). Rejects when not connected, nacked, or unroutable: the caller keeps the event.
+   * least one queue). Rejects when the service does not declare the type in `emits` (UndeclaredEvent),
+   * or when not connected, nacked or unroutable (BrokerUnavailable): the caller keeps the event.
    */
   async publish(event: EventEnvelope): Promise<void> {
-    const channel = this.publishChannel;
-    if (!channel) throw new BrokerUnavailable('broker not connected');
-    const body = Buffer.from(JSON.stringify(event));
-    await new Promise<void>((resolve, reject) => {
-      const accepted = channel.publish(
-        this.exchange,
-        event.type,
-        body,
-        {
-          persistent: true,
-          mandatory: true,
-          contentType: 'application/json',
-          messageId: event.id,
-          type: event.type,
-          correlationId: event.correlation_id,
-          timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
-          headers: { [ATTEMPT_HEADER]: 0 },
-        },
-        (error: unknown) => {
-          if (error) return reject(new BrokerUnavailable(`broker refused ${event.type} ${event.id}`));
-          // A `return` arrives before the confirm of the same message.
-          if (this.returned.delete(event.id)) return reject(new BrokerUnavailable(`no queue is bound for ${event.type}`));
-          resolve();
-        },
-      );
-      void accepted; // back-pressure: the confirm callback is the signal we wait for
-    }).catch((error: unknown) => {
-      throw error instanceof BrokerUnavailable ? error : new BrokerUnavailable(String(error));
-    });
+    if (!this.served) throw new UndeclaredEvent(`${this.options.service} has not declared its events; it cannot publish ${event.type}`);
+    if (!this.served.emits.includes(event.type)) {
+      throw new UndeclaredEvent(`${this.options.service} does not emit ${event.type} (not in the emits of its src/events.ts)`);
+    }
+    const publisher = this.publisher;
+    if (!publisher) throw new BrokerUnavailable('broker not connected');
+    await publisher.publish(event);
     this.observer.onPublished?.(event.type);
   }
 
-  /** Consumes the service's queue (bindings from CONSUMER_BINDINGS); restored after a reconnect. */
-  async consume(consumer: string, handler: EventHandler, options: ConsumeOptions = {}): Promise<void> {
-    if (!CONSUMER_BINDINGS[consumer]) throw new Error(`no bindings declared for consumer ${consumer}`);
-    const subscription = { consumer, handler, options };
-    this.subscriptions.push(subscription);
-    if (this.connection) await this.openConsumer(subscription);
-  }
-
-  private async openConsumer(subscription: Subscription): Promise<void> {
-    if (!this.connection) return;
-    const channel = await this.connection.createChannel();
-    channel.on('error', (error: Error) => this.options.logger.warn('broker consume channel error', { error: error.message }));
-    await channel.prefetch(subscription.options.prefetch ?? 10);
-    const names = queueNames(this.options.prefix, subscription.consumer, this.retryDelaysMs);
-    const { consumerTag } = await channel.consume(names.main, (message) => {
-      if (!message) return;
-      const work = this.deliver(channel, subscription, message).catch((error: Error) =>
-        this.options.logger.error('delivery handling failed; message stays unacked for redelivery', { error: error.message }),
-      );
-      this.inFlight.add(work);
-      void work.finally(() => this.inFlight.delete(work));
-    });
-    this.consumeChannels.push({ channel, tag: consumerTag });
-  }
-
-  private async deliver(channel: Channel, { consumer, handler, options }: Subscription, message: ConsumeMessage): Promise<void> {
-    const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
-    const attempt = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0);
-    let event: AnyEvent;
-    try {
-      event = parseEvent(JSON.parse(message.content.toString('utf8')));
-    } catch (error) {
-      // A message that can never be valid goes straight to the dead-letter queue, kept for inspection.
-      this.options.logger.error('invalid message dead-lettered', { queue: names.main, error: (error as Error).message });
-      await this.sendToQueue(names.dead, message, attempt, (error as Error).message);
-      channel.ack(message);
-      this.observer.onConsumed?.('invalid', 'dead_lettered', message.fields.redelivered);
-      return;
-    }
-    await withLogContext({ correlation_id: event.correlation_id, causation_id: event.id }, async () => {
-      try {
-        if (options.inbox && (await options.inbox.seen(event.id))) {
-          this.options.logger.info('duplicate event ignored', { event_id: event.id, type: event.type });
-          channel.ack(message);
-          this.observer.onConsumed?.(event.type, 'duplicate', message.fields.redelivered);
-          return;
-        }
-        await handler(event);
-        if (options.inbox) await options.inbox.record(event.id, event.type);
-        channel.ack(message);
-        this.observer.onConsumed?.(event.type, 'handled', message.fields.redelivered);
-      } catch (error) {
-        const reason = (error as Error).message;
-        if (attempt < this.maxRetries) {
-          this.options.logger.warn('event handling failed; will retry', { event_id: event.id, type: event.type, attempt: attempt + 1, error: reason });
-          await this.sendToQueue(retryQueueFor(names, attempt + 1), message, attempt + 1, reason);
-          this.observer.onConsumed?.(event.type, 'retried', message.fields.redelivered);
-        } else {
-          this.options.logger.error('event handling failed after retries; dead-lettered', { event_id: event.id, type: event.type, error: reason });
-          await this.sendToQueue(names.dead, message, attempt, reason);
-          this.observer.onConsumed?.(event.type, 'dead_lettered', message.fields.redelivered);
-        }
-        channel.ack(message);
-      }
-    });
-  }
-
-  /** Moves a message to the retry or dead-letter queue; confirmed before the original is acked. */
-  private async sendToQueue(queue: string, message: Pick<ConsumeMessage, 'content' | 'properties'>, attempt: number, reason: string): Promise<void> {
-    const channel = this.publishChannel;
-    if (!channel) throw new BrokerUnavailable('broker not connected');
-    await new Promise<void>((resolve, reject) => {
-      channel.sendToQueue(
-        queue,
-        message.content,
-        {
-          ...message.properties,
-          persistent: true,
-          headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt, 'x-last-error': reason.slice(0, 500) },
-        },
-        (error: unknown) => (error ? reject(new BrokerUnavailable(`broker refused message for ${queue}`)) : resolve()),
-      );
-    });
-  }
-
   /**
-   * Messages waiting in a consumer's queues (consumer lag, retries in flight, dead letters). A separate
-   * short-lived channel: a failed check closes the channel it runs on.
+   * Consumes the service's queue, bound to exactly `events.consumes`, each type dispatched to its
+   * handler; restored after a reconnect. From now on the broker publishes only `events.emits`.
    */
-  async queueDepths(consumer: string): Promise<{ main: number; retry: number; dead: number }> {
-    if (!this.connection) throw new BrokerUnavailable('broker not connected');
-    const channel = await this.connection.createChannel();
-    channel.on('error', () => undefined);
-    try {
-      const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
-      const [main, dead, ...retries] = await Promise.all([names.main, names.dead, ...names.retries].map((queue) => channel.checkQueue(queue)));
-      return { main: main!.messageCount, retry: retries.reduce((sum, queue) => sum + queue.messageCount, 0), dead: dead!.messageCount };
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+  async consume<D extends ServiceEvents>(events: D, handlers: EventHandlers<D>, options: ConsumeOptions = {}): Promise<void> {
+    if (events.service !== this.options.service) throw new Error(`the broker of ${this.options.service} cannot consume for ${events.service}`);
+    if (this.served && this.served !== events) throw new Error(`${this.options.service} was given two event declarations`);
+    if (this.consumer) throw new Error(`${this.options.service} already consumes its queue`);
+    const byType = handlers as unknown as HandlersByType;
+    const missing = events.consumes.filter((type) => typeof byType[type] !== 'function');
+    if (missing.length > 0) throw new Error(`${events.service} declares no handler for ${missing.join(', ')}`);
+    this.served = events;
+    if (events.consumes.length === 0) return;
+    this.consumer = new ServiceConsumer(
+      { events, handlers: byType, inbox: options.inbox ?? null, prefetch: options.prefetch ?? 10 },
+      {
+        prefix: this.options.prefix,
+        retry: this.retry,
+        logger: this.options.logger,
+        observer: () => this.observer,
+        moveTo: (queue, message, attempt, reason) => this.connectedPublisher().moveTo(queue, message, attempt, reason),
+      },
+    );
+    const connection = this.connection.current;
+    if (connection) await this.consumer.open(connection);
   }
 
-  /** Reads (and removes) messages from a dead-letter queue; for operators and tests. */
-  async drainDeadLetters(consumer: string, max = 100): Promise<{ content: unknown; headers: Record<string, unknown> }[]> {
-    if (!this.connection) throw new BrokerUnavailable('broker not connected');
-    const channel = await this.connection.createChannel();
-    const out: { content: unknown; headers: Record<string, unknown> }[] = [];
-    try {
-      for (let i = 0; i < max; i++) {
-        const message = await channel.get(queueNames(this.options.prefix, consumer, this.retryDelaysMs).dead, { noAck: true });
-        if (!message) break;
-        out.push({ content: JSON.parse(message.content.toString('utf8')), headers: message.properties.headers ?? {} });
-      }
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
-    return out;
+  /** Messages waiting in a consumer's queues (consumer lag, retries in flight, dead letters). */
+  queueDepths(consumer: string): Promise<QueueDepths> {
+    return queueDepths(this.connected(), this.namesOf(consumer));
   }
 
-  /**
-   * Puts dead-lettered messages back on the consumer's queue with a fresh retry budget (after the cause
-   * was fixed). Each is confirmed on the queue before it leaves the dead-letter queue: at worst a
-   * message is delivered twice, which consumers absorb by event id.
-   */
+  /** Reads (and removes) messages from a consumer's dead-letter queue; for operators and tests. */
+  drainDeadLetters(consumer: string, max = 100): Promise<DeadLetter[]> {
+    return drainDeadLetters(this.connected(), this.namesOf(consumer), max);
+  }
+
+  /** Puts a consumer's dead letters back on its queue with a fresh retry budget (see dead-letters.ts). */
   async replayDeadLetters(consumer: string, max = 1000): Promise<number> {
-    if (!this.connection || !this.publishChannel) throw new BrokerUnavailable('broker not connected');
-    const names = queueNames(this.options.prefix, consumer, this.retryDelaysMs);
-    const channel = await this.connection.createChannel();
-    let replayed = 0;
-    try {
-      for (; replayed < max; replayed++) {
-        const message = await channel.get(names.dead, { noAck: false });
-        if (!message) break;
-        await this.sendToQueue(names.main, message, 0, 'replayed from the dead-letter queue');
-        channel.ack(message);
-      }
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    const replayed = await replayDeadLetters(this.connected(), this.connectedPublisher(), this.namesOf(consumer), max);
     if (replayed > 0) this.options.logger.info('dead letters replayed', { consumer, count: replayed });
     return replayed;
   }
 
   /** Stops consuming, lets in-flight deliveries finish, then closes. */
   async close(): Promise<void> {
-    this.closing = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    // Stop taking work first; in-flight deliveries still need their channel to ack.
-    for (const { channel, tag } of this.consumeChannels) await channel.cancel(tag).catch(() => undefined);
-    await Promise.allSettled([...this.inFlight]);
-    for (const { channel } of this.consumeChannels) await channel.close().catch(() => undefined);
-    await this.connection?.close().catch(() => undefined);
-    this.connection = null;
-    this.publishChannel = null;
+    await this.consumer?.stop();
+    await this.connection.close();
   }
-}
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+  private namesOf(consumer: string): QueueNames {
+    return queueNames(this.options.prefix, consumer, this.retry.retryDelaysMs);
+  }
+
+  private connected(): ChannelModel {
+    const connection = this.connection.current;
+    if (!connection) throw new BrokerUnavailable('broker not connected');
+    return connection;
+  }
+
+  private connectedPublisher(): Publisher {
+    if (!this.publisher) throw new BrokerUnavailable('broker not connected');
+    return this.publisher;
+  }
 }

@@ -1,3 +1,6 @@
-export * from './broker';
-export * from './topology';
-export * from './topology-admin';
+export { Broker, type BrokerOptions, type ConsumeOptions } from './broker';
+export type { ClaimOutcome, Inbox } from './inbox';
+export type { BrokerObserver } from './observer';
+export { defineServiceEvents, handleAllWith, type EventHandlers, type ServiceEvents } from './service-events';
+export { declareTopology } from './topology';
+export { deleteBrokerTopology } from './topology-admin';

@@ -1,25 +1,12 @@
-import type { EventType } from '@pay/contracts';
+import amqp, { type Channel } from 'amqplib';
+import { DEFAULT_RETRY_DELAYS_MS } from './retry-policy';
+import type { ServiceEvents } from './service-events';
 
 /**
- * Who listens to what, in one place. Every service declares the whole topology at start-up
- * (idempotent), so a queue exists, and a published event is kept, even before its consumer first runs.
+ * What exists on the broker and what it is called: one durable topic exchange per environment, and per
+ * consuming service a durable queue bound to exactly the event types it declares, its delay queues and
+ * its dead-letter queue. Declaring is idempotent, so every process may declare what it needs.
  */
-export const CONSUMER_BINDINGS: Record<string, (EventType | '#')[]> = {
-  'order-service': ['payment.succeeded'],
-  'payment-service': ['callback.verified', 'order.created', 'order.cancelled'],
-  'audit-service': ['#'],
-  // The callback gateway's own view of payments, for the amount check of provider notifications.
-  'callback-gateway': ['payment.created'],
-};
-
-/**
- * Back-off before each retry of a failed message: 1 s, 5 s, 30 s, 2 min, then every 10 min. With the
- * default 8 retries a message survives ~45 minutes of a dependency being down before it is parked in
- * the dead-letter queue (from where `npm run dlq -- <consumer> --replay` puts it back).
- */
-export const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
-export const DEFAULT_MAX_RETRIES = 8;
-
 export interface QueueNames {
   main: string;
   /** One delay queue per back-off step (fixed TTL each: per-message TTLs block behind each other). */
@@ -36,7 +23,48 @@ export function queueNames(prefix: string, consumer: string, retryDelaysMs: read
   return { main, retries: retryDelaysMs.map((delay) => `${main}.retry.${delay}ms`), dead: `${main}.dlq` };
 }
 
-/** The delay queue for the n-th retry (1-based): the last step repeats. */
-export function retryQueueFor(names: QueueNames, retry: number): string {
-  return names.retries[Math.min(retry, names.retries.length) - 1]!;
+export async function declareExchange(channel: Channel, prefix: string): Promise<void> {
+  await channel.assertExchange(exchangeName(prefix), 'topic', { durable: true });
+}
+
+/**
+ * A consuming service's queues and the bindings of its declared types. A binding the service no
+ * longer declares is left alone (an older replica may still rely on it during a rolling deploy); what
+ * arrives through it is dead-lettered with a reason by the consumer, and an operator removes it.
+ */
+export async function declareServiceQueues(channel: Channel, prefix: string, events: ServiceEvents, retryDelaysMs: readonly number[]): Promise<QueueNames> {
+  const names = queueNames(prefix, events.service, retryDelaysMs);
+  await channel.assertQueue(names.main, { durable: true });
+  for (const [step, queue] of names.retries.entries()) {
+    await channel.assertQueue(queue, {
+      durable: true,
+      // Expired retries go back to the main queue through the default exchange.
+      arguments: { 'x-message-ttl': retryDelaysMs[step], 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': names.main },
+    });
+  }
+  await channel.assertQueue(names.dead, { durable: true });
+  for (const type of events.consumes) await channel.bindQueue(names.main, exchangeName(prefix), type);
+  return names;
+}
+
+/**
+ * Declares the whole topology of an environment: every consumer's queue must exist and be bound before
+ * any producer publishes, or the events published meanwhile never reach it (they are routed only to the
+ * queues bound at that moment). Run before the services start (test stack, `npm start`).
+ */
+export async function declareTopology(
+  url: string,
+  prefix: string,
+  declarations: readonly ServiceEvents[],
+  retryDelaysMs: readonly number[] = DEFAULT_RETRY_DELAYS_MS,
+): Promise<void> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    await declareExchange(channel, prefix);
+    for (const events of declarations) if (events.consumes.length > 0) await declareServiceQueues(channel, prefix, events, retryDelaysMs);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
 }

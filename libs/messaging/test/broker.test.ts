@@ -2,20 +2,47 @@ import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { createEvent, type AnyEvent } from '@pay/contracts';
 import { createLogger } from '@pay/logger';
-import { Broker, BrokerUnavailable, exchangeName, queueNames, type Inbox } from '../src';
+import { Broker, declareTopology, defineServiceEvents, type Inbox } from '../src';
+import { BrokerUnavailable, UndeclaredEvent } from '../src/errors';
+import { exchangeName, queueNames } from '../src/topology';
 import { deleteBrokerTopology } from '../../../test/support/broker-cleanup';
+import { startBrokerProxy } from '../../../test/support/broker-proxy';
 import { isolatedPrefix, testAmqpUrl } from '../../../test/support/isolation';
 import { eventually } from '../../../test/support/stack';
 
 const logger = createLogger('broker-test', 'error');
 
+/** A service of this test: publishes order events, handles only order.created. */
+const testEvents = defineServiceEvents({ service: 'broker-test', emits: ['order.created', 'order.cancelled'], consumes: ['order.created'] });
+
 function orderCreated(orderId = randomUUID()) {
   return createEvent('order.created', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY' }, { producer: 'test' });
 }
 
-function memoryInbox(): Inbox & { ids: Set<string> } {
-  const ids = new Set<string>();
-  return { ids, seen: async (id) => ids.has(id), record: async (id) => void ids.add(id) };
+function orderCancelled(orderId = randomUUID()) {
+  return createEvent('order.cancelled', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY', reason: 'x' }, { producer: 'test' });
+}
+
+/** The inbox port in memory: the broker's side of the claim protocol (the database side is tested in @pay/db). */
+function memoryInbox(): Inbox & { done: Set<string> } {
+  const claimed = new Set<string>();
+  const done = new Set<string>();
+  return {
+    done,
+    async claim(id) {
+      if (done.has(id)) return 'done';
+      if (claimed.has(id)) return 'busy';
+      claimed.add(id);
+      return 'claimed';
+    },
+    async complete(id) {
+      claimed.delete(id);
+      done.add(id);
+    },
+    async release(id) {
+      claimed.delete(id);
+    },
+  };
 }
 
 const retryDelaysMs = [50, 150];
@@ -26,47 +53,90 @@ describe('Broker (real RabbitMQ)', () => {
 
   beforeEach(async () => {
     prefix = isolatedPrefix('broker');
-    broker = new Broker({ url: testAmqpUrl(), prefix, service: 'test', logger, retryDelaysMs, maxRetries: 3, reconnectDelayMs: 200 });
+    // As the harness does before any service starts: every consumer's queue exists before traffic.
+    await declareTopology(testAmqpUrl(), prefix, [testEvents], retryDelaysMs);
+    broker = new Broker({ url: testAmqpUrl(), prefix, service: testEvents.service, events: testEvents, logger, retryDelaysMs, maxRetries: 3, reconnectDelayMs: 200 });
     await broker.start();
   });
 
   afterEach(async () => {
     await broker.close();
-    await deleteBrokerTopology(testAmqpUrl(), prefix, retryDelaysMs);
+    await deleteBrokerTopology(testAmqpUrl(), prefix, retryDelaysMs, [testEvents]);
   });
 
   it('delivers a confirmed event to the bound consumer, validated', async () => {
     const received: AnyEvent[] = [];
-    await broker.consume('payment-service', async (event) => void received.push(event));
+    await broker.consume(testEvents, { 'order.created': async (event) => void received.push(event) });
     const event = orderCreated();
     await broker.publish(event);
     await eventually('delivery', async () => received.length === 1);
     expect(received[0]).toEqual(event);
   });
 
-  it('keeps a published event in the durable queue until a consumer comes', async () => {
+  it('keeps a published event in the durable queue of a declared consumer until it comes', async () => {
     const event = orderCreated();
     await broker.publish(event);
     const connection = await amqp.connect(testAmqpUrl());
     const channel = await connection.createChannel();
-    const message = await eventually('message in queue', async () => (await channel.get(queueNames(prefix, 'payment-service').main)) || undefined);
+    const message = await eventually('message in queue', async () => (await channel.get(queueNames(prefix, testEvents.service, retryDelaysMs).main)) || undefined);
     expect(message.properties.deliveryMode).toBe(2); // persistent
     expect(JSON.parse(message.content.toString()).id).toBe(event.id);
     await connection.close();
   });
 
+  it('binds the queue to exactly the consumed types: a type nobody consumes is refused as unroutable', async () => {
+    await broker.consume(testEvents, { 'order.created': async () => undefined });
+    await expect(broker.publish(orderCancelled())).rejects.toThrow(new BrokerUnavailable('no queue is bound for order.cancelled'));
+  });
+
+  it('refuses to publish an event type the service does not declare it emits', async () => {
+    const foreign = createEvent(
+      'payment.succeeded',
+      { paymentId: 'p', orderId: 'o', userId: 'u', amountMinor: 1, currency: 'CNY', transactionId: null, provider: null, actor: 'test' },
+      { producer: 'test' },
+    );
+    await expect(broker.publish(foreign)).rejects.toBeInstanceOf(UndeclaredEvent);
+    expect(await broker.queueDepths(testEvents.service)).toEqual({ main: 0, retry: 0, dead: 0 });
+  });
+
+  it('dead-letters an event that reaches the queue without a handler, naming the reason, instead of acking it', async () => {
+    const handled: AnyEvent[] = [];
+    await broker.consume(testEvents, { 'order.created': async (event) => void handled.push(event) });
+    // A binding the declaration does not have, as an older version of the service would have left it.
+    const connection = await amqp.connect(testAmqpUrl());
+    const channel = await connection.createChannel();
+    await channel.bindQueue(queueNames(prefix, testEvents.service, retryDelaysMs).main, exchangeName(prefix), 'order.cancelled');
+    await connection.close();
+    const stray = orderCancelled();
+    await broker.publish(stray);
+    const dead = await eventually('dead letter', async () => {
+      const messages = await broker.drainDeadLetters(testEvents.service);
+      return messages.length > 0 ? messages : undefined;
+    });
+    expect((dead[0]?.content as { id: string }).id).toBe(stray.id);
+    expect(dead[0]?.headers['x-last-error']).toBe('no handler for order.cancelled in broker-test');
+    expect(handled).toEqual([]);
+    expect(await broker.queueDepths(testEvents.service)).toEqual({ main: 0, retry: 0, dead: 0 });
+  });
+
+  it('refuses a handler map that misses a consumed type', async () => {
+    await expect(broker.consume(testEvents, {} as never)).rejects.toThrow('broker-test declares no handler for order.created');
+  });
+
   it('retries a failing handler with growing delays a bounded number of times, then dead-letters the message', async () => {
     let attempts = 0;
     const at: number[] = [];
-    await broker.consume('payment-service', async () => {
-      attempts++;
-      at.push(Date.now());
-      throw new Error('database down');
+    await broker.consume(testEvents, {
+      'order.created': async () => {
+        attempts++;
+        at.push(Date.now());
+        throw new Error('database down');
+      },
     });
     const event = orderCreated();
     await broker.publish(event);
     const dead = await eventually('dead letter', async () => {
-      const messages = await broker.drainDeadLetters('payment-service');
+      const messages = await broker.drainDeadLetters(testEvents.service);
       return messages.length > 0 ? messages : undefined;
     });
     expect(attempts).toBe(4); // first try + 3 retries
@@ -79,39 +149,59 @@ describe('Broker (real RabbitMQ)', () => {
     expect(dead[0]?.headers['x-last-error']).toBe('database down');
   });
 
-  it('reports how many messages wait in a consumer\'s queues', async () => {
+  it('releases the claim of a failed attempt, so that the retried copy runs the handler', async () => {
+    const inbox = memoryInbox();
+    let calls = 0;
+    await broker.consume(
+      testEvents,
+      {
+        'order.created': async () => {
+          if (++calls === 1) throw new Error('database down');
+        },
+      },
+      { inbox },
+    );
+    const event = orderCreated();
+    await broker.publish(event);
+    await eventually('handled on retry', async () => inbox.done.has(event.id));
+    expect(calls).toBe(2);
+  });
+
+  it("reports how many messages wait in a consumer's queues", async () => {
     await broker.publish(orderCreated());
     await broker.publish(orderCreated());
-    await eventually('two waiting', async () => (await broker.queueDepths('payment-service')).main === 2);
-    expect(await broker.queueDepths('payment-service')).toEqual({ main: 2, retry: 0, dead: 0 });
+    await eventually('two waiting', async () => (await broker.queueDepths(testEvents.service)).main === 2);
+    expect(await broker.queueDepths(testEvents.service)).toEqual({ main: 2, retry: 0, dead: 0 });
   });
 
   it('replays dead letters onto the queue once the cause is fixed, with a fresh retry budget', async () => {
     let healthy = false;
     const handled: string[] = [];
-    await broker.consume('payment-service', async (event) => {
-      if (!healthy) throw new Error('database down');
-      handled.push(event.id);
+    await broker.consume(testEvents, {
+      'order.created': async (event) => {
+        if (!healthy) throw new Error('database down');
+        handled.push(event.id);
+      },
     });
     const event = orderCreated();
     await broker.publish(event);
-    await eventually('dead-lettered', async () => (await broker.queueDepths('payment-service')).dead === 1, 10_000);
+    await eventually('dead-lettered', async () => (await broker.queueDepths(testEvents.service)).dead === 1, 10_000);
     healthy = true;
-    expect(await broker.replayDeadLetters('payment-service')).toBe(1);
+    expect(await broker.replayDeadLetters(testEvents.service)).toBe(1);
     await eventually('handled after replay', async () => handled.includes(event.id));
-    expect(await broker.queueDepths('payment-service')).toEqual({ main: 0, retry: 0, dead: 0 });
+    expect(await broker.queueDepths(testEvents.service)).toEqual({ main: 0, retry: 0, dead: 0 });
   });
 
   it('dead-letters a message that is not a valid event without calling the handler', async () => {
     const handler = jest.fn();
-    await broker.consume('payment-service', handler);
+    await broker.consume(testEvents, { 'order.created': handler });
     const connection = await amqp.connect(testAmqpUrl());
     const channel = await connection.createConfirmChannel();
     channel.publish(exchangeName(prefix), 'order.created', Buffer.from('{"id":"nope"}'));
     await channel.waitForConfirms();
     await connection.close();
     const dead = await eventually('dead letter', async () => {
-      const messages = await broker.drainDeadLetters('payment-service');
+      const messages = await broker.drainDeadLetters(testEvents.service);
       return messages.length > 0 ? messages : undefined;
     });
     expect(dead[0]?.content).toEqual({ id: 'nope' });
@@ -121,11 +211,11 @@ describe('Broker (real RabbitMQ)', () => {
   it('applies a duplicate delivery of the same event once (idempotent by event id)', async () => {
     const inbox = memoryInbox();
     const handled: string[] = [];
-    await broker.consume('payment-service', async (event) => void handled.push(event.id), { inbox });
+    await broker.consume(testEvents, { 'order.created': async (event) => void handled.push(event.id) }, { inbox });
     const event = orderCreated();
     await broker.publish(event);
     await broker.publish(event);
-    await eventually('both deliveries processed', async () => inbox.ids.has(event.id) && handled.length >= 1);
+    await eventually('both deliveries settled', async () => inbox.done.has(event.id) && (await broker.queueDepths(testEvents.service)).main === 0);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(handled).toEqual([event.id]);
   });
@@ -136,15 +226,23 @@ describe('Broker (real RabbitMQ)', () => {
   });
 
   it('reconnects after losing its connection and resumes consuming', async () => {
-    const received: string[] = [];
-    await broker.consume('payment-service', async (event) => void received.push(event.id));
-    const connection = (broker as unknown as { connection: { close(): Promise<void> } }).connection;
-    await connection.close(); // as a broker restart would
-    expect(broker.isConnected()).toBe(false);
-    await eventually('reconnected', async () => broker.isConnected());
-    const event = orderCreated();
-    await broker.publish(event);
-    await eventually('delivery after reconnect', async () => received.includes(event.id));
+    const proxy = await startBrokerProxy(testAmqpUrl());
+    const viaProxy = new Broker({ url: proxy.url, prefix, service: testEvents.service, logger, retryDelaysMs, reconnectDelayMs: 200 });
+    try {
+      await viaProxy.start();
+      const received: string[] = [];
+      await viaProxy.consume(testEvents, { 'order.created': async (event) => void received.push(event.id) });
+      await proxy.stop(); // as a broker restart would
+      await eventually('disconnected', async () => !viaProxy.isConnected());
+      await proxy.start();
+      await eventually('reconnected', async () => viaProxy.isConnected());
+      const event = orderCreated();
+      await viaProxy.publish(event);
+      await eventually('delivery after reconnect', async () => received.includes(event.id));
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
   });
 
   it('names the fix when the broker cannot be reached', async () => {

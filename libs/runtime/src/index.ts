@@ -6,7 +6,7 @@ import { connectMongo, databaseName, ensureIndexes, pingMongo } from '@pay/db';
 import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
 import { createLogger, type Logger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
-import { Broker, CONSUMER_BINDINGS } from '@pay/messaging';
+import { Broker, type ServiceEvents } from '@pay/messaging';
 import { Gauge } from '@pay/metrics';
 
 type CommonConfig = { [K in keyof typeof commonEnv]: z.infer<(typeof commonEnv)[K]> };
@@ -37,8 +37,11 @@ export interface ServiceSpec<S extends z.ZodObject> {
   port: (config: z.infer<S>) => number;
   /** Name of the service's own database (`orders`, `payments`, ...), or null. */
   database: string | null;
-  /** Whether the service talks to the broker (default true). */
-  messaging?: boolean;
+  /**
+   * What the service publishes and consumes (its src/events.ts); null for a service without a broker.
+   * Given to the broker before anything runs, so the outbox relay can publish from the first moment.
+   */
+  events: ServiceEvents | null;
   build(context: ServiceContext<z.infer<S>>): Promise<ServiceParts>;
 }
 
@@ -71,18 +74,18 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
           logger,
         })
       : null;
-    const broker = spec.messaging === false ? null : new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger });
+    const broker = spec.events ? new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger, events: spec.events }) : null;
     const readiness: ServiceContext<unknown>['readiness'] = {};
     if (broker) {
       broker.observer = metrics.brokerObserver;
       await broker.start();
       readiness.broker = () => broker.isConnected();
-      if (CONSUMER_BINDINGS[spec.name]) observeQueueDepths(metrics, broker, spec.name);
     }
     if (db) readiness.database = () => pingMongo(db);
     const parts = await spec.build({ config, logger, metrics, broker, db, readiness });
     if (db) await ensureIndexes(db);
     await parts.start?.();
+    if (broker && spec.events && spec.events.consumes.length > 0) observeQueueDepths(metrics, broker, spec.events);
     finishApp(parts.app, logger);
     const server: RunningServer = await listen(parts.app, spec.port(config), '0.0.0.0', logger);
 
@@ -99,7 +102,7 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
 }
 
 /** Consumer lag and dead letters, read from the broker when /metrics is scraped. */
-function observeQueueDepths(metrics: ServiceMetrics, broker: Broker, consumer: string): void {
+function observeQueueDepths(metrics: ServiceMetrics, broker: Broker, events: ServiceEvents): void {
   new Gauge({
     name: 'broker_queue_messages',
     help: "Messages waiting in this service's queues: main (consumer lag), retry (failed, waiting), dead (dead-lettered)",
@@ -107,7 +110,7 @@ function observeQueueDepths(metrics: ServiceMetrics, broker: Broker, consumer: s
     registers: [metrics.registry],
     async collect() {
       if (!broker.isConnected()) return;
-      const depths = await broker.queueDepths(consumer).catch(() => null);
+      const depths = await broker.queueDepths(events.service).catch(() => null);
       if (!depths) return;
       for (const [queue, count] of Object.entries(depths)) this.set({ queue }, count);
     },

@@ -3,6 +3,25 @@ import { commonEnv, port, secret, url } from '@pay/config';
 
 const httpUrl = url(['http', 'https']);
 
+/** Most replicas of one service the gateway balances over. */
+export const MAX_UPSTREAM_REPLICAS = 16;
+
+/**
+ * An internal service's base URL, or a comma-separated list of them (its replicas: the gateway balances
+ * over them round-robin). Parsed to the list; each entry must be an http(s) URL, 1..16 of them.
+ */
+const upstreamUrls = (fallback: string) =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim().replace(/\/+$/, '')))
+    .pipe(
+      z
+        .array(httpUrl)
+        .min(1)
+        .max(MAX_UPSTREAM_REPLICAS, `at most ${MAX_UPSTREAM_REPLICAS} comma-separated base URLs`),
+    )
+    .prefault(fallback);
+
 export const gatewayConfigSchema = z
   .object({
     ...commonEnv,
@@ -15,9 +34,9 @@ export const gatewayConfigSchema = z
       .transform((value) => value.replace(/\\n/g, '\n'))
       .refine((value) => value.includes('-----BEGIN PUBLIC KEY-----'), 'must be a PEM public key')
       .optional(),
-    ORDER_SERVICE_URL: httpUrl.default('http://127.0.0.1:8082'),
-    PAYMENT_SERVICE_URL: httpUrl.default('http://127.0.0.1:8083'),
-    AUDIT_SERVICE_URL: httpUrl.default('http://127.0.0.1:8084'),
+    ORDER_SERVICE_URL: upstreamUrls('http://127.0.0.1:8082'),
+    PAYMENT_SERVICE_URL: upstreamUrls('http://127.0.0.1:8083'),
+    AUDIT_SERVICE_URL: upstreamUrls('http://127.0.0.1:8084'),
     /** Requests per minute per authenticated user. */
     RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).max(100_000).default(300),
     /** Requests per minute per client IP (before authentication). */

@@ -1,3 +1,4 @@
+import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { Counter, Histogram } from '@pay/metrics';
 import { createProviders } from '@pay/providers';
@@ -6,13 +7,15 @@ import { callbackConfigSchema, providerSettings } from './config';
 import { KnownPaymentsRepository } from './data-access/known-payments-repository';
 import { NotificationRepository } from './data-access/notification-repository';
 import { callbackRoutes } from './entry-points/http/routes';
-import { callbackGatewayEventHandler } from './entry-points/messaging/consumers';
+import { callbackGatewayEventHandlers } from './entry-points/messaging/consumers';
+import { callbackGatewayEvents } from './events';
 
 void runService({
   name: 'callback-gateway',
   configSchema: callbackConfigSchema,
   port: (config) => config.CALLBACK_PORT,
   database: 'callbacks',
+  events: callbackGatewayEvents,
   async build({ config, logger, metrics, broker, db, readiness }) {
     const providers = createProviders(providerSettings(config));
     logger.info('providers enabled', { providers: Object.keys(providers) });
@@ -48,7 +51,7 @@ void runService({
     return {
       app,
       async start() {
-        await broker!.consume('callback-gateway', callbackGatewayEventHandler(payments, logger));
+        await broker!.consume(callbackGatewayEvents, callbackGatewayEventHandlers(payments), { inbox: createInbox(db!) });
       },
     };
   },

@@ -1,5 +1,5 @@
 import { requireInternalIdentity } from '@pay/auth';
-import { DocumentLocks, createInbox } from '@pay/db';
+import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { OutboxRelay } from '@pay/outbox';
 import { runService } from '@pay/runtime';
@@ -7,27 +7,28 @@ import { orderConfigSchema } from './config';
 import { backfillIdempotencyKeys, orderModel } from './data-access/order-model';
 import { OrderRepository } from './data-access/order-repository';
 import { orderRoutes } from './entry-points/http/routes';
-import { orderEventHandler } from './entry-points/messaging/consumers';
+import { orderEventHandlers } from './entry-points/messaging/consumers';
+import { orderServiceEvents } from './events';
 
 void runService({
   name: 'order-service',
   configSchema: orderConfigSchema,
   port: (config) => config.ORDER_PORT,
   database: 'orders',
+  events: orderServiceEvents,
   async build({ config, logger, metrics, broker, db, readiness }) {
     const model = orderModel(db!);
     const backfilled = await backfillIdempotencyKeys(model); // before the unique index is created
     if (backfilled > 0) logger.info('older orders given their idempotency key value', { count: backfilled });
-    const locks = new DocumentLocks();
-    const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, locks, onBacklog: (n) => metrics.outboxBacklog.set(n) });
-    const store = new OrderRepository(model, locks, () => relay.kick());
+    const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, onBacklog: (n) => metrics.outboxBacklog.set(n) });
+    const store = new OrderRepository(model, relay);
     const app = createHttpApp({ service: 'order-service', logger, metrics, readiness });
     app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), orderRoutes(store, logger));
     return {
       app,
       async start() {
         relay.start();
-        await broker!.consume('order-service', orderEventHandler(store, logger), { inbox: createInbox(db!) });
+        await broker!.consume(orderServiceEvents, orderEventHandlers(store, logger), { inbox: createInbox(db!) });
       },
       background: [relay],
     };

@@ -1,5 +1,12 @@
 import { IllegalTransition } from '@pay/errors';
-import { ORDER_STATUSES, OrderTotalTooLarge, moveOrder, newOrder, newOrderNumber, orderStateMachine, totalOf, type OrderStatus } from '../src/domain/order';
+import { ORDER_STATUSES, OrderAggregate, OrderTotalTooLarge, newOrderNumber, orderStateMachine, totalOf, type OrderStatus } from '../src/domain/order';
+
+const origin = { producer: 'test' };
+const tea = [{ productId: 'p', name: 'n', unitPriceMinor: 100, quantity: 1 }];
+
+function orderIn(status: OrderStatus): OrderAggregate {
+  return OrderAggregate.rehydrate({ ...OrderAggregate.place({ userId: 'u1', items: tea, currency: 'CNY', origin }).state, status, paymentId: null }, 2);
+}
 
 const DESIGN: Record<OrderStatus, OrderStatus[]> = {
   pending_payment: ['paid', 'cancelled'],
@@ -19,11 +26,33 @@ describe('order transition table', () => {
   });
 
   it.each(cells)('%s → %s allowed: %s', (from, to, allowed) => {
-    const order = { ...newOrder('u1', [{ productId: 'p', name: 'n', unitPriceMinor: 100, quantity: 1 }], 'CNY'), status: from };
-    if (allowed) {
-      expect(moveOrder(order, to, 'tester')).toMatchObject({ from, to, entry: { from, to, actor: 'tester' } });
+    expect(orderStateMachine.canTransition(from, to)).toBe(allowed);
+    if (!allowed) expect(() => orderStateMachine.assertTransition(from, to)).toThrow(IllegalTransition);
+  });
+
+  it.each(ORDER_STATUSES)('cancel from %s follows the table', (from) => {
+    const order = orderIn(from);
+    if (DESIGN[from].includes('cancelled')) {
+      order.cancel('customer:u1', 'changed mind', origin);
+      expect(order.state.status).toBe('cancelled');
+      expect(order.state.history.at(-1)).toMatchObject({ from, to: 'cancelled', actor: 'customer:u1', detail: 'changed mind' });
+      expect(order.newEvents.map((e) => e.type)).toEqual(['order.cancelled']);
     } else {
-      expect(() => moveOrder(order, to, 'tester')).toThrow(IllegalTransition);
+      expect(() => order.cancel('customer:u1', 'x', origin)).toThrow(IllegalTransition);
+      expect(order.changed).toBe(false);
+    }
+  });
+
+  it.each(ORDER_STATUSES)('markPaid from %s: paid only from pending_payment, never a regression', (from) => {
+    const order = orderIn(from);
+    const outcome = order.markPaid({ paymentId: 'pay-1', transactionId: 't', amountMinor: 100 }, origin);
+    if (from === 'pending_payment') {
+      expect(outcome).toBe('paid');
+      expect(order.state).toMatchObject({ status: 'paid', paymentId: 'pay-1' });
+      expect(order.newEvents.map((e) => e.type)).toEqual(['order.paid']);
+    } else {
+      expect(outcome).toBe('not_payable');
+      expect(order.changed).toBe(false);
     }
   });
 });
@@ -44,7 +73,7 @@ describe('order rules', () => {
       [{ productId: 'a', name: 'A', unitPriceMinor: 999_999_999_999, quantity: 2 }], // just beyond the maximum
     ]) {
       expect(() => totalOf(items)).toThrow(OrderTotalTooLarge);
-      expect(() => totalOf(items)).toThrow(expect.objectContaining({ status: 400, code: 'bad_request' }));
+      expect(() => totalOf(items)).toThrow(expect.objectContaining({ code: 'bad_request' }));
     }
     expect(totalOf([{ productId: 'a', name: 'A', unitPriceMinor: 500_000_000_000, quantity: 2 }])).toBe(1_000_000_000_000);
   });
@@ -55,9 +84,20 @@ describe('order rules', () => {
     expect(new Set(Array.from({ length: 200 }, () => newOrderNumber())).size).toBe(200);
   });
 
-  it('starts a new order pending payment with a history entry', () => {
-    const order = newOrder('u1', [{ productId: 'p', name: 'n', unitPriceMinor: 250, quantity: 4 }], 'CNY');
-    expect(order).toMatchObject({ status: 'pending_payment', totalAmountMinor: 1000, paymentId: null, userId: 'u1' });
-    expect(order.history).toHaveLength(1);
+  it('starts a new order pending payment with a history entry and order.created', () => {
+    const order = OrderAggregate.place({ userId: 'u1', items: [{ productId: 'p', name: 'n', unitPriceMinor: 250, quantity: 4 }], currency: 'CNY', origin });
+    expect(order.state).toMatchObject({ status: 'pending_payment', totalAmountMinor: 1000, paymentId: null, userId: 'u1' });
+    expect(order.state.history).toHaveLength(1);
+    expect(order.newEvents.map((e) => e.type)).toEqual(['order.created']);
+  });
+
+  it('marks paid once: the same payment again is already_paid, another payment or amount is not_payable', () => {
+    const order = OrderAggregate.place({ userId: 'u1', items: tea, currency: 'CNY', origin });
+    expect(order.markPaid({ paymentId: 'pay-1', transactionId: 't', amountMinor: 99 }, origin)).toBe('not_payable');
+    expect(order.markPaid({ paymentId: 'pay-1', transactionId: 't', amountMinor: 100 }, origin)).toBe('paid');
+    const stored = OrderAggregate.rehydrate(order.state, 2);
+    expect(stored.markPaid({ paymentId: 'pay-1', transactionId: 't', amountMinor: 100 }, origin)).toBe('already_paid');
+    expect(stored.markPaid({ paymentId: 'pay-2', transactionId: 't', amountMinor: 100 }, origin)).toBe('not_payable');
+    expect(stored.changed).toBe(false);
   });
 });

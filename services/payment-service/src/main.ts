@@ -1,5 +1,6 @@
 import { requireInternalIdentity } from '@pay/auth';
-import { DocumentLocks, createInbox } from '@pay/db';
+import type { EventType } from '@pay/contracts';
+import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { Counter } from '@pay/metrics';
 import { OutboxRelay } from '@pay/outbox';
@@ -10,18 +11,30 @@ import { PaymentRepository } from './data-access/payment-repository';
 import { KnownOrdersRepository } from './data-access/known-orders-repository';
 import { expireOverduePayments } from './domain/expire-overdue';
 import { paymentRoutes } from './entry-points/http/routes';
-import { paymentEventHandler } from './entry-points/messaging/consumers';
+import { paymentEventHandlers } from './entry-points/messaging/consumers';
 import { startSweeper } from './entry-points/sweeper';
+import { paymentServiceEvents } from './events';
+
+/** The payment outcome each stored event stands for (payments_total{outcome}). */
+const PAYMENT_OUTCOME_OF: Partial<Record<EventType, string>> = {
+  'payment.created': 'created',
+  'payment.processing': 'processing',
+  'payment.succeeded': 'succeeded',
+  'payment.failed': 'failed',
+  'payment.cancelled': 'cancelled',
+  'payment.expired': 'expired',
+  'payment.late_success': 'late_success',
+};
 
 void runService({
   name: 'payment-service',
   configSchema: paymentConfigSchema,
   port: (config) => config.PAYMENT_PORT,
   database: 'payments',
+  events: paymentServiceEvents,
   async build({ config, logger, metrics, broker, db, readiness }) {
     const model = paymentModel(db!);
-    const locks = new DocumentLocks();
-    const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, locks, onBacklog: (n) => metrics.outboxBacklog.set(n) });
+    const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, onBacklog: (n) => metrics.outboxBacklog.set(n) });
     // The original's monitoring figures: success rate, failure and timeout (expiry) rates are ratios of
     // this counter's outcomes; it counts only changes that were stored (a lost race or a repeat is not).
     const payments = new Counter({
@@ -30,11 +43,13 @@ void runService({
       labelNames: ['outcome', 'method', 'provider'] as const,
       registers: [metrics.registry],
     });
-    const store = new PaymentRepository(model, locks, (outcome, payment) => {
-      relay.kick();
-      payments.inc({ outcome, method: payment.method, provider: payment.provider ?? 'none' });
+    const store = new PaymentRepository(model, relay, (events, payment) => {
+      for (const event of events) {
+        const outcome = PAYMENT_OUTCOME_OF[event.type];
+        if (outcome) payments.inc({ outcome, method: payment.method, provider: payment.provider ?? 'none' });
+      }
     });
-    const orders = new KnownOrdersRepository(db!, locks);
+    const orders = new KnownOrdersRepository(db!);
     const inbox = createInbox(db!);
 
     const app = createHttpApp({ service: 'payment-service', logger, metrics, readiness });
@@ -45,7 +60,7 @@ void runService({
       app,
       async start() {
         relay.start();
-        await broker!.consume('payment-service', paymentEventHandler(store, orders, logger), { inbox });
+        await broker!.consume(paymentServiceEvents, paymentEventHandlers(store, orders, logger), { inbox });
         sweeper = startSweeper(() => expireOverduePayments(store, logger), config.EXPIRY_SWEEP_INTERVAL_MS, logger);
       },
       background: [{ stop: async () => sweeper?.stop() }, relay],

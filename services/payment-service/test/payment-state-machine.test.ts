@@ -1,5 +1,15 @@
 import { IllegalTransition } from '@pay/errors';
-import { LIVE_STATUSES, PAYMENT_STATUSES, PAYMENT_TRANSITIONS, assertTransition, canTransition, liveKeyFor, move, type Payment, type PaymentStatus } from '../src/domain/payment';
+import {
+  LIVE_STATUSES,
+  PAYMENT_STATUSES,
+  PAYMENT_TRANSITIONS,
+  PaymentAggregate,
+  assertTransition,
+  canTransition,
+  liveKeyFor,
+  type Payment,
+  type PaymentStatus,
+} from '../src/domain/payment';
 
 /** The design's table, written out independently of the code under test. */
 const DESIGN: Record<PaymentStatus, PaymentStatus[]> = {
@@ -12,14 +22,25 @@ const DESIGN: Record<PaymentStatus, PaymentStatus[]> = {
 };
 
 const cells = PAYMENT_STATUSES.flatMap((from) => PAYMENT_STATUSES.map((to) => [from, to, DESIGN[from].includes(to)] as const));
+const origin = { producer: 'test' };
 
-function payment(status: PaymentStatus): Payment {
+function payment(status: PaymentStatus, version = 3): PaymentAggregate {
   const now = new Date();
-  return {
+  const state: Payment = {
     id: 'p1', orderId: 'o1', userId: 'u1', amountMinor: 9900, currency: 'CNY', method: 'wechat', status,
-    transactionId: null, provider: null, lateSuccess: false, expiresAt: now, createdAt: now, updatedAt: now, logs: [],
+    transactionId: null, provider: null, lateSuccess: false, expiresAt: new Date(now.getTime() + 60_000), createdAt: now, updatedAt: now, logs: [],
   };
+  return PaymentAggregate.rehydrate(state, version);
 }
+
+/** The aggregate's move that leads into each state (init is only ever a starting state). */
+const MOVE_INTO: Record<Exclude<PaymentStatus, 'init'>, (p: PaymentAggregate) => unknown> = {
+  processing: (p) => p.start('tester', origin),
+  succeeded: (p) => p.succeed({ transactionId: 't1', provider: 'mock', actor: 'tester', origin }),
+  failed: (p) => p.fail('why', 'tester', 'mock', origin),
+  cancelled: (p) => p.cancel('why', 'tester', origin),
+  expired: (p) => p.expire('tester', origin),
+};
 
 describe('payment transition table', () => {
   it('is exactly the design table', () => {
@@ -28,13 +49,18 @@ describe('payment transition table', () => {
 
   it.each(cells)('%s → %s allowed: %s', (from, to, allowed) => {
     expect(canTransition(from, to)).toBe(allowed);
+    if (!allowed) expect(() => assertTransition(from, to)).toThrow(IllegalTransition);
+    if (to === 'init') return;
+    const aggregate = payment(from);
     if (allowed) {
-      const change = move(payment(from), to, 'evt', 'tester', 'why');
-      expect(change).toMatchObject({ from, to });
-      expect(change.logs).toEqual([expect.objectContaining({ event: 'evt', from, to, actor: 'tester', detail: 'why' })]);
-    } else {
-      expect(() => assertTransition(from, to)).toThrow(IllegalTransition);
-      expect(() => move(payment(from), to, 'evt', 'tester')).toThrow(`payment cannot go from '${from}' to '${to}'`);
+      MOVE_INTO[to](aggregate);
+      expect(aggregate.status).toBe(to);
+      expect(aggregate.state.logs.at(-1)).toEqual(expect.objectContaining({ from, to, actor: 'tester' }));
+      expect(aggregate.newEvents.at(-1)!.type).toBe(`payment.${to}`);
+      expect(aggregate.version).toBe(3); // the version it was loaded at: the save is guarded by it
+    } else if (to === 'cancelled' || to === 'expired' || to === 'processing') {
+      expect(() => MOVE_INTO[to](aggregate)).toThrow(`payment cannot go from '${from}' to '${to}'`);
+      expect(aggregate.changed).toBe(false);
     }
   });
 
@@ -43,5 +69,66 @@ describe('payment transition table', () => {
       const key = liveKeyFor({ id: 'p1', orderId: 'o1' }, status);
       expect(key).toBe(LIVE_STATUSES.includes(status) ? 'o1' : 'closed:p1');
     }
+  });
+});
+
+describe('payment aggregate moves', () => {
+  const report = { transactionId: 'txn-1', provider: 'wechatpay' as const, notificationId: 'n1', actor: 'provider:wechatpay', origin };
+
+  it('succeeds a started payment: transaction id kept, payment.verified then payment.succeeded', () => {
+    const aggregate = payment('processing');
+    expect(aggregate.succeed(report)).toBe('succeeded');
+    expect(aggregate.state).toMatchObject({ status: 'succeeded', transactionId: 'txn-1', provider: 'wechatpay' });
+    expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.verified', 'payment.succeeded']);
+  });
+
+  it('records the implied start when a provider confirms a payment never started', () => {
+    const aggregate = payment('init');
+    aggregate.succeed(report);
+    expect(aggregate.state.logs.map((l) => l.event)).toEqual(['started', 'succeeded']);
+    expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.processing', 'payment.verified', 'payment.succeeded']);
+  });
+
+  it('answers a repeated success with no change at all', () => {
+    const aggregate = payment('succeeded');
+    expect(aggregate.succeed(report)).toBe('already_succeeded');
+    expect(aggregate.changed).toBe(false);
+  });
+
+  it.each(['failed', 'cancelled', 'expired'] as const)('flags a success for a %s payment as late_success, once, keeping the first transaction id', (status) => {
+    const aggregate = payment(status);
+    expect(aggregate.succeed(report)).toBe('late_success');
+    expect(aggregate.state).toMatchObject({ status, lateSuccess: true, transactionId: 'txn-1' });
+    expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.late_success']);
+    const again = PaymentAggregate.rehydrate(aggregate.state, 4);
+    expect(again.succeed({ ...report, transactionId: 'txn-2' })).toBe('late_success');
+    expect(again.changed).toBe(false);
+    expect(again.state.transactionId).toBe('txn-1');
+  });
+
+  it('expires an open payment past its deadline when the success arrives, then flags it late', () => {
+    const aggregate = payment('processing');
+    expect(aggregate.succeed(report, new Date(Date.now() + 120_000))).toBe('late_success');
+    expect(aggregate.state.status).toBe('expired');
+    expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.expired', 'payment.late_success']);
+  });
+
+  it('notes a failure for a closed payment without moving it', () => {
+    const aggregate = payment('succeeded');
+    expect(aggregate.fail('late failure', 'provider:mock', 'mock', origin)).toBe('already_closed');
+    expect(aggregate.status).toBe('succeeded');
+    expect(aggregate.state.logs.at(-1)).toMatchObject({ event: 'failure_ignored', from: 'succeeded', to: 'succeeded' });
+    expect(aggregate.newEvents).toEqual([]);
+    expect(aggregate.changed).toBe(true);
+  });
+
+  it('opens a payment for the order total with its deadline and payment.created', () => {
+    const now = new Date('2026-11-26T10:00:00Z');
+    const opened = PaymentAggregate.open({
+      id: 'p9', order: { id: 'o9', userId: 'u9', amountMinor: 1234, currency: 'CNY' }, method: 'alipay', actor: 'customer:u9', ttlMinutes: 30, origin, now,
+    });
+    expect(opened.state).toMatchObject({ status: 'init', amountMinor: 1234, method: 'alipay', expiresAt: new Date('2026-11-26T10:30:00Z') });
+    expect(opened.version).toBe(0);
+    expect(opened.newEvents.map((e) => e.type)).toEqual(['payment.created']);
   });
 });

@@ -7,6 +7,10 @@ import type { ReconciliationRow } from '../domain/reconciliation';
  * The audit database. Records are written with the raw driver (never through mongoose casting or
  * defaults: the stored content must be exactly what was hashed). Indexes are declared for MongoDB,
  * where they make the queries fast; FerretDB v1 still scans but enforces the unique ones.
+ *
+ * Records are insert-only. The other collections hold shared mutable documents that every replica
+ * updates; each carries `version`, bumped by every write (see ./guarded-upsert.ts). Documents written
+ * before the field existed get it from their first such write.
  */
 const recordSchema = new Schema<AuditRecord>(
   {
@@ -42,12 +46,16 @@ recordSchema.index({ order_id: 1, occurred_at: -1 });
 recordSchema.index({ action: 1, occurred_at: -1 });
 recordSchema.index({ day: 1, action: 1 }); // a day's callback response times
 
+/** The `_id` of the one chain head document. */
+export const CHAIN_HEAD_ID = 'head';
+
 export interface ChainHeadDocument extends ChainTip {
   _id: string;
+  version?: number;
 }
 
 const chainHeadSchema = new Schema<ChainHeadDocument>(
-  { _id: { type: String }, seq: { type: Number, required: true }, hash: { type: String, required: true } },
+  { _id: { type: String }, seq: { type: Number, required: true }, hash: { type: String, required: true }, version: { type: Number } },
   { collection: 'chain_head', versionKey: false },
 );
 
@@ -55,6 +63,7 @@ export interface DailyStatsDocument extends DayStats {
   _id: string;
   /** Highest seq folded into this day: a replayed fold of a record at or below it is a no-op. */
   last_seq: number;
+  version?: number;
 }
 
 const dailyStatsSchema = new Schema<DailyStatsDocument>(
@@ -63,6 +72,7 @@ const dailyStatsSchema = new Schema<DailyStatsDocument>(
     last_seq: { type: Number, required: true },
     counts: { type: Schema.Types.Mixed, default: {} },
     amount_minor: { type: Schema.Types.Mixed, default: {} },
+    version: { type: Number },
   },
   { collection: 'daily_stats', versionKey: false, minimize: false },
 );
@@ -70,15 +80,23 @@ const dailyStatsSchema = new Schema<DailyStatsDocument>(
 export interface FoldCursorDocument {
   _id: string;
   seq: number;
+  version?: number;
 }
 
 const foldCursorSchema = new Schema<FoldCursorDocument>(
-  { _id: { type: String }, seq: { type: Number, required: true } },
+  { _id: { type: String }, seq: { type: Number, required: true }, version: { type: Number } },
   { collection: 'fold_cursor', versionKey: false },
 );
 
 export interface ReconciliationDocument extends Omit<ReconciliationRow, 'payment_id'> {
   _id: string;
+  /**
+   * Highest seq applied to this row: records of one payment may set the same field (a late success
+   * after a success), so a replica replaying an older record must not overwrite a newer one's value.
+   * Absent on rows written before it existed.
+   */
+  last_seq?: number;
+  version?: number;
 }
 
 const reconciliationSchema = new Schema<ReconciliationDocument>(
@@ -94,6 +112,8 @@ const reconciliationSchema = new Schema<ReconciliationDocument>(
     paid_at: { type: Date, default: null },
     late_success_day: { type: String, default: null },
     late_success_at: { type: Date, default: null },
+    last_seq: { type: Number },
+    version: { type: Number },
   },
   { collection: 'reconciliation', versionKey: false },
 );

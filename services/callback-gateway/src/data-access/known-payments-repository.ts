@@ -1,5 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
-import { Arrivals, isDuplicateKeyError } from '@pay/db';
+import { Arrivals } from '@pay/arrivals';
+import { isDuplicateKeyError } from '@pay/db';
 import type { KnownPayment, KnownPayments } from '../domain/known-payments';
 
 interface KnownPaymentDocument {

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { DocumentLocks, isDuplicateKeyError } from '@pay/db';
+import { bumpVersion, isDuplicateKeyError, writeWithRetry } from '@pay/db';
 import type { NormalizedNotification } from '@pay/providers';
 import { notificationKey, type NotificationLog, type SeenNotification } from '../domain/notification-log';
 
@@ -14,6 +14,8 @@ interface NotificationDocument {
   handed_off: boolean;
   received_at: Date;
   handed_off_at: Date | null;
+  /** Bumped by every update (see markHandedOff); absent on notifications recorded before it existed. */
+  version?: number;
 }
 
 const schema = new Schema<NotificationDocument>(
@@ -28,6 +30,7 @@ const schema = new Schema<NotificationDocument>(
     handed_off: { type: Boolean, required: true },
     received_at: { type: Date, required: true },
     handed_off_at: { type: Date, default: null },
+    version: { type: Number },
   },
   { collection: 'notifications', versionKey: false },
 );
@@ -36,10 +39,7 @@ const schema = new Schema<NotificationDocument>(
 export class NotificationRepository implements NotificationLog {
   private readonly model;
 
-  constructor(
-    connection: Connection,
-    private readonly locks: DocumentLocks = new DocumentLocks(),
-  ) {
+  constructor(connection: Connection) {
     this.model = connection.model<NotificationDocument>('Notification', schema);
   }
 
@@ -57,6 +57,7 @@ export class NotificationRepository implements NotificationLog {
         handed_off: false,
         received_at: receivedAt,
         handed_off_at: null,
+        version: 0,
       });
       return null;
     } catch (error) {
@@ -68,12 +69,18 @@ export class NotificationRepository implements NotificationLog {
   }
 
   /**
-   * Duplicates of one notification arriving together all hand it on (same event id) and mark it here:
-   * serialised because FerretDB v1 does not re-check the filter of concurrent updates of one document.
+   * Duplicates of one notification arriving together, at any replica, all hand it on (same event id)
+   * and mark it here. A version-guarded write (libs/db/src/versioned-write.ts): FerretDB v1 does not
+   * re-check the filter of concurrent updates of one document, so the guard refuses the write of a
+   * replica that lost the race, meaning another one marked it; the retry then finds it marked and
+   * changes nothing.
    */
   async markHandedOff(key: string): Promise<void> {
-    await this.locks.run(`notifications/${key}`, () =>
-      this.model.collection.updateOne({ _id: key as never, handed_off: false }, { $set: { handed_off: true, handed_off_at: new Date() } }),
+    await writeWithRetry(`notifications/${key}`, () =>
+      this.model.collection.updateOne(
+        { _id: key as never, handed_off: false },
+        bumpVersion({ $set: { handed_off: true, handed_off_at: new Date() } }),
+      ),
     );
   }
 }

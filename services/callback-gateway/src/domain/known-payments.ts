@@ -1,4 +1,4 @@
-import { waitForRecord } from '@pay/db';
+import { waitForRecord } from '@pay/arrivals';
 
 /**
  * The callback gateway's own view of payments, built from `payment.created` (the services share no

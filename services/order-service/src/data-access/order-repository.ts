@@ -1,33 +1,32 @@
-import type { EventEnvelope } from '@pay/contracts';
-import { DocumentLocks, findPage, isDuplicateKeyError } from '@pay/db';
-import { enqueueEvents, initialOutbox } from '@pay/outbox';
-import type { Order, OrderChange } from '../domain/order';
+import { findPage, isDuplicateKeyError } from '@pay/db';
+import { AggregateCollection, type OutboxRelay, type Versioned } from '@pay/outbox';
+import { OrderAggregate, type Order } from '../domain/order';
 import type { OrderStore } from '../domain/order-store';
 import { DuplicateOrder } from '../domain/order-use-cases';
 import type { OrderDocument, OrderModel } from './order-model';
 
+type StoredOrder = Omit<OrderDocument, 'version' | 'outbox' | 'outbox_pending' | 'outbox_lease_until' | 'outbox_lease_owner'>;
+
 /** The only place that talks to the orders collection. */
 export class OrderRepository implements OrderStore {
+  private readonly documents: AggregateCollection<StoredOrder>;
+
   constructor(
     private readonly model: OrderModel,
-    private readonly locks: DocumentLocks = new DocumentLocks(),
-    private readonly onWrite: () => void = () => undefined,
-  ) {}
-
-  exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    return this.locks.run(`${this.model.collection.collectionName}/${id}`, work);
+    relay: OutboxRelay,
+  ) {
+    this.documents = new AggregateCollection<StoredOrder>(model as never, relay);
   }
 
-  async insert(order: Order, events: EventEnvelope[], request: { key: string; fingerprint: string } | null = null): Promise<void> {
+  async insert(order: OrderAggregate, request: { key: string; fingerprint: string } | null = null): Promise<void> {
     // Always a value: FerretDB has no partial/sparse unique indexes, so "no key" is the order's own id.
     const idempotency = { idempotency_key: request?.key ?? `none:${order.id}`, request_fingerprint: request?.fingerprint ?? null };
     try {
-      await this.model.collection.insertOne({ ...toDocument(order), ...idempotency, ...initialOutbox(events) } as never);
+      await this.documents.insert({ ...stateOf(order.state), ...idempotency }, order.newEvents);
     } catch (error) {
       if (isDuplicateKeyError(error)) throw new DuplicateOrder();
       throw error;
     }
-    this.onWrite();
   }
 
   async findByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
@@ -35,30 +34,20 @@ export class OrderRepository implements OrderStore {
     return document ? { order: toOrder(document), fingerprint: document.request_fingerprint ?? '' } : null;
   }
 
-  async get(id: string): Promise<Order | null> {
-    const document = await this.model.findById(id, { outbox: 0 }).lean<OrderDocument>();
-    return document ? toOrder(document) : null;
+  async load(id: string): Promise<OrderAggregate | null> {
+    const document = await this.documents.load(id);
+    return document ? OrderAggregate.rehydrate(toOrder(document), document.version) : null;
   }
 
-  async apply(order: Order, change: OrderChange, events: (after: Order) => EventEnvelope[]): Promise<Order | null> {
-    const now = new Date();
-    const after: Order = {
-      ...order,
-      status: change.to,
-      paymentId: change.paymentId ?? order.paymentId,
-      updatedAt: now,
-      history: [...order.history, change.entry],
-    };
-    const set: Record<string, unknown> = { status: change.to, updated_at: now, ...enqueueEvents(events(after)) };
-    if (change.paymentId) set.payment_id = change.paymentId;
-    const document = await this.model.collection.findOneAndUpdate(
-      { _id: order.id as never, status: change.from },
-      { $set: set, $push: { history: change.entry } as never },
-      { returnDocument: 'after' }, // no projection: FerretDB v1's findAndModify does not support `fields`
-    );
-    if (!document) return null;
-    this.onWrite();
-    return toOrder(document as unknown as OrderDocument);
+  async save(order: OrderAggregate): Promise<OrderAggregate | null> {
+    const { _id: _, ...set } = stateOf(order.state);
+    const stored = await this.documents.save(order.id, order.version, set, order.newEvents);
+    return stored ? OrderAggregate.rehydrate(toOrder(stored), stored.version) : null;
+  }
+
+  async get(id: string): Promise<Order | null> {
+    const document = await this.documents.load(id);
+    return document ? toOrder(document) : null;
   }
 
   async list(filter: { userId?: string; status?: string }, page: number, pageSize: number): Promise<{ items: Order[]; count: number }> {
@@ -70,7 +59,8 @@ export class OrderRepository implements OrderStore {
   }
 }
 
-function toDocument(order: Order): Omit<OrderDocument, 'outbox' | 'outbox_pending' | 'idempotency_key' | 'request_fingerprint'> {
+/** The order's own fields (the idempotency fields are written once, at insert). */
+function stateOf(order: Order): Omit<StoredOrder, 'idempotency_key' | 'request_fingerprint'> {
   return {
     _id: order.id,
     order_number: order.orderNumber,
@@ -86,7 +76,7 @@ function toDocument(order: Order): Omit<OrderDocument, 'outbox' | 'outbox_pendin
   };
 }
 
-function toOrder(document: OrderDocument): Order {
+function toOrder(document: Versioned<StoredOrder> | StoredOrder): Order {
   return {
     id: document._id,
     orderNumber: document.order_number,

@@ -1,15 +1,12 @@
-import { causedBy, createEvent, type EventEnvelope, type EventOrigin, type Identity } from '@pay/contracts';
+import { changeAggregate } from '@pay/aggregate';
+import { causedBy, type EventEnvelope, type EventOrigin, type Identity } from '@pay/contracts';
 import { createHash } from 'node:crypto';
 import { BusinessRuleViolation, Conflict, NotFound } from '@pay/errors';
 import type { Logger } from '@pay/logger';
-import { moveOrder, newOrder, type Order, type OrderItem } from './order';
+import { OrderAggregate, type Order, type OrderItem, type PaidOutcome } from './order';
 import type { OrderStore } from './order-store';
 
 const PRODUCER = 'order-service';
-
-function orderRef(order: Order) {
-  return { orderId: order.id, orderNumber: order.orderNumber, userId: order.userId, amountMinor: order.totalAmountMinor, currency: order.currency };
-}
 
 export async function placeOrder(store: OrderStore, userId: string, items: OrderItem[], currency: string, origin: EventOrigin): Promise<Order> {
   return (await placeOrderOnce(store, userId, items, currency, origin, null)).order;
@@ -36,10 +33,10 @@ export async function placeOrderOnce(
 ): Promise<{ order: Order; replayed: boolean }> {
   const request = idempotencyKey ? { key: `${userId}:${idempotencyKey}`, fingerprint: orderFingerprint(items, currency) } : null;
   for (let attempt = 0; ; attempt++) {
-    const order = newOrder(userId, items, currency);
+    const order = OrderAggregate.place({ userId, items, currency, origin });
     try {
-      await store.insert(order, [createEvent('order.created', orderRef(order), origin)], request);
-      return { order, replayed: false };
+      await store.insert(order, request);
+      return { order: order.state, replayed: false };
     } catch (error) {
       if (!(error instanceof DuplicateOrder)) throw error;
       if (request) {
@@ -67,64 +64,59 @@ export class DuplicateOrder extends Conflict {
 /** Customers see only their own orders; another's is "not found". */
 export async function visibleOrder(store: OrderStore, id: string, identity: Identity): Promise<Order> {
   const order = await store.get(id);
-  if (!order || (identity.role === 'customer' && order.userId !== identity.sub)) throw new NotFound(`order ${id} not found`);
+  if (!order || !isVisibleTo(order, identity)) throw new NotFound(`order ${id} not found`);
   return order;
 }
 
-/** pending_payment → cancelled (owner or admin); emits order.cancelled, which cancels its open payment. */
-export function cancelOrder(store: OrderStore, orderId: string, identity: Identity, reason: string, origin: EventOrigin): Promise<Order> {
-  return store.exclusive(orderId, async () => {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const order = await visibleOrder(store, orderId, identity);
-      const change = moveOrder(order, 'cancelled', `${identity.role}:${identity.sub}`, reason);
-      const stored = await store.apply(order, change, (after) => [createEvent('order.cancelled', { ...orderRef(after), reason }, origin)]);
-      if (stored) return stored;
-    }
-    throw new Conflict(`order ${orderId} is changing concurrently; retry`);
+function isVisibleTo(order: Order, identity: Identity): boolean {
+  return identity.role !== 'customer' || order.userId === identity.sub;
+}
+
+/**
+ * Every change of an order: load, move, save guarded by the version it was loaded at; a lost race
+ * (another request, consumer or replica wrote first) is decided again on the new state.
+ */
+function changeOrder<R>(store: OrderStore, id: string, act: (order: OrderAggregate) => R) {
+  return changeAggregate(store, id, act, {
+    notFound: () => new NotFound(`order ${id} not found`),
+    contended: () => new Conflict(`order ${id} is changing concurrently; retry`, undefined, 'concurrent_change'),
   });
 }
 
-export type PaidOutcome = 'paid' | 'already_paid' | 'not_payable' | 'unknown_order';
-
-/**
- * payment.succeeded → the order becomes paid (emits order.paid). Idempotent: a duplicate or replayed
- * event finds it already paid. Money taken for an order that can no longer be paid (cancelled) is
- * not silently dropped: it is logged as an error and shows in the reconciliation report.
- */
-export function markOrderPaid(store: OrderStore, event: EventEnvelope<'payment.succeeded'>, logger: Logger): Promise<PaidOutcome> {
-  return store.exclusive(event.data.orderId, () => markPaidOnce(store, event, logger));
+/** pending_payment → cancelled (owner or admin); emits order.cancelled, which cancels its open payment. */
+export async function cancelOrder(store: OrderStore, orderId: string, identity: Identity, reason: string, origin: EventOrigin): Promise<Order> {
+  const { aggregate } = await changeOrder(store, orderId, (order) => {
+    if (!isVisibleTo(order.state, identity)) throw new NotFound(`order ${orderId} not found`);
+    order.cancel(`${identity.role}:${identity.sub}`, reason, origin);
+  });
+  return aggregate.state;
 }
 
-async function markPaidOnce(store: OrderStore, event: EventEnvelope<'payment.succeeded'>, logger: Logger): Promise<PaidOutcome> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const order = await store.get(event.data.orderId);
-    if (!order) {
-      logger.error('payment succeeded for an unknown order', { order_id: event.data.orderId, payment_id: event.data.paymentId });
-      return 'unknown_order';
-    }
-    if (order.status !== 'pending_payment') {
-      const already = order.paymentId === event.data.paymentId;
-      if (already) return 'already_paid';
+export type PaidResult = PaidOutcome | 'unknown_order';
+
+/**
+ * payment.succeeded → the order becomes paid (emits order.paid) through `OrderAggregate.markPaid`.
+ * Idempotent: a duplicate or replayed event, or the same event handled by two replicas at once, finds it
+ * already paid. Money taken for an order that can no longer be paid is not silently dropped: it is
+ * logged as an error and shows in the reconciliation report.
+ */
+export async function markOrderPaid(store: OrderStore, event: EventEnvelope<'payment.succeeded'>, logger: Logger): Promise<PaidResult> {
+  const { orderId, paymentId } = event.data;
+  try {
+    const { aggregate, result } = await changeOrder(store, orderId, (order) => order.markPaid(event.data, causedBy(event, PRODUCER)));
+    if (result === 'not_payable') {
       logger.error('payment succeeded but the order cannot become paid; needs a refund', {
-        order_id: order.id,
-        order_status: order.status,
-        payment_id: event.data.paymentId,
+        order_id: orderId,
+        order_status: aggregate.state.status,
+        payment_id: paymentId,
+        amount_minor: event.data.amountMinor,
+        total_minor: aggregate.state.totalAmountMinor,
       });
-      return 'not_payable';
     }
-    if (event.data.amountMinor !== order.totalAmountMinor) {
-      logger.error('payment amount differs from the order total; order not marked paid', { order_id: order.id, payment_id: event.data.paymentId });
-      return 'not_payable';
-    }
-    const change = { ...moveOrder(order, 'paid', `payment:${event.data.paymentId}`, event.data.transactionId), paymentId: event.data.paymentId };
-    const stored = await store.apply(order, change, (after) => [
-      createEvent(
-        'order.paid',
-        { ...orderRef(after), paymentId: event.data.paymentId, transactionId: event.data.transactionId },
-        causedBy(event, PRODUCER),
-      ),
-    ]);
-    if (stored) return 'paid';
+    return result;
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
+    logger.error('payment succeeded for an unknown order', { order_id: orderId, payment_id: paymentId });
+    return 'unknown_order';
   }
-  throw new Conflict(`order ${event.data.orderId} kept changing; will retry`);
 }

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { AggregateRoot } from '@pay/aggregate';
+import { createEvent, type EventOrigin } from '@pay/contracts';
 import { BadInput } from '@pay/errors';
 import { MAX_AMOUNT_MINOR, formatMinorAmount } from '@pay/money';
 import { ORDER_STATUS_VALUES } from '@pay/contracts';
@@ -74,30 +76,93 @@ export function newOrderNumber(now = new Date()): string {
   return `ORD-${day}-${suffix}`;
 }
 
-export function newOrder(userId: string, items: OrderItem[], currency: string, now = new Date()): Order {
-  return {
-    id: randomUUID(),
-    orderNumber: newOrderNumber(now),
-    userId,
-    items,
-    totalAmountMinor: totalOf(items),
-    currency,
-    status: 'pending_payment',
-    paymentId: null,
-    createdAt: now,
-    updatedAt: now,
-    history: [{ at: now, from: null, to: 'pending_payment', actor: `customer:${userId}`, detail: null }],
-  };
+export interface PlaceOrderInput {
+  userId: string;
+  items: OrderItem[];
+  currency: string;
+  origin: EventOrigin;
+  now?: Date;
 }
 
-export interface OrderChange {
-  from: OrderStatus;
-  to: OrderStatus;
-  paymentId?: string;
-  entry: OrderHistoryEntry;
+function orderRef(order: Order) {
+  return { orderId: order.id, orderNumber: order.orderNumber, userId: order.userId, amountMinor: order.totalAmountMinor, currency: order.currency };
 }
 
-export function moveOrder(order: Order, to: OrderStatus, actor: string, detail: string | null = null): OrderChange {
-  orderStateMachine.assertTransition(order.status, to);
-  return { from: order.status, to, entry: { at: new Date(), from: order.status, to, actor, detail } };
+export type PaidOutcome = 'paid' | 'already_paid' | 'not_payable';
+
+/**
+ * The order aggregate: every move checks the table, appends to the history and records its event.
+ * "Where does an order become paid?": `OrderAggregate.markPaid`.
+ */
+export class OrderAggregate extends AggregateRoot {
+  private constructor(
+    private current: Order,
+    version: number,
+  ) {
+    super(version);
+  }
+
+  static rehydrate(state: Order, version: number): OrderAggregate {
+    return new OrderAggregate(state, version);
+  }
+
+  /** A new order, priced from its items, pending payment; `order.created`. */
+  static place(input: PlaceOrderInput): OrderAggregate {
+    const now = input.now ?? new Date();
+    const order = new OrderAggregate(
+      {
+        id: randomUUID(),
+        orderNumber: newOrderNumber(now),
+        userId: input.userId,
+        items: input.items,
+        totalAmountMinor: totalOf(input.items),
+        currency: input.currency,
+        status: 'pending_payment',
+        paymentId: null,
+        createdAt: now,
+        updatedAt: now,
+        history: [{ at: now, from: null, to: 'pending_payment', actor: `customer:${input.userId}`, detail: null }],
+      },
+      0,
+    );
+    order.recordChange(createEvent('order.created', orderRef(order.current), input.origin));
+    return order;
+  }
+
+  get state(): Readonly<Order> {
+    return this.current;
+  }
+
+  get id(): string {
+    return this.current.id;
+  }
+
+  /** pending_payment → cancelled (owner or admin); `order.cancelled` then cancels its open payment. */
+  cancel(actor: string, reason: string, origin: EventOrigin): void {
+    this.moveTo('cancelled', actor, reason);
+    this.recordChange(createEvent('order.cancelled', { ...orderRef(this.current), reason }, origin));
+  }
+
+  /**
+   * payment.succeeded → paid, once: the same payment again is `already_paid`; an order that can no
+   * longer be paid (cancelled, or paid by another payment) or an amount other than the total is
+   * `not_payable` and changes nothing (the money shows in reconciliation, to be refunded).
+   */
+  markPaid(payment: { paymentId: string; transactionId: string | null; amountMinor: number }, origin: EventOrigin): PaidOutcome {
+    if (this.current.status !== 'pending_payment') return this.current.paymentId === payment.paymentId ? 'already_paid' : 'not_payable';
+    if (payment.amountMinor !== this.current.totalAmountMinor) return 'not_payable';
+    this.moveTo('paid', `payment:${payment.paymentId}`, payment.transactionId, { paymentId: payment.paymentId });
+    this.recordChange(
+      createEvent('order.paid', { ...orderRef(this.current), paymentId: payment.paymentId, transactionId: payment.transactionId }, origin),
+    );
+    return 'paid';
+  }
+
+  private moveTo(to: OrderStatus, actor: string, detail: string | null, set: Partial<Pick<Order, 'paymentId'>> = {}): void {
+    const from = this.current.status;
+    orderStateMachine.assertTransition(from, to);
+    const at = new Date();
+    this.current = { ...this.current, ...set, status: to, updatedAt: at, history: [...this.current.history, { at, from, to, actor, detail }] };
+    this.recordChange();
+  }
 }

@@ -1,5 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
-import { Arrivals, DocumentLocks } from '@pay/db';
+import { Arrivals } from '@pay/arrivals';
+import { bumpVersion, writeWithRetry } from '@pay/db';
 import type { KnownOrder, KnownOrders } from '../domain/known-orders';
 
 interface KnownOrderDocument {
@@ -9,6 +10,7 @@ interface KnownOrderDocument {
   amount_minor: number | null;
   currency: string | null;
   status: KnownOrder['status'];
+  version: number;
 }
 
 const schema = new Schema<KnownOrderDocument>(
@@ -19,20 +21,23 @@ const schema = new Schema<KnownOrderDocument>(
     amount_minor: { type: Number, default: null },
     currency: { type: String, default: null },
     status: { type: String, required: true },
+    version: { type: Number, default: 1 },
   },
   { collection: 'known_orders', versionKey: false },
 );
 
-/** The payment service's projection of orders from order events (idempotent, order-insensitive). */
+/**
+ * The payment service's projection of orders from order events (idempotent, order-insensitive). Two
+ * events of one order may be applied by two replicas at once (order.created and order.cancelled): every
+ * write bumps the version, so the database refuses the one decided on a stale read (an upsert race is a
+ * duplicate key) and it is run again, instead of overwriting the other's field.
+ */
 export class KnownOrdersRepository implements KnownOrders {
   private readonly model;
   /** "Order X recorded", for creates waiting on an order.created still in flight. */
   private readonly arrivals = new Arrivals();
 
-  constructor(
-    connection: Connection,
-    private readonly locks: DocumentLocks = new DocumentLocks(),
-  ) {
+  constructor(connection: Connection) {
     this.model = connection.model<KnownOrderDocument>('KnownOrder', schema);
   }
 
@@ -51,14 +56,10 @@ export class KnownOrdersRepository implements KnownOrders {
   }
 
   async recordCreated(order: Omit<KnownOrder, 'status'>): Promise<void> {
-    await this.locks.run(`known_orders/${order.id}`, () => this.model.collection.updateOne(
-      { _id: order.id as never },
-      {
-        $set: { order_number: order.orderNumber, user_id: order.userId, amount_minor: order.amountMinor, currency: order.currency },
-        $setOnInsert: { status: 'pending_payment' },
-      },
-      { upsert: true },
-    ));
+    await this.upsert(order.id, {
+      $set: { order_number: order.orderNumber, user_id: order.userId, amount_minor: order.amountMinor, currency: order.currency },
+      $setOnInsert: { status: 'pending_payment' },
+    });
     this.arrivals.announce(order.id);
   }
 
@@ -67,8 +68,12 @@ export class KnownOrdersRepository implements KnownOrders {
   }
 
   async recordCancelled(orderId: string): Promise<void> {
-    await this.locks.run(`known_orders/${orderId}`, () =>
-      this.model.collection.updateOne({ _id: orderId as never }, { $set: { status: 'cancelled' } }, { upsert: true }),
-    );
+    await this.upsert(orderId, { $set: { status: 'cancelled' } });
+  }
+
+  private async upsert(orderId: string, update: Record<string, unknown>): Promise<void> {
+    await writeWithRetry(`known_orders/${orderId}`, () => this.model.collection.updateOne({ _id: orderId as never }, bumpVersion(update), { upsert: true }), {
+      upsert: true,
+    });
   }
 }

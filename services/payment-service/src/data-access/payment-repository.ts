@@ -1,8 +1,8 @@
 import type { EventEnvelope } from '@pay/contracts';
-import { DocumentLocks, findPage, isDuplicateKeyError } from '@pay/db';
+import { findPage, isDuplicateKeyError } from '@pay/db';
 import { Conflict } from '@pay/errors';
-import { enqueueEvents, initialOutbox } from '@pay/outbox';
-import { OPEN_STATUSES, liveKeyFor, type Payment, type PaymentChange, type PaymentLogEntry } from '../domain/payment';
+import { AggregateCollection, type OutboxRelay, type Versioned } from '@pay/outbox';
+import { OPEN_STATUSES, PaymentAggregate, liveKeyFor, type Payment } from '../domain/payment';
 import type { PaymentStore } from '../domain/payment-store';
 import type { PaymentDocument, PaymentModel } from './payment-model';
 
@@ -12,57 +12,48 @@ export class LivePaymentExists extends Conflict {
   }
 }
 
+type StoredPayment = Omit<PaymentDocument, 'version' | 'outbox' | 'outbox_pending' | 'outbox_lease_until' | 'outbox_lease_owner'>;
+
 /** The only place that talks to the payments collection. */
 export class PaymentRepository implements PaymentStore {
+  private readonly documents: AggregateCollection<StoredPayment>;
+
   constructor(
     private readonly model: PaymentModel,
-    private readonly locks: DocumentLocks = new DocumentLocks(),
-    /** Called after every stored change with what it became: `created`, a new status, or `late_success`. */
-    private readonly onWrite: (outcome: string, payment: Payment) => void = () => undefined,
-  ) {}
-
-  exclusive<T>(id: string, work: () => Promise<T>): Promise<T> {
-    return this.locks.run(`${this.model.collection.collectionName}/${id}`, work);
+    relay: OutboxRelay,
+    /** Called after every stored write with the events it stored (the payment outcome metrics count them). */
+    private readonly onStored: (events: readonly EventEnvelope[], payment: Payment) => void = () => undefined,
+  ) {
+    this.documents = new AggregateCollection<StoredPayment>(model as never, relay);
   }
 
-  async insert(payment: Payment, events: EventEnvelope[]): Promise<void> {
+  async insert(payment: PaymentAggregate): Promise<void> {
     try {
-      await this.model.collection.insertOne({ ...toDocument(payment), ...initialOutbox(events) } as never);
+      await this.documents.insert(toDocument(payment.state), payment.newEvents);
     } catch (error) {
-      if (isDuplicateKeyError(error)) throw new LivePaymentExists(payment.orderId);
+      if (isDuplicateKeyError(error)) throw new LivePaymentExists(payment.state.orderId);
       throw error;
     }
-    this.onWrite('created', payment);
+    this.onStored(payment.newEvents, payment.state);
+  }
+
+  async load(id: string): Promise<PaymentAggregate | null> {
+    const document = await this.documents.load(id);
+    return document ? PaymentAggregate.rehydrate(toPayment(document), document.version) : null;
+  }
+
+  async save(payment: PaymentAggregate): Promise<PaymentAggregate | null> {
+    const { _id: _, ...set } = toDocument(payment.state);
+    const stored = await this.documents.save(payment.id, payment.version, set, payment.newEvents);
+    if (!stored) return null;
+    const after = toPayment(stored);
+    this.onStored(payment.newEvents, after);
+    return PaymentAggregate.rehydrate(after, stored.version);
   }
 
   async get(id: string): Promise<Payment | null> {
-    const document = await this.model.findById(id, { outbox: 0 }).lean<PaymentDocument>();
+    const document = await this.documents.load(id);
     return document ? toPayment(document) : null;
-  }
-
-  async apply(payment: Payment, change: PaymentChange, events: EventEnvelope[]): Promise<Payment | null> {
-    const set: Record<string, unknown> = {
-      status: change.to,
-      live_key: liveKeyFor(payment, change.to),
-      updated_at: new Date(),
-      ...enqueueEvents(events),
-    };
-    if (change.set.transactionId !== undefined) set.transaction_id = change.set.transactionId;
-    if (change.set.provider !== undefined) set.provider = change.set.provider;
-    if (change.set.lateSuccess !== undefined) set.late_success = change.set.lateSuccess;
-    const document = await this.model.collection.findOneAndUpdate(
-      { _id: payment.id as never, status: change.from },
-      { $set: set, $push: { logs: { $each: change.logs } } as never },
-      { returnDocument: 'after' }, // no projection: FerretDB v1's findAndModify does not support `fields`
-    );
-    if (!document) return null;
-    const stored = toPayment(document as unknown as PaymentDocument);
-    this.onWrite(change.set.lateSuccess ? 'late_success' : change.to, stored);
-    return stored;
-  }
-
-  async appendLog(id: string, entry: PaymentLogEntry): Promise<void> {
-    await this.model.collection.updateOne({ _id: id as never }, { $push: { logs: entry } as never, $set: { updated_at: new Date() } });
   }
 
   async openForOrder(orderId: string): Promise<Payment[]> {
@@ -87,7 +78,7 @@ export class PaymentRepository implements PaymentStore {
   }
 }
 
-function toDocument(payment: Payment): Omit<PaymentDocument, 'outbox' | 'outbox_pending'> {
+function toDocument(payment: Payment): StoredPayment {
   return {
     _id: payment.id,
     order_id: payment.orderId,
@@ -107,7 +98,7 @@ function toDocument(payment: Payment): Omit<PaymentDocument, 'outbox' | 'outbox_
   };
 }
 
-function toPayment(document: PaymentDocument): Payment {
+function toPayment(document: Versioned<StoredPayment> | StoredPayment): Payment {
   return {
     id: document._id,
     orderId: document.order_id,

@@ -1,44 +1,42 @@
 import { causedBy, type EventEnvelope } from '@pay/contracts';
+import { NotFound } from '@pay/errors';
 import type { Logger } from '@pay/logger';
-import { failPayment } from './payment-moves';
+import { changePayment } from './change-payment';
+import type { FailureOutcome, SuccessOutcome } from './payment';
 import type { PaymentStore } from './payment-store';
-import { processPaymentSuccess } from './process-success';
+import { logSuccessOutcome } from './process-success';
 
 const PRODUCER = 'payment-service';
 
+export type CallbackOutcome = SuccessOutcome | FailureOutcome | 'amount_mismatch' | 'unknown_payment';
+
 /**
- * A verified provider notification (from the callback gateway): success → the success flow, failure →
- * the failure flow. The amount must match ours exactly; a mismatch changes nothing and is logged.
+ * A verified provider notification (from the callback gateway), decided on one read of the payment:
+ * an amount other than ours exactly → nothing moves, the payment's log says so; success → the success
+ * flow (`succeed`); failure → the failure flow (`fail`).
  */
-export async function applyVerifiedCallback(store: PaymentStore, event: EventEnvelope<'callback.verified'>, logger: Logger): Promise<string> {
+export async function applyVerifiedCallback(store: PaymentStore, event: EventEnvelope<'callback.verified'>, logger: Logger): Promise<CallbackOutcome> {
   const notice = event.data;
-  const payment = await store.get(notice.paymentId);
-  if (!payment) {
+  const actor = `provider:${notice.provider}`;
+  const origin = causedBy(event, PRODUCER);
+  const report = { transactionId: notice.transactionId, provider: notice.provider, notificationId: notice.notificationId, actor, origin };
+  try {
+    const { payment, outcome } = await changePayment<CallbackOutcome>(store, notice.paymentId, (payment) => {
+      if (notice.amountMinor !== payment.state.amountMinor) {
+        payment.noteAmountMismatch(notice.amountMinor, actor);
+        return 'amount_mismatch';
+      }
+      return notice.outcome === 'success' ? payment.succeed(report) : payment.fail('provider reported failure', actor, notice.provider, origin);
+    });
+    if (outcome === 'amount_mismatch') {
+      logger.error('callback amount differs from the payment; not applied', { payment_id: payment.id, expected: payment.amountMinor, got: notice.amountMinor });
+    } else if (outcome === 'succeeded' || outcome === 'already_succeeded' || outcome === 'late_success') {
+      logSuccessOutcome(logger, payment, outcome, report);
+    }
+    return outcome;
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
     logger.error('verified callback for an unknown payment', { payment_id: notice.paymentId, provider: notice.provider });
     return 'unknown_payment';
   }
-  const actor = `provider:${notice.provider}`;
-  if (notice.amountMinor !== payment.amountMinor) {
-    logger.error('callback amount differs from the payment; not applied', { payment_id: payment.id, expected: payment.amountMinor, got: notice.amountMinor });
-    await store.exclusive(payment.id, () => store.appendLog(payment.id, {
-      at: new Date(),
-      event: 'amount_mismatch',
-      from: payment.status,
-      to: payment.status,
-      actor,
-      detail: `provider reported ${notice.amountMinor}, expected ${payment.amountMinor}`,
-    }));
-    return 'amount_mismatch';
-  }
-  const origin = causedBy(event, PRODUCER);
-  if (notice.outcome === 'success') {
-    const result = await processPaymentSuccess(
-      store,
-      { paymentId: payment.id, transactionId: notice.transactionId, provider: notice.provider, notificationId: notice.notificationId, actor, origin },
-      logger,
-    );
-    return result.outcome;
-  }
-  const result = await failPayment(store, payment.id, 'provider reported failure', actor, notice.provider, origin);
-  return result.outcome;
 }

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EventOrigin, Identity } from '@pay/contracts';
-import { waitForRecord } from '@pay/db';
-import { AmountMismatch, BusinessRuleViolation, IllegalTransition, NotFound } from '@pay/errors';
+import { waitForRecord } from '@pay/arrivals';
+import { AmountMismatch, BusinessRuleViolation, NotFound } from '@pay/errors';
+import { changePayment } from './change-payment';
 import type { KnownOrder, KnownOrders } from './known-orders';
-import { logEntry, type Payment, type PaymentMethod } from './payment';
-import { paymentEvents } from './payment-events';
-import { cancelPayment } from './payment-moves';
+import { OPEN_STATUSES, PaymentAggregate, type Payment, type PaymentMethod } from './payment';
 import type { PaymentStore } from './payment-store';
 
 export interface CreatePaymentInput {
@@ -47,27 +46,17 @@ export async function createPaymentForOrder(
   if (input.amountMinor !== undefined && input.amountMinor !== order.amountMinor) {
     throw new AmountMismatch(order.amountMinor, input.amountMinor);
   }
-  const now = new Date();
-  const actor = `${input.identity.role}:${input.identity.sub}`;
-  const payment: Payment = {
+  const payment = PaymentAggregate.open({
     id: randomUUID(),
-    orderId: order.id,
-    userId: order.userId,
-    amountMinor: order.amountMinor,
-    currency: order.currency,
+    order,
     method: input.method,
-    status: 'init',
-    transactionId: null,
-    provider: null,
-    lateSuccess: false,
-    expiresAt: new Date(now.getTime() + settings.ttlMinutes * 60_000),
-    createdAt: now,
-    updatedAt: now,
-    logs: [logEntry('created', null, 'init', actor, `amount ${order.amountMinor} ${order.currency} via ${input.method}`, now)],
-  };
-  await store.insert(payment, [paymentEvents.created(payment, origin)]);
-  await withdrawIfOrderCancelledMeanwhile(store, orders, payment, origin);
-  return payment;
+    actor: `${input.identity.role}:${input.identity.sub}`,
+    ttlMinutes: settings.ttlMinutes,
+    origin,
+  });
+  await store.insert(payment);
+  await withdrawIfOrderCancelledMeanwhile(store, orders, payment.state, origin);
+  return payment.state;
 }
 
 /**
@@ -79,11 +68,9 @@ export async function createPaymentForOrder(
 async function withdrawIfOrderCancelledMeanwhile(store: PaymentStore, orders: KnownOrders, payment: Payment, origin: EventOrigin): Promise<void> {
   const order = await orders.get(payment.orderId);
   if (order?.status !== 'cancelled') return;
-  try {
-    await cancelPayment(store, payment.id, 'order cancelled', 'system:order-cancelled', origin);
-  } catch (error) {
-    if (!(error instanceof IllegalTransition)) throw error; // the consumer cancelled it after all
-  }
+  await changePayment(store, payment.id, (stored) => {
+    if (OPEN_STATUSES.includes(stored.status)) stored.cancel('order cancelled', 'system:order-cancelled', origin); // unless the consumer did
+  });
   throw notPayable(order);
 }
 

@@ -1,9 +1,12 @@
-import { PAYMENT_STATUS_VALUES, paymentMethod } from '@pay/contracts';
+import { AggregateRoot } from '@pay/aggregate';
+import { PAYMENT_STATUS_VALUES, paymentMethod, type EventOrigin } from '@pay/contracts';
 import { defineStateMachine } from '@pay/state-machine';
+import { paymentEvents } from './payment-events';
 
 /**
- * The payment aggregate's state machine: the ONE transition table (the design's), used by every move,
- * by the refusal message, and walked cell by cell in the unit tests.
+ * The payment aggregate. Its state machine is the ONE transition table (the design's), used by every
+ * move, by the refusal message, and walked cell by cell in the unit tests. "Where does a payment become
+ * succeeded?": `PaymentAggregate.succeed`.
  */
 export const PAYMENT_STATUSES = PAYMENT_STATUS_VALUES; // the contract's list: one literal for API and domain
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
@@ -25,6 +28,7 @@ export const OPEN_STATUSES: readonly PaymentStatus[] = ['init', 'processing'];
 
 export const PAYMENT_METHODS = paymentMethod.options;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+export type ProviderName = 'mock' | 'wechatpay' | 'alipay';
 
 export const { canTransition, assertTransition, isTerminal } = paymentStateMachine;
 
@@ -46,6 +50,7 @@ export interface PaymentLogEntry {
   detail: string | null;
 }
 
+/** A payment's state as stored and shown. */
 export interface Payment {
   id: string;
   orderId: string;
@@ -55,7 +60,7 @@ export interface Payment {
   method: PaymentMethod;
   status: PaymentStatus;
   transactionId: string | null;
-  provider: 'mock' | 'wechatpay' | 'alipay' | null;
+  provider: ProviderName | null;
   lateSuccess: boolean;
   expiresAt: Date;
   createdAt: Date;
@@ -63,24 +68,194 @@ export interface Payment {
   logs: PaymentLogEntry[];
 }
 
-/** A move the aggregate decided: what to write, conditioned on the state it was decided from. */
-export interface PaymentChange {
-  from: PaymentStatus;
-  to: PaymentStatus;
-  set: Partial<Pick<Payment, 'transactionId' | 'provider' | 'lateSuccess'>>;
-  logs: PaymentLogEntry[];
-}
-
 export function logEntry(event: string, from: PaymentStatus | null, to: PaymentStatus, actor: string, detail: string | null = null, at = new Date()): PaymentLogEntry {
   return { at, event, from, to, actor, detail };
 }
 
-/** A plain state move with its log line; refuses any move outside the table. */
-export function move(payment: Payment, to: PaymentStatus, event: string, actor: string, detail: string | null = null): PaymentChange {
-  assertTransition(payment.status, to);
-  return { from: payment.status, to, set: {}, logs: [logEntry(event, payment.status, to, actor, detail)] };
-}
-
 export function isExpiredAt(payment: Pick<Payment, 'expiresAt'>, now: Date): boolean {
   return payment.expiresAt.getTime() <= now.getTime();
+}
+
+export interface OpenPaymentInput {
+  id: string;
+  order: { id: string; userId: string; amountMinor: number; currency: string };
+  method: PaymentMethod;
+  actor: string;
+  ttlMinutes: number;
+  origin: EventOrigin;
+  now?: Date;
+}
+
+/** A provider's word that it took the money. */
+export interface SuccessReport {
+  transactionId: string | null;
+  provider: ProviderName | null;
+  /** Set when a provider notification proved it (emits payment.verified). */
+  notificationId?: string;
+  actor: string;
+  origin: EventOrigin;
+}
+
+export type SuccessOutcome = 'succeeded' | 'already_succeeded' | 'late_success';
+export type FailureOutcome = 'failed' | 'already_closed';
+
+export class PaymentAggregate extends AggregateRoot {
+  private constructor(
+    private current: Payment,
+    version: number,
+  ) {
+    super(version);
+  }
+
+  /** A stored payment, at the version it was read. */
+  static rehydrate(state: Payment, version: number): PaymentAggregate {
+    return new PaymentAggregate(state, version);
+  }
+
+  /** The original `create_for_order`: amount = the order's total, expires_at = now + TTL, `payment.created`. */
+  static open(input: OpenPaymentInput): PaymentAggregate {
+    const now = input.now ?? new Date();
+    const payment = new PaymentAggregate(
+      {
+        id: input.id,
+        orderId: input.order.id,
+        userId: input.order.userId,
+        amountMinor: input.order.amountMinor,
+        currency: input.order.currency,
+        method: input.method,
+        status: 'init',
+        transactionId: null,
+        provider: null,
+        lateSuccess: false,
+        expiresAt: new Date(now.getTime() + input.ttlMinutes * 60_000),
+        createdAt: now,
+        updatedAt: now,
+        logs: [logEntry('created', null, 'init', input.actor, `amount ${input.order.amountMinor} ${input.order.currency} via ${input.method}`, now)],
+      },
+      0,
+    );
+    payment.recordChange(paymentEvents.created(payment.current, input.origin));
+    return payment;
+  }
+
+  get state(): Readonly<Payment> {
+    return this.current;
+  }
+
+  get id(): string {
+    return this.current.id;
+  }
+
+  get status(): PaymentStatus {
+    return this.current.status;
+  }
+
+  /** init → processing: the customer starts paying. */
+  start(actor: string, origin: EventOrigin): void {
+    this.moveTo('processing', 'started', actor);
+    this.recordChange(paymentEvents.processing(this.current, origin));
+  }
+
+  /**
+   * The original `process_payment_success`, in its order: already succeeded? no change, same answer →
+   * closed (expired, cancelled, failed) or past its deadline? it stays closed, but money taken is never
+   * ignored: flag `late_success` (once) and emit `payment.late_success` → otherwise succeeded, with the
+   * transaction id, a log line and `payment.succeeded` (the order becomes paid through that event).
+   */
+  succeed(report: SuccessReport, now = new Date()): SuccessOutcome {
+    if (this.current.status === 'succeeded') return 'already_succeeded';
+    if (isTerminal(this.current.status) || isExpiredAt(this.current, now)) {
+      this.flagLateSuccess(report);
+      return 'late_success';
+    }
+    // A provider may confirm a payment whose start we never recorded: record the implied start too.
+    if (this.current.status === 'init') {
+      this.moveTo('processing', 'started', report.actor, 'implied by provider success');
+      this.recordChange(paymentEvents.processing(this.current, report.origin));
+    }
+    this.moveTo('succeeded', 'succeeded', report.actor, report.transactionId ? `transaction ${report.transactionId}` : null, {
+      transactionId: report.transactionId,
+      provider: report.provider,
+    });
+    if (report.notificationId && report.provider && report.transactionId) {
+      this.recordChange(paymentEvents.verified(this.current, report.provider, report.notificationId, report.transactionId, report.origin));
+    }
+    this.recordChange(paymentEvents.succeeded(this.current, report.actor, report.origin));
+    return 'succeeded';
+  }
+
+  /**
+   * Money taken for a payment that is closed. Flagged once: a repeated report (a provider retry, a
+   * second replica) finds the flag and changes nothing, so `payment.late_success` leaves once and the
+   * first transaction id is kept.
+   */
+  private flagLateSuccess(report: SuccessReport): void {
+    if (this.current.lateSuccess) return;
+    if (!isTerminal(this.current.status)) {
+      // Still open but past its deadline: it expires now, and the success is late.
+      this.moveTo('expired', 'expired', 'system:deadline', 'expired before the success arrived');
+      this.recordChange(paymentEvents.expired(this.current, 'system:deadline', report.origin));
+    }
+    const status = this.current.status;
+    this.current = {
+      ...this.current,
+      lateSuccess: true,
+      transactionId: report.transactionId,
+      provider: report.provider,
+      logs: [...this.current.logs, logEntry('late_success', status, status, report.actor, `provider took the money after the payment was ${status}`)],
+      updatedAt: new Date(),
+    };
+    this.recordChange(paymentEvents.lateSuccess(this.current, report.transactionId, report.provider, report.origin));
+  }
+
+  /**
+   * processing → failed. A failure for a payment already closed changes no state (a late failure never
+   * regresses a success) but is noted in its log.
+   */
+  fail(reason: string, actor: string, provider: ProviderName | null, origin: EventOrigin): FailureOutcome {
+    if (isTerminal(this.current.status)) {
+      this.note('failure_ignored', actor, `failure after ${this.current.status}: ${reason}`);
+      return 'already_closed';
+    }
+    if (this.current.status === 'init') {
+      // A provider can only fail a payment that was started; record the implied start.
+      this.moveTo('processing', 'started', actor, 'implied by provider failure');
+      this.recordChange(paymentEvents.processing(this.current, origin));
+    }
+    this.moveTo('failed', 'failed', actor, reason, { provider });
+    this.recordChange(paymentEvents.failed(this.current, reason, actor, provider, origin));
+    return 'failed';
+  }
+
+  /** init/processing → cancelled (the customer, an admin, or the order's cancellation). */
+  cancel(reason: string, actor: string, origin: EventOrigin): void {
+    this.moveTo('cancelled', 'cancelled', actor, reason);
+    this.recordChange(paymentEvents.cancelled(this.current, reason, actor, origin));
+  }
+
+  /** init/processing → expired (the sweeper or an admin). */
+  expire(actor: string, origin: EventOrigin): void {
+    this.moveTo('expired', 'expired', actor);
+    this.recordChange(paymentEvents.expired(this.current, actor, origin));
+  }
+
+  /** A provider reported another amount than ours: nothing moves, the payment's log says so. */
+  noteAmountMismatch(reportedMinor: number, actor: string): void {
+    this.note('amount_mismatch', actor, `provider reported ${reportedMinor}, expected ${this.current.amountMinor}`);
+  }
+
+  private note(event: string, actor: string, detail: string): void {
+    const status = this.current.status;
+    this.current = { ...this.current, logs: [...this.current.logs, logEntry(event, status, status, actor, detail)], updatedAt: new Date() };
+    this.recordChange();
+  }
+
+  /** Every state move goes through here: the table refuses an illegal one, the log records a legal one. */
+  private moveTo(to: PaymentStatus, event: string, actor: string, detail: string | null = null, set: Partial<Pick<Payment, 'transactionId' | 'provider'>> = {}): void {
+    const from = this.current.status;
+    assertTransition(from, to);
+    const at = new Date();
+    this.current = { ...this.current, ...set, status: to, updatedAt: at, logs: [...this.current.logs, logEntry(event, from, to, actor, detail, at)] };
+    this.recordChange();
+  }
 }

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Request, RequestHandler, Response } from 'express';
 import { signInternalIdentity, identityOf } from '@pay/auth';
 import { IDEMPOTENCY_KEY_HEADER, INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
@@ -9,7 +11,8 @@ import { rawBodyOf } from '@pay/http';
 const RELAYED_RESPONSE_HEADERS = ['content-disposition', 'idempotent-replayed'];
 
 export interface ProxyOptions {
-  target: string;
+  /** The owning service's replicas (base URLs): requests go round-robin over them. */
+  targets: readonly string[];
   /** The path family this route owns under the router's base, e.g. `/orders`: forwarding never leaves it. */
   family: string;
   internalSecret: string;
@@ -33,44 +36,140 @@ export function upstreamPath(originalUrl: string, familyBase: string): string {
 }
 
 /**
+ * Round-robin over one service's replicas. Each request starts at the next replica and, only when a
+ * replica provably never received it (see `neverReached`), moves on to the following one.
+ */
+export class UpstreamPool {
+  private next = 0;
+  readonly origins: readonly string[];
+
+  constructor(targets: readonly string[]) {
+    if (targets.length === 0) throw new Error('an upstream pool needs at least one target');
+    this.origins = targets.map((target) => target.replace(/\/+$/, ''));
+  }
+
+  /** The replicas to try for one request, in order: the next one in turn first, then the others. */
+  attemptOrder(): string[] {
+    const start = this.next;
+    this.next = (this.next + 1) % this.origins.length;
+    return this.origins.map((_, i) => this.origins[(start + i) % this.origins.length]!);
+  }
+}
+
+interface UpstreamAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** An upstream failure, with whether the TCP connection to the replica had been established. */
+type UpstreamError = NodeJS.ErrnoException & { connected?: boolean };
+
+/**
+ * True only when the request cannot have reached the replica: the connection was refused, or reset
+ * before it was established (nothing of the request was sent). Then even a POST may go to another
+ * replica. Anything else (a reset after connecting, a kept-alive socket, a timeout, a broken answer)
+ * may have been acted on, and a non-idempotent request is never risked twice.
+ */
+export function neverReached(error: UpstreamError): boolean {
+  return error.connected === false && (error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET');
+}
+
+// Kept-alive connections to the services; an idle one is dropped before the services' 5 s keep-alive
+// timeout (and any shorter one a service announces), so a reused socket is not one being closed.
+const httpAgent = new HttpAgent({ keepAlive: true, timeout: 4_000 });
+const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: 4_000 });
+
+/** One attempt at one replica; the body is buffered (the gateway has already read it). */
+function sendOnce(origin: string, path: string, method: string, headers: OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal): Promise<UpstreamAnswer> {
+  return new Promise((resolve, reject) => {
+    const base = new URL(origin);
+    const secure = base.protocol === 'https:';
+    let connected = false;
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (!settled) {
+        settled = true;
+        fn();
+      }
+    };
+    const upstream = (secure ? httpsRequest : httpRequest)({
+      protocol: base.protocol,
+      hostname: base.hostname.replace(/^\[|\]$/g, ''),
+      port: base.port || (secure ? 443 : 80),
+      path: `${base.pathname.replace(/\/+$/, '')}${path}`,
+      method,
+      headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      agent: secure ? httpsAgent : httpAgent,
+      signal,
+    });
+    upstream.on('socket', (socket) => {
+      if (!socket.connecting) connected = true; // a kept-alive socket: the request may reach the service
+      else socket.once('connect', () => (connected = true));
+    });
+    upstream.on('error', (error: UpstreamError) => settle(() => reject(Object.assign(error, { connected }))));
+    upstream.on('response', (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.on('end', () => settle(() => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) })));
+      answer.on('error', (error: UpstreamError) => settle(() => reject(Object.assign(error, { connected: true }))));
+      answer.on('aborted', () => settle(() => reject(Object.assign(new Error('upstream answer aborted'), { code: 'ECONNRESET', connected: true }))));
+    });
+    upstream.end(body);
+  });
+}
+
+/**
  * Forwards an authenticated request to an internal service with the identity signed by the gateway
  * (the client's own headers other than content type are not passed on, so a client-sent
- * `x-internal-identity` never reaches a service), and relays the answer.
+ * `x-internal-identity` never reaches a service), and relays the answer. The service's replicas are
+ * used round-robin; a replica that refuses the connection is skipped for the next one (the request
+ * never reached it), any other failure answers 503 without a retry.
  */
-export function forwardTo({ target, family, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
-  const origin = target.replace(/\/+$/, '');
+export function forwardTo({ targets, family, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
+  const pool = new UpstreamPool(targets);
   return async (req: Request, res: Response) => {
     const identity = identityOf(res);
     const path = upstreamPath(req.originalUrl, `${req.baseUrl}${family}`);
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    let upstream: globalThis.Response;
-    try {
-      upstream = await fetch(`${origin}${path}`, {
-        method: req.method,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          [REQUEST_ID_HEADER]: res.locals.requestId as string,
-          [INTERNAL_IDENTITY_HEADER]: signInternalIdentity(identity, internalSecret),
-          // The one client header a service needs (retry-safe creates); validated there.
-          ...(req.header(IDEMPOTENCY_KEY_HEADER) ? { [IDEMPOTENCY_KEY_HEADER]: req.header(IDEMPOTENCY_KEY_HEADER)! } : {}),
-        },
-        // The bytes the client sent (already parsed once as JSON here), never re-serialised: a deeply
-        // nested body must reach the service's validation, not overflow JSON.stringify.
-        body: hasBody ? (rawBodyOf(req) ?? '{}') : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual',
-      });
-    } catch (error) {
-      logger.error('upstream unreachable', { target, error: (error as Error).message });
+    const headers: OutgoingHttpHeaders = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      [REQUEST_ID_HEADER]: res.locals.requestId as string,
+      [INTERNAL_IDENTITY_HEADER]: signInternalIdentity(identity, internalSecret),
+      // The one client header a service needs (retry-safe creates); validated there.
+      ...(req.header(IDEMPOTENCY_KEY_HEADER) ? { [IDEMPOTENCY_KEY_HEADER]: req.header(IDEMPOTENCY_KEY_HEADER)! } : {}),
+    };
+    // The bytes the client sent (already parsed once as JSON here), never re-serialised: a deeply
+    // nested body must reach the service's validation, not overflow JSON.stringify.
+    const body = hasBody ? (rawBodyOf(req) ?? Buffer.from('{}')) : undefined;
+    // One deadline for the whole request, failovers included.
+    const signal = AbortSignal.timeout(timeoutMs);
+    let upstream: UpstreamAnswer | undefined;
+    for (const origin of pool.attemptOrder()) {
+      try {
+        upstream = await sendOnce(origin, path, req.method, headers, body, signal);
+        break;
+      } catch (error) {
+        const failure = error as UpstreamError;
+        if (neverReached(failure) && !signal.aborted) {
+          logger.warn('upstream replica refused the connection; trying the next one', { target: origin, error: failure.code });
+          continue;
+        }
+        logger.error('upstream unreachable', { target: origin, error: failure.message });
+        throw new Unavailable('a backing service is unavailable; retry later');
+      }
+    }
+    if (!upstream) {
+      logger.error('upstream unreachable', { targets: pool.origins, error: 'every replica refused the connection' });
       throw new Unavailable('a backing service is unavailable; retry later');
     }
-    const contentType = upstream.headers.get('content-type') ?? 'application/json';
+    const contentType = upstream.headers['content-type'] ?? 'application/json';
     res.status(upstream.status).type(contentType);
     for (const header of RELAYED_RESPONSE_HEADERS) {
-      const value = upstream.headers.get(header);
+      const value = upstream.headers[header];
       if (value) res.setHeader(header, value);
     }
-    res.send(Buffer.from(await upstream.arrayBuffer()));
+    res.send(upstream.body);
   };
 }

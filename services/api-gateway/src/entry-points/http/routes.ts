@@ -9,12 +9,12 @@ import { forwardTo } from './proxy';
 
 const tooMany = { error: { code: 'rate_limited', message: 'too many requests; retry after the time in Retry-After' } };
 
-/** Who may use each family of routes, and which service owns it. */
-function routeFamilies(config: GatewayConfig): { family: string; roles: readonly Role[]; target: string }[] {
+/** Who may use each family of routes, and which service (its replicas) owns it. */
+function routeFamilies(config: GatewayConfig): { family: string; roles: readonly Role[]; targets: readonly string[] }[] {
   return [
-    { family: '/orders', roles: ['customer', 'admin', 'auditor'], target: config.ORDER_SERVICE_URL },
-    { family: '/payments', roles: ['customer', 'admin', 'auditor'], target: config.PAYMENT_SERVICE_URL },
-    { family: '/audit', roles: ['auditor', 'admin'], target: config.AUDIT_SERVICE_URL },
+    { family: '/orders', roles: ['customer', 'admin', 'auditor'], targets: config.ORDER_SERVICE_URL },
+    { family: '/payments', roles: ['customer', 'admin', 'auditor'], targets: config.PAYMENT_SERVICE_URL },
+    { family: '/audit', roles: ['auditor', 'admin'], targets: config.AUDIT_SERVICE_URL },
   ];
 }
 
@@ -40,8 +40,8 @@ export function gatewayRoutes(config: GatewayConfig, logger: Logger): Router {
   router.get('/openapi.json', perIp, (_req, res) => {
     res.json(openApiDocument());
   });
-  for (const { family, roles, target } of routeFamilies(config)) {
-    const forward = forwardTo({ target, family, internalSecret: config.INTERNAL_TOKEN_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger });
+  for (const { family, roles, targets } of routeFamilies(config)) {
+    const forward = forwardTo({ targets, family, internalSecret: config.INTERNAL_TOKEN_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger });
     router.all(`${family}{/*rest}`, perIp, authenticate(verify), perUser, allowRoles(...roles), forward);
   }
   return router;

@@ -1,12 +1,14 @@
 import type { AnyEvent } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
+import { handleAllWith, type EventHandlers } from '@pay/messaging';
 import type { AuditStore } from '../../domain/audit-store';
 import { recordAuditEvent } from '../../domain/record-event';
+import { auditServiceEvents } from '../../events';
 import type { AuditMetrics } from '../audit-metrics';
 
-/** Thin: every event (the broker validated it) → the audit use case → metrics. Throwing means retry. */
-export function auditEventHandler(store: AuditStore, metrics: AuditMetrics, logger: Logger) {
-  return async (event: AnyEvent): Promise<void> => {
+/** Thin: every event type (the broker validated it) → the audit use case → metrics. Throwing means retry. */
+export function auditEventHandlers(store: AuditStore, metrics: AuditMetrics, logger: Logger): EventHandlers<typeof auditServiceEvents> {
+  return handleAllWith(auditServiceEvents, async (event: AnyEvent) => {
     const outcome = await recordAuditEvent(store, event);
     if (outcome.status === 'duplicate') {
       logger.info('event already audited', { event_id: event.id, type: event.type });
@@ -14,5 +16,5 @@ export function auditEventHandler(store: AuditStore, metrics: AuditMetrics, logg
     }
     metrics.recordsTotal.inc({ action: outcome.record.action });
     metrics.chainLength.set(outcome.record.seq);
-  };
+  });
 }

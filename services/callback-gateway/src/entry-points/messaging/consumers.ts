@@ -1,19 +1,12 @@
-import type { AnyEvent } from '@pay/contracts';
-import type { Logger } from '@pay/logger';
+import type { EventHandlers } from '@pay/messaging';
 import type { KnownPayments } from '../../domain/known-payments';
+import type { callbackGatewayEvents } from '../../events';
 
-/**
- * Thin: the broker already validated the envelope and data. No inbox: the only effect is an
- * insert-once keyed by the payment id, so a redelivered event is a no-op by itself.
- */
-export function callbackGatewayEventHandler(payments: KnownPayments, logger: Logger) {
-  return async (event: AnyEvent): Promise<void> => {
-    switch (event.type) {
-      case 'payment.created':
-        await payments.recordCreated({ id: event.data.paymentId, amountMinor: event.data.amountMinor, currency: event.data.currency });
-        return;
-      default:
-        logger.warn('event type not handled here', { type: event.type });
-    }
+/** Thin: the broker validated the event and routes it by type; the only effect is an insert-once keyed by the payment id. */
+export function callbackGatewayEventHandlers(payments: KnownPayments): EventHandlers<typeof callbackGatewayEvents> {
+  return {
+    'payment.created': async (event) => {
+      await payments.recordCreated({ id: event.data.paymentId, amountMinor: event.data.amountMinor, currency: event.data.currency });
+    },
   };
 }

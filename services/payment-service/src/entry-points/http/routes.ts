@@ -29,9 +29,11 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
   const origin = (res: Response) => eventOrigin(res, PRODUCER);
   const actorOf = (identity: Identity) => `${identity.role}:${identity.sub}`;
 
+  const paymentIdOf = (raw: string) => validate(objectId, raw, 'payment id');
+
   /** Customers see only their own payments; someone else's is "not found", never "forbidden". */
   async function visiblePayment(id: string, identity: Identity): Promise<Payment> {
-    const payment = await store.get(validate(objectId, id, 'payment id'));
+    const payment = await store.get(paymentIdOf(id));
     if (!payment || (identity.role === 'customer' && payment.userId !== identity.sub)) throw new NotFound(`payment ${id} not found`);
     return payment;
   }
@@ -80,8 +82,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
     validate(emptyBody, req.body ?? {}, 'body');
-    const payment = await visiblePayment(req.params.id, identity);
-    const result = await startPayment(store, payment.id, actorOf(identity), origin(res));
+    const result = await startPayment(store, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
     res.json(toPaymentView(result.payment));
   });
 
@@ -89,11 +90,12 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
     const identity = identityOf(res);
     requireAdminOrSandbox(identity);
     validate(emptyBody, req.body ?? {}, 'body');
-    const payment = await visiblePayment(req.params.id, identity);
     const result = await processPaymentSuccess(
       store,
-      { paymentId: payment.id, transactionId: `manual-${randomUUID()}`, provider: null, actor: actorOf(identity), origin: origin(res) },
+      paymentIdOf(req.params.id),
+      { transactionId: `manual-${randomUUID()}`, provider: null, actor: actorOf(identity), origin: origin(res) },
       logger,
+      identity,
     );
     res.json(toPaymentView(result.payment));
   });
@@ -102,8 +104,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
     const identity = identityOf(res);
     requireAdminOrSandbox(identity);
     const body = validate(cancelBody, req.body ?? {}, 'body');
-    const payment = await visiblePayment(req.params.id, identity);
-    const result = await failPayment(store, payment.id, body.reason ?? 'marked failed', actorOf(identity), null, origin(res));
+    const result = await failPayment(store, paymentIdOf(req.params.id), body.reason ?? 'marked failed', actorOf(identity), null, origin(res), identity);
     res.json(toPaymentView(result.payment));
   });
 
@@ -111,8 +112,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
     const body = validate(cancelBody, req.body ?? {}, 'body');
-    const payment = await visiblePayment(req.params.id, identity);
-    const result = await cancelPayment(store, payment.id, body.reason ?? 'cancelled by request', actorOf(identity), origin(res));
+    const result = await cancelPayment(store, paymentIdOf(req.params.id), body.reason ?? 'cancelled by request', actorOf(identity), origin(res), identity);
     res.json(toPaymentView(result.payment));
   });
 
@@ -120,8 +120,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
     const identity = identityOf(res);
     if (identity.role !== 'admin') throw new Forbidden('only an admin may expire a payment');
     validate(emptyBody, req.body ?? {}, 'body');
-    const payment = await visiblePayment(req.params.id, identity);
-    const result = await expirePayment(store, payment.id, actorOf(identity), origin(res));
+    const result = await expirePayment(store, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
     res.json(toPaymentView(result.payment));
   });
 

@@ -1,4 +1,4 @@
-import { Arrivals, waitForRecord } from '../src/arrivals';
+import { Arrivals, waitForRecord } from '../src';
 
 describe('waiting for a record whose event is in flight', () => {
   it('wakes on the announcement and reads once more, not on a polling schedule', async () => {

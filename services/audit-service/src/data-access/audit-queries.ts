@@ -1,0 +1,52 @@
+import { findPage } from '@pay/db';
+import type { AuditFilter } from '../domain/audit-store';
+import { CALLBACK_ACTIONS } from '../domain/daily-report';
+import { emptyDayStats, type DayStats } from '../domain/daily-stats';
+import type { AuditRecord } from '../domain/hash-chain';
+import type { ReconciliationRow } from '../domain/reconciliation';
+import type { AuditModels, ReconciliationDocument } from './audit-models';
+
+/** Bookkeeping of the fold, not part of a reconciliation row. */
+const NOT_ROW_FIELDS = { last_seq: 0, version: 0 };
+
+/** The read side: the event list and what the daily report reads (see produceDailyReport). */
+export class AuditQueries {
+  constructor(private readonly models: AuditModels) {}
+
+  async list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }> {
+    const query: Record<string, unknown> = {};
+    if (filter.paymentId) query.payment_id = filter.paymentId;
+    if (filter.orderId) query.order_id = filter.orderId;
+    if (filter.action) query.action = filter.action;
+    if (filter.from || filter.to) {
+      query.occurred_at = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lte: filter.to } : {}) };
+    }
+    const { documents, count } = await findPage<AuditRecord>(this.models.records, query, page, pageSize, { occurred_at: -1, seq: -1 });
+    return { items: documents, count };
+  }
+
+  async dayStats(day: string): Promise<DayStats> {
+    const document = await this.models.dailyStats.findById(day).lean();
+    return document ? { counts: document.counts ?? {}, amount_minor: document.amount_minor ?? {} } : emptyDayStats();
+  }
+
+  async callbackTimes(day: string): Promise<number[]> {
+    const documents = await this.models.records.find({ day, action: { $in: CALLBACK_ACTIONS } }, { _id: 0, verify_ms: 1 }).lean();
+    return documents.map((document) => document.verify_ms).filter((value): value is number => typeof value === 'number');
+  }
+
+  async reconciliationCandidates(day: string): Promise<ReconciliationRow[]> {
+    const unmatched = (field: string, other: string) => ({ [field]: { $lte: day }, $or: [{ [other]: null }, { [other]: { $gt: day } }] });
+    const batches = await Promise.all([
+      this.models.reconciliation.find(unmatched('succeeded_day', 'paid_day'), NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
+      this.models.reconciliation.find(unmatched('paid_day', 'succeeded_day'), NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
+      this.models.reconciliation.find({ late_success_day: { $lte: day } }, NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
+    ]);
+    const rows = new Map<string, ReconciliationRow>();
+    for (const document of batches.flat()) {
+      const { _id, ...fields } = document;
+      rows.set(_id, { ...fields, payment_id: _id, order_id: fields.order_id ?? null });
+    }
+    return [...rows.values()];
+  }
+}

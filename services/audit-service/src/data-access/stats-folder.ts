@@ -1,0 +1,88 @@
+import { statsIncrementFor } from '../domain/daily-stats';
+import type { AuditRecord } from '../domain/hash-chain';
+import { reconciliationChangeFor } from '../domain/reconciliation';
+import type { AuditModels } from './audit-models';
+import { upsertIf } from './guarded-upsert';
+
+const FOLD_CURSOR_ID = 'daily_stats';
+const FOLD_BATCH = 200;
+const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_id: 1, amount_minor: 1, currency: 1, transaction_id: 1, occurred_at: 1 };
+
+/**
+ * Folds appended records into the report projections (`daily_stats` and `reconciliation`) in seq order,
+ * each record exactly once, with any number of replicas folding at the same time.
+ *
+ * Every folder walks records in seq order from a point up to which everything is folded (the shared
+ * fold cursor, saved only after folding), and finishes one record before the next. So when a folder
+ * reaches seq s, every lower seq is already folded, and each projected document keeps the highest seq
+ * applied to it (`last_seq`): a write conditional on `last_seq < s` that also sets `last_seq = s` applies
+ * s once, and a folder that reaches s late (another replica got there first) changes nothing. A crash
+ * between the two writes of one record is completed by the next walk over it.
+ *
+ * Those conditional writes must be atomic across replicas: on MongoDB they are; on FerretDB v1 the
+ * version guard makes them so (./guarded-upsert.ts).
+ */
+export class StatsFolder {
+  /** Every record with seq ≤ folded is folded; undefined = not known yet. */
+  private folded: number | undefined = undefined;
+
+  constructor(private readonly models: AuditModels) {}
+
+  /** Folds what is not folded yet; `justAppended` (this writer's last append) spares the query when it is next. */
+  async foldPending(justAppended: AuditRecord | null): Promise<number> {
+    if (justAppended && this.folded !== undefined && justAppended.seq === this.folded + 1) {
+      await this.foldRecord(justAppended);
+      this.folded = justAppended.seq;
+      await this.saveCursor(this.folded);
+      return 1;
+    }
+    // Another replica may have folded past this one's position: start from the further of the two.
+    let folded = Math.max(this.folded ?? 0, await this.storedCursor());
+    this.folded = folded;
+    let count = 0;
+    for (;;) {
+      const batch = await this.models.records
+        .find({ seq: { $gt: folded } }, FOLDED_FIELDS)
+        .sort({ seq: 1 })
+        .limit(FOLD_BATCH)
+        .lean<AuditRecord[]>();
+      for (const record of batch) {
+        await this.foldRecord(record);
+        this.folded = folded = record.seq;
+        count += 1;
+      }
+      if (batch.length < FOLD_BATCH) break;
+    }
+    if (count > 0) await this.saveCursor(folded);
+    return count;
+  }
+
+  private async foldRecord(record: AuditRecord): Promise<void> {
+    const increment = statsIncrementFor(record);
+    await upsertIf(
+      this.models.dailyStats.collection,
+      record.day,
+      { last_seq: { $lt: record.seq } },
+      { ...(Object.keys(increment).length > 0 ? { $inc: increment } : {}), $set: { last_seq: record.seq } },
+    );
+    const change = reconciliationChangeFor(record);
+    if (change) {
+      await upsertIf(
+        this.models.reconciliation.collection,
+        change.paymentId,
+        // A row written before `last_seq` existed has none: it has not seen this record either.
+        { $or: [{ last_seq: { $lt: record.seq } }, { last_seq: { $exists: false } }] },
+        { $set: { ...change.set, last_seq: record.seq } },
+      );
+    }
+  }
+
+  private async storedCursor(): Promise<number> {
+    return (await this.models.foldCursor.findById(FOLD_CURSOR_ID).lean())?.seq ?? 0;
+  }
+
+  /** Moves the shared cursor forward to `seq`; never backwards (a replica behind another leaves it). */
+  private async saveCursor(seq: number): Promise<void> {
+    await upsertIf(this.models.foldCursor.collection, FOLD_CURSOR_ID, { seq: { $lt: seq } }, { $set: { seq } });
+  }
+}
