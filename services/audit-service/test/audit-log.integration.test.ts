@@ -123,6 +123,24 @@ describe('audit log on the real database', () => {
     expect((await store.dayStats(REPORT_DAY)).amount_minor).toEqual({ payment_created: { CNY: 12 * 9900 } });
   });
 
+  it('folds into day figures and reconciliation rows stored before they carried a version', async () => {
+    const { models, store } = await openAuditLog('legacy');
+    const paidAt = new Date(at(1));
+    await models.dailyStats.collection.insertOne({ _id: REPORT_DAY as never, last_seq: 0, counts: { order_paid: 1 }, amount_minor: {} });
+    await models.reconciliation.collection.insertOne({ _id: 'p1' as never, order_id: 'o1', paid_day: REPORT_DAY, paid_at: paidAt });
+    await recordAuditEvent(store, paymentSucceeded(1, at(2)));
+
+    expect(await models.dailyStats.findById(REPORT_DAY).lean()).toMatchObject({ counts: { order_paid: 1, payment_succeeded: 1 }, last_seq: 1, version: 1 });
+    expect(await models.reconciliation.findById('p1').lean()).toMatchObject({
+      paid_day: REPORT_DAY,
+      paid_at: paidAt,
+      succeeded_day: REPORT_DAY,
+      transaction_id: 'tx1',
+      last_seq: 1,
+      version: 1,
+    });
+  });
+
   it('gives exactly the crafted day in the daily report, the same as computed from the records', async () => {
     const { store } = await openAuditLog('report');
     const events = craftedDayEvents();

@@ -19,8 +19,10 @@ const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_id: 1, a
  * s once, and a folder that reaches s late (another replica got there first) changes nothing. A crash
  * between the two writes of one record is completed by the next walk over it.
  *
- * Those conditional writes must be atomic across replicas: on MongoDB they are; on FerretDB v1 the
- * version guard makes them so (./guarded-upsert.ts).
+ * Those conditional writes must be atomic across replicas. On MongoDB they are. FerretDB v1 writes back
+ * what it read without re-checking the condition, so two replicas could both apply one record (the
+ * second write silently replacing the first), or a late write could replace a newer record's; there
+ * the version guard refuses the later write and the retry re-evaluates it (./guarded-upsert.ts).
  */
 export class StatsFolder {
   /** Every record with seq ≤ folded is folded; undefined = not known yet. */
@@ -28,18 +30,23 @@ export class StatsFolder {
 
   constructor(private readonly models: AuditModels) {}
 
-  /** Folds what is not folded yet; `justAppended` (this writer's last append) spares the query when it is next. */
+  /**
+   * Folds what is not folded yet; `justAppended` (this writer's last append) spares the query when it is
+   * next. Resolves to the number of records this call counted: a record another replica counted first
+   * is not among them, so over all replicas the counts add up to the records appended.
+   */
   async foldPending(justAppended: AuditRecord | null): Promise<number> {
     if (justAppended && this.folded !== undefined && justAppended.seq === this.folded + 1) {
-      await this.foldRecord(justAppended);
+      const counted = await this.foldRecord(justAppended);
       this.folded = justAppended.seq;
       await this.saveCursor(this.folded);
-      return 1;
+      return counted ? 1 : 0;
     }
     // Another replica may have folded past this one's position: start from the further of the two.
     let folded = Math.max(this.folded ?? 0, await this.storedCursor());
     this.folded = folded;
-    let count = 0;
+    let walked = 0;
+    let counted = 0;
     for (;;) {
       const batch = await this.models.records
         .find({ seq: { $gt: folded } }, FOLDED_FIELDS)
@@ -47,19 +54,20 @@ export class StatsFolder {
         .limit(FOLD_BATCH)
         .lean<AuditRecord[]>();
       for (const record of batch) {
-        await this.foldRecord(record);
+        if (await this.foldRecord(record)) counted += 1;
         this.folded = folded = record.seq;
-        count += 1;
+        walked += 1;
       }
       if (batch.length < FOLD_BATCH) break;
     }
-    if (count > 0) await this.saveCursor(folded);
-    return count;
+    if (walked > 0) await this.saveCursor(folded);
+    return counted;
   }
 
-  private async foldRecord(record: AuditRecord): Promise<void> {
+  /** Folds one record; true when this call counted it in its day (false: it already was). */
+  private async foldRecord(record: AuditRecord): Promise<boolean> {
     const increment = statsIncrementFor(record);
-    await upsertIf(
+    const counted = await upsertIf(
       this.models.dailyStats.collection,
       record.day,
       { last_seq: { $lt: record.seq } },
@@ -75,6 +83,7 @@ export class StatsFolder {
         { $set: { ...change.set, last_seq: record.seq } },
       );
     }
+    return counted;
   }
 
   private async storedCursor(): Promise<number> {

@@ -22,7 +22,10 @@ export interface AuditStore {
   append(entry: AuditEntry): Promise<AppendOutcome>;
   /** Brings the chain head up to the highest record (repairs a crash between insert and head update). */
   repairHead(): Promise<number>;
-  /** Folds appended records not yet counted into the daily stats and reconciliation, each exactly once. */
+  /**
+   * Folds appended records not yet counted into the daily stats and reconciliation, each exactly once
+   * even with several replicas folding at the same time; resolves to how many this call counted.
+   */
   foldPending(): Promise<number>;
   list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }>;
   verify(): Promise<VerifyResult>;

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import mongoose, { type Connection } from 'mongoose';
+import { ensureIndexes } from '@pay/db';
+import type { NormalizedNotification } from '@pay/providers';
+import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
+import { NotificationRepository } from '../src/data-access/notification-repository';
+
+/**
+ * Seen notifications with two gateway replicas on one real database. Each replica loads its own copy of
+ * the modules, as a separate process would, so only the database's version guard stands between them.
+ */
+const connections: Connection[] = [];
+
+async function openConnection(dbName: string, ownMongoose: typeof mongoose = mongoose): Promise<Connection> {
+  const connection = ownMongoose.createConnection(testMongoUrl(), { dbName, maxPoolSize: 3, autoIndex: false });
+  connections.push(connection);
+  return connection.asPromise();
+}
+
+/** A gateway replica's notification log: its own module instances, its own connection. */
+async function startReplica(dbName: string): Promise<NotificationRepository> {
+  let modules: [typeof import('mongoose'), typeof import('../src/data-access/notification-repository')];
+  await jest.isolateModulesAsync(async () => {
+    modules = await Promise.all([import('mongoose'), import('../src/data-access/notification-repository')]);
+  });
+  const [{ default: ownMongoose }, { NotificationRepository: OwnRepository }] = modules!;
+  return new OwnRepository(await openConnection(dbName, ownMongoose));
+}
+
+const notification = (): NormalizedNotification => ({
+  provider: 'wechatpay',
+  notificationId: `ntf-${randomUUID()}`,
+  paymentId: randomUUID(),
+  transactionId: 'txn-1',
+  outcome: 'success',
+  amountMinor: 100,
+});
+
+afterAll(async () => {
+  for (const connection of connections) {
+    await connection.dropDatabase().catch(() => undefined);
+    await connection.close();
+  }
+});
+
+describe('notification log with two replicas (real database)', () => {
+  it('marks a notification handed off once when both replicas mark it at the same time', async () => {
+    const dbName = isolatedPrefix('ntfreplicas');
+    const observer = await openConnection(dbName);
+    new NotificationRepository(observer); // declares the collection, which ensureIndexes creates
+    await ensureIndexes(observer);
+    const [first, second] = [await startReplica(dbName), await startReplica(dbName)];
+
+    const seen = notification();
+    const key = `wechatpay:${seen.notificationId}`;
+    expect(await first.recordOnce(seen, 'event-1', new Date())).toBeNull();
+    await Promise.all([first, second, first, second, first, second].map((replica) => replica.markHandedOff(key)));
+
+    expect(await second.recordOnce(seen, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
+    // One write won; the others found it marked (or were refused as stale and then found it marked).
+    expect(await observer.collection('notifications').findOne({ _id: key as never })).toMatchObject({ handed_off: true, version: 1 });
+  });
+
+  it('marks a notification recorded before notifications carried a version', async () => {
+    const dbName = isolatedPrefix('ntflegacy');
+    const connection = await openConnection(dbName);
+    const log = new NotificationRepository(connection);
+    await ensureIndexes(connection);
+    const seen = notification();
+    const key = `wechatpay:${seen.notificationId}`;
+    await connection.collection('notifications').insertOne({
+      _id: key as never,
+      provider: seen.provider,
+      notification_id: seen.notificationId,
+      payment_id: seen.paymentId,
+      outcome: seen.outcome,
+      amount_minor: seen.amountMinor,
+      event_id: 'event-1',
+      handed_off: false,
+      received_at: new Date(),
+      handed_off_at: null,
+    });
+
+    await log.markHandedOff(key);
+    expect(await log.recordOnce(seen, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
+  });
+});
