@@ -7,13 +7,15 @@
 #   docker build --build-arg SERVICE=order-service -t payments/order-service .
 #   docker run -e SERVICE=payment-service ... payments/order-service   # same image, other service
 #
-# Services run TypeScript through tsx (a runtime dependency), exactly as `npm start` and the tests do,
-# so there is no separate compile step. There is no HEALTHCHECK here: the ports differ per service, so
+# The build stage bundles every service with `npm run build` (esbuild, scripts/build.ts) into
+# dist/services/<name>/main.js; the runtime image runs that compiled JavaScript with plain
+# `node --enable-source-maps` (stack traces still name the .ts lines), on production node_modules only:
+# no tsx, no TypeScript sources. There is no HEALTHCHECK here: the ports differ per service, so
 # docker-compose.yml and the Kubernetes probes check each service's /readyz and /healthz themselves.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- deps: production node_modules, from the lock file only -------------------------------------------
+# ---- deps: every dependency (the build needs esbuild and tsx), from the lock file only --------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 # The lock file and every workspace's package.json first, so this layer (and `npm ci`) is rebuilt only
@@ -43,10 +45,24 @@ COPY services/audit-service/package.json services/audit-service/
 COPY services/callback-gateway/package.json services/callback-gateway/
 COPY services/order-service/package.json services/order-service/
 COPY services/payment-service/package.json services/payment-service/
-# Runtime dependencies only (tsx, express, mongoose, ... are all in "dependencies"); the workspaces
-# become symlinks node_modules/@pay/* -> ../../libs/*, which resolve once the sources are copied below.
+# The workspaces become symlinks node_modules/@pay/* -> ../../libs/*, which resolve once the sources are
+# copied in the build stage (the bundles take them in; the runtime image needs no libs/).
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --no-audit --no-fund
+    npm ci --no-audit --no-fund
+
+# ---- build: dist/services/<name>/main.js for all five ---------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json ./
+COPY libs ./libs
+COPY services ./services
+COPY scripts/build.ts ./scripts/
+# Fails the image build on any bundling error (types are checked by `npm test`, not here).
+RUN npm run build
+
+# ---- prod-deps: the same node_modules without devDependencies (esbuild, tsx, jest, ...) -------------------
+FROM deps AS prod-deps
+RUN --mount=type=cache,target=/root/.npm \
+    npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime ----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -55,13 +71,14 @@ ENV NODE_ENV=production \
     SERVICE=${SERVICE}
 WORKDIR /app
 # Owned by root and read-only for the process: the running service cannot rewrite its own code.
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY libs ./libs
-COPY services ./services
-# The node image's unprivileged user (uid/gid 1000). tsx keeps its compile cache in /tmp.
+# node_modules holds the packages the bundles leave external (express, mongoose, ...); every service's
+# bundle is copied, so SERVICE can also pick another one at run time.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=build /app/dist ./dist
+# The node image's unprivileged user (uid/gid 1000).
 USER node
 # Informational: 8080 api-gateway, 8081 callback-gateway, 8082 order, 8083 payment, 8084 audit.
 EXPOSE 8080 8081 8082 8083 8084
 # exec: node becomes PID 1 and receives SIGTERM itself (graceful shutdown, see libs/http onShutdown).
-CMD ["sh","-c","exec node --import tsx services/$SERVICE/src/main.ts"]
+CMD ["sh","-c","exec node --enable-source-maps dist/services/$SERVICE/main.js"]

@@ -7,5 +7,7 @@ echo "== typecheck (tsc --noEmit, strict)"
 npx tsc --noEmit -p tsconfig.json
 echo "== lint (eslint)"
 npx eslint . --max-warnings=0
+echo "== bench (short: proves the command works; no thresholds)"
+npx tsx scripts/bench.ts --short
 echo "== jest"
 npx jest --ci "$@"

@@ -183,6 +183,12 @@ describe('docker-compose.yml', () => {
       expect({ service: name, context: build.context, dockerfile: build.dockerfile ?? 'Dockerfile' }).toEqual({ service: name, context: '.', dockerfile: 'Dockerfile' });
       expect({ service: name, SERVICE: asObj(build.args, `${name}.build.args`).SERVICE }).toEqual({ service: name, SERVICE: name });
       expect(existsSync(path.join(ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
+      // The image's CMD (compiled JavaScript, see the Dockerfile) runs the service: no override here.
+      expect({ service: name, command: composeService(name).command, entrypoint: composeService(name).entrypoint }).toEqual({
+        service: name,
+        command: undefined,
+        entrypoint: undefined,
+      });
     }
   });
 
@@ -405,9 +411,11 @@ const workspaces = ['libs', 'services'].flatMap((dir) =>
 );
 
 describe('Dockerfile', () => {
-  it('has a deps and a runtime stage on node:20-bookworm-slim', () => {
+  it('has deps, build and prod-deps stages and a runtime stage on node:20-bookworm-slim', () => {
     expect(stages.map((s) => [s.name, s.image])).toEqual([
       ['deps', 'node:20-bookworm-slim'],
+      ['build', 'deps'],
+      ['prod-deps', 'deps'],
       ['runtime', 'node:20-bookworm-slim'],
     ]);
   });
@@ -439,14 +447,38 @@ describe('Dockerfile', () => {
     const env = Object.assign({}, ...runtime.filter((i) => i.op === 'ENV').map((i) => envPairs(i.args))) as Record<string, string>;
     expect(env).toMatchObject({ NODE_ENV: 'production', SERVICE: '${SERVICE}' });
     expect(runtime.some((i) => i.op === 'ARG' && /^SERVICE\b/.test(i.args))).toBe(true);
-    expect(JSON.parse(runtime[cmdAt]?.args ?? 'null')).toEqual(['sh', '-c', 'exec node --import tsx services/$SERVICE/src/main.ts']);
+    // Compiled JavaScript, not tsx: `npm run build`'s bundle, with source maps for .ts stack traces.
+    expect(JSON.parse(runtime[cmdAt]?.args ?? 'null')).toEqual(['sh', '-c', 'exec node --enable-source-maps dist/services/$SERVICE/main.js']);
+    expect(runtime.some((i) => /\btsx\b/.test(i.args))).toBe(false);
   });
 
-  it('copies the installed node_modules and the sources the services run from into the runtime stage', () => {
+  it('the build stage bundles the services with npm run build from the sources and build script it copies', () => {
+    const build = stage('build').instructions;
+    const runBuild = build.findIndex((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args));
+    expect(runBuild).toBeGreaterThan(0);
+    const copied = build
+      .slice(0, runBuild)
+      .filter((i) => i.op === 'COPY')
+      .flatMap((i) => i.args.split(' ').filter((w) => !w.startsWith('--')).slice(0, -1));
+    expect(copied).toEqual(expect.arrayContaining(['libs', 'services', 'tsconfig.json', 'scripts/build.ts']));
+    const manifest = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(manifest.scripts.build).toMatch(/\bscripts\/build\.ts\b/);
+  });
+
+  it('the runtime stage gets production node_modules and the bundles only: no TypeScript sources, no tsx', () => {
+    expect(stage('prod-deps').instructions.some((i) => i.op === 'RUN' && /\bnpm prune\b.*--omit=dev\b/.test(i.args))).toBe(true);
     const copies = stage('runtime').instructions.filter((i) => i.op === 'COPY').map((i) => i.args);
-    expect(copies.some((args) => /^--from=deps \/app\/node_modules\b/.test(args))).toBe(true);
+    expect(copies.some((args) => /^--from=prod-deps \/app\/node_modules\b/.test(args))).toBe(true);
+    expect(copies.some((args) => /^--from=build \/app\/dist\b/.test(args))).toBe(true);
     const sources = copies.filter((args) => !args.startsWith('--from')).flatMap((args) => args.split(' ').filter((w) => !w.startsWith('--')).slice(0, -1));
-    expect(sources).toEqual(expect.arrayContaining(['libs', 'services', 'tsconfig.json', 'package.json']));
+    expect(sources).toEqual(['package.json']);
+    // What the bundles leave external is loaded from production node_modules; the build tools are dev-only.
+    const manifest = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    for (const tool of ['tsx', 'esbuild', 'typescript']) {
+      expect({ tool, production: tool in manifest.dependencies, dev: tool in manifest.devDependencies }).toEqual({ tool, production: false, dev: true });
+    }
+    const installed = JSON.parse(read('node_modules', 'esbuild', 'package.json')) as { version: string };
+    expect(manifest.devDependencies.esbuild).toBe(installed.version);
   });
 
   it('.dockerignore keeps node_modules, caches and git out, but nothing the image copies', () => {
@@ -455,9 +487,11 @@ describe('Dockerfile', () => {
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.cache', '.git', 'coverage', 'dist']));
-    for (const needed of ['*', 'libs', 'services', 'package.json', 'package-lock.json', 'tsconfig.json', 'libs/*', 'services/*']) {
+    for (const needed of ['*', 'libs', 'services', 'package.json', 'package-lock.json', 'tsconfig.json', 'libs/*', 'services/*', 'scripts/build.ts']) {
       expect(ignored).not.toContain(needed);
     }
+    // The build stage runs scripts/build.ts: with scripts/ ignored, it must be let back in.
+    if (ignored.includes('scripts')) expect(ignored.indexOf('!scripts/build.ts')).toBeGreaterThan(ignored.indexOf('scripts'));
   });
 });
 
@@ -651,7 +685,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('runs two replicas per service with surge-first rollouts (the reason written down), 30 s grace, resource requests and limits, non-root, one image', () => {
+  it('runs two replicas per service with surge-first rollouts (the reason written down), 30 s grace, resource requests and limits, non-root, one image run by its own command', () => {
     const images = new Set<string>();
     for (const { name } of SERVICES) {
       const deployment = k8sObject('Deployment', name);
@@ -669,6 +703,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       for (const bound of ['requests', 'limits']) {
         expect({ service: name, bound, set: Object.keys(asObj(resources[bound], `${name} ${bound}`)).sort() }).toEqual({ service: name, bound, set: ['cpu', 'memory'] });
       }
+      // The image's CMD (compiled JavaScript, see the Dockerfile) runs the service: no override here.
+      expect({ service: name, command: c.command, args: c.args }).toEqual({ service: name, command: undefined, args: undefined });
       const nonRoot = asObj(pod.securityContext ?? {}, 'pod securityContext').runAsNonRoot ?? asObj(c.securityContext ?? {}, 'securityContext').runAsNonRoot;
       expect({ service: name, nonRoot }).toEqual({ service: name, nonRoot: true });
       images.add(String(c.image));

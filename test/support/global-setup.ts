@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { provideInfrastructure, REPO_ROOT, type Infrastructure } from '@pay/harness';
+import { buildServices, provideInfrastructure, REPO_ROOT, SERVICE_NAMES, type Infrastructure } from '@pay/harness';
 
 /**
  * One real MongoDB-compatible server and one real broker for the whole jest run. Test files isolate
@@ -10,6 +10,9 @@ export default async function globalSetup(): Promise<void> {
   const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
   const logDir = path.join(REPO_ROOT, '.cache', 'test-logs', runId);
   mkdirSync(logDir, { recursive: true });
+  // End-to-end tests run the services compiled (dist/services/<name>/main.js): build them once for the
+  // run, so no worker builds (PAY_RUN_TS=1 runs them through tsx instead).
+  if (process.env.PAY_RUN_TS !== '1') await buildServices(SERVICE_NAMES);
   const infrastructure = await provideInfrastructure({
     ferretDatabase: `pay_test_${runId}`,
     dropOnStop: true,

@@ -69,7 +69,20 @@ export class AmountMismatch extends BusinessRuleViolation {
   }
 }
 
-/** A dependency (database, broker, another service) is unavailable; the caller may retry. */
+export interface UnavailableOptions {
+  /** A more precise code than `unavailable` (e.g. `order_not_yet_known`). */
+  code?: string;
+  /** When it is worth trying again; a transport may say so (HTTP `Retry-After`). */
+  retryAfterSeconds?: number;
+}
+
+/** A dependency (database, broker, another service) is unavailable, or not caught up yet; the caller may retry. */
 export class Unavailable extends AppError {
-  readonly code = 'unavailable';
+  readonly code: string;
+  readonly retryAfterSeconds?: number;
+  constructor(message: string, details?: unknown, options: UnavailableOptions = {}) {
+    super(message, details);
+    this.code = options.code ?? 'unavailable';
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+  }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { canConnect, freePort, waitFor } from './ports';
+import { mirrorIndexes } from './index-mirror';
 import { installVersionGuard } from './version-guard';
 
 const run = promisify(execFile);
@@ -40,7 +41,7 @@ export async function ensureFerretDbBinary(log: (line: string) => void = () => u
 export interface FerretDb {
   url: string;
   backend: 'postgresql' | 'sqlite';
-  /** The PostgreSQL database behind it (postgresql backend): where the version guard lives. */
+  /** The PostgreSQL database behind it (postgresql backend): where the version guard and index mirror live. */
   postgres: { host: string; port: number; database: string } | null;
   stop(): Promise<void>;
 }
@@ -105,6 +106,10 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
     });
     // Before FerretDB creates any table, so every collection table gets the guard as it is created.
     await withPostgres(pgHost, pgPort, installVersionGuard, database);
+    // Same moment, same reason: GIN twins of the declared indexes (and `_id`) for tables to come and for
+    // those of an earlier run, and `plan_cache_mode = force_custom_plan`, which reaches only connections
+    // opened afterwards, i.e. FerretDB's whole pool (see index-mirror.ts).
+    await withPostgres(pgHost, pgPort, mirrorIndexes, database);
     backend = 'postgresql';
     const pool = options.poolMaxConns ?? 50;
     args = ['-listen', listen, '-handler', 'postgresql', '-postgresql-url', `postgres://postgres@${pgHost}:${pgPort}/${database}?pool_max_conns=${pool}`];

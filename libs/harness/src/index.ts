@@ -1,3 +1,4 @@
+export * from './build';
 export * from './ferretdb';
 export * from './infrastructure';
 export * from './ports';
@@ -5,3 +6,4 @@ export * from './services';
 export * from './dev-env';
 export * from './simulator';
 export * from './version-guard';
+export * from './index-mirror';

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { declareTopology } from '@pay/messaging';
 import { startBalancer, type Balancer } from './balancer';
+import { ensureServiceBuilt } from './build';
 import { REPO_ROOT } from './ferretdb';
 import { freePort, waitFor } from './ports';
 import { ALL_SERVICE_EVENTS } from './topology';
@@ -57,9 +58,19 @@ export interface StartServiceOptions {
   readyTimeoutMs?: number;
 }
 
-/** Runs one service as its own Node.js process (TypeScript through tsx) and waits for /readyz. */
+/**
+ * How a service process is started: its compiled bundle (dist/services/<name>/main.js, built first when
+ * missing or older than its sources; source maps keep stack traces on the .ts lines), or its TypeScript
+ * through tsx with PAY_RUN_TS=1 (debugging).
+ */
+export async function serviceCommand(name: ServiceName): Promise<string[]> {
+  if (process.env.PAY_RUN_TS === '1') return ['--import', 'tsx', serviceEntry(name)];
+  return ['--enable-source-maps', await ensureServiceBuilt(name)];
+}
+
+/** Runs one service as its own Node.js process (see serviceCommand) and waits for /readyz. */
 export async function startService(name: ServiceName, port: number, options: StartServiceOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serviceEntry(name)], {
+  const child = spawn(process.execPath, await serviceCommand(name), {
     cwd: REPO_ROOT,
     env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

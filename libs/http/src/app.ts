@@ -145,6 +145,11 @@ export function httpStatusOf(error: unknown): number {
   return 500;
 }
 
+/** `Retry-After` in whole seconds (RFC 9110 delay-seconds), at least 1. */
+function retryAfterValue(seconds: number): string {
+  return String(Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 1);
+}
+
 /** The one mapping from errors to `{error:{code,message,details?}}`. Unknown errors never leak internals. */
 export function errorMapper(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
@@ -152,7 +157,10 @@ export function errorMapper(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (error instanceof AppError) {
       const status = httpStatusOf(error);
-      if (status >= 500) logger.error(error.message, { code: error.code });
+      // Unavailable is retryable by definition (its cause, e.g. an unreachable upstream, is logged where it is seen).
+      if (error instanceof Unavailable) logger.warn(error.message, { code: error.code });
+      else if (status >= 500) logger.error(error.message, { code: error.code });
+      if (error instanceof Unavailable && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', retryAfterValue(error.retryAfterSeconds));
       res.status(status).json({ error: { code: error.code, message: error.message, details: error.details, request_id: requestId } });
       return;
     }

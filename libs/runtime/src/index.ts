@@ -2,7 +2,6 @@ import type { Express } from 'express';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import { ConfigError, loadConfig, type commonEnv } from '@pay/config';
-import { connectMongo, databaseName, ensureIndexes, pingMongo } from '@pay/db';
 import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
 import { createLogger, type Logger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
@@ -66,10 +65,12 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
   const metrics = createMetrics(spec.name);
 
   try {
-    const db = spec.database
-      ? await connectMongo({
+    // Loaded only by services that own a database: mongoose alone costs ~30 MB of memory the API gateway does not need.
+    const database = spec.database ? await import('@pay/db') : null;
+    const db = spec.database && database
+      ? await database.connectMongo({
           url: config.MONGO_URL,
-          dbName: databaseName(config.DB_PREFIX, spec.database),
+          dbName: database.databaseName(config.DB_PREFIX, spec.database),
           maxPoolSize: config.MONGO_MAX_POOL_SIZE,
           logger,
         })
@@ -81,9 +82,9 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
       await broker.start();
       readiness.broker = () => broker.isConnected();
     }
-    if (db) readiness.database = () => pingMongo(db);
+    if (db && database) readiness.database = () => database.pingMongo(db);
     const parts = await spec.build({ config, logger, metrics, broker, db, readiness });
-    if (db) await ensureIndexes(db);
+    if (db && database) await database.ensureIndexes(db);
     await parts.start?.();
     if (broker && spec.events && spec.events.consumes.length > 0) observeQueueDepths(metrics, broker, spec.events);
     finishApp(parts.app, logger);

@@ -12,6 +12,8 @@ import { KnownOrdersRepository } from './data-access/known-orders-repository';
 import { expireOverduePayments } from './domain/expire-overdue';
 import { paymentRoutes } from './entry-points/http/routes';
 import { paymentEventHandlers } from './entry-points/messaging/consumers';
+import { InHandDeliveries } from './entry-points/messaging/in-hand-deliveries';
+import { ConsumerLag } from './entry-points/messaging/order-view-lag';
 import { startSweeper } from './entry-points/sweeper';
 import { paymentServiceEvents } from './events';
 
@@ -50,17 +52,20 @@ void runService({
       }
     });
     const orders = new KnownOrdersRepository(db!);
-    const inbox = createInbox(db!);
+    // order.created deliveries in hand count as lag (RabbitMQ's queue depth counts only ready messages).
+    const orderDeliveries = new InHandDeliveries(['order.created']);
+    const inbox = orderDeliveries.track(createInbox(db!));
+    const lag = new ConsumerLag({ waiting: () => broker!.queueDepths(paymentServiceEvents.service), inHand: () => orderDeliveries.count });
 
     const app = createHttpApp({ service: 'payment-service', logger, metrics, readiness });
-    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, orders, config, logger }));
+    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, orders, lag, config, logger }));
 
     let sweeper: { stop(): Promise<void> } | null = null;
     return {
       app,
       async start() {
         relay.start();
-        await broker!.consume(paymentServiceEvents, paymentEventHandlers(store, orders, logger), { inbox });
+        await broker!.consume(paymentServiceEvents, paymentEventHandlers(store, orders, logger), { inbox, prefetch: config.CONSUMER_PREFETCH });
         sweeper = startSweeper(() => expireOverduePayments(store, logger), config.EXPIRY_SWEEP_INTERVAL_MS, logger);
       },
       background: [{ stop: async () => sweeper?.stop() }, relay],

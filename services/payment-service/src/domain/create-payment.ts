@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EventOrigin, Identity } from '@pay/contracts';
 import { waitForRecord } from '@pay/arrivals';
-import { AmountMismatch, BusinessRuleViolation, NotFound } from '@pay/errors';
+import { AmountMismatch, BusinessRuleViolation, NotFound, Unavailable } from '@pay/errors';
 import { changePayment } from './change-payment';
 import type { KnownOrder, KnownOrders } from './known-orders';
+import { VIEW_CAUGHT_UP, type OrderViewLag } from './order-view-lag';
 import { OPEN_STATUSES, PaymentAggregate, type Payment, type PaymentMethod } from './payment';
 import type { PaymentStore } from './payment-store';
 
@@ -21,10 +22,15 @@ export interface CreatePaymentSettings {
   orderWaitMs: number;
 }
 
+/** What a client is told to wait before asking again for an order our view has not caught up with. */
+export const ORDER_NOT_YET_KNOWN_RETRY_AFTER_S = 1;
+
 /**
  * The original `create_for_order`: the order exists, is pending payment and belongs to the caller; the
  * amount is the order total; expires_at = now + TTL; an initial log entry; `payment.created`. The unique
- * live-payment index refuses a second live payment for the order (409).
+ * live-payment index refuses a second live payment for the order (409). An order our view does not
+ * know is "not found" (404) only when the view has caught up (`lag`); while it lags, "not known yet"
+ * (503 with a retry delay): an order that exists is never answered 404.
  */
 export async function createPaymentForOrder(
   store: PaymentStore,
@@ -32,13 +38,9 @@ export async function createPaymentForOrder(
   input: CreatePaymentInput,
   settings: CreatePaymentSettings,
   origin: EventOrigin,
+  lag: OrderViewLag = VIEW_CAUGHT_UP,
 ): Promise<Payment> {
-  // The customer may pay the moment the order service answered, before its order.created reached us.
-  const order = await waitForRecord(
-    () => orders.get(input.orderId),
-    (maxMs, signal) => orders.nextRecorded(input.orderId, maxMs, signal),
-    settings.orderWaitMs,
-  );
+  const order = await knownOrder(orders, lag, input.orderId, settings.orderWaitMs);
   if (!order || (input.identity.role !== 'admin' && order.userId !== input.identity.sub)) {
     throw new NotFound(`order ${input.orderId} not found`);
   }
@@ -57,6 +59,29 @@ export async function createPaymentForOrder(
   await store.insert(payment);
   await withdrawIfOrderCancelledMeanwhile(store, orders, payment.state, origin);
   return payment.state;
+}
+
+/**
+ * The order as our view knows it, or null when it does not exist. The customer may pay the moment the
+ * order service answered, before its order.created reached us: wait up to `waitMs` for it. Still
+ * unknown then: ask whether the view lags FIRST and read once more AFTER, so an order.created recorded
+ * between the two is read, and one still queued or in hand at the question makes the answer "behind".
+ */
+async function knownOrder(orders: KnownOrders, lag: OrderViewLag, orderId: string, waitMs: number): Promise<KnownOrder | null> {
+  const waited = await waitForRecord(
+    () => orders.get(orderId),
+    (maxMs, signal) => orders.nextRecorded(orderId, maxMs, signal),
+    waitMs,
+  );
+  if (waited) return waited;
+  const behind = await lag.isBehind().catch(() => true); // cannot tell: never a false 404
+  const order = await orders.get(orderId);
+  if (order || !behind) return order;
+  throw new Unavailable(
+    `order ${orderId} is not known to the payment service yet (order events are still being processed); retry after the seconds in Retry-After`,
+    { order_id: orderId },
+    { code: 'order_not_yet_known', retryAfterSeconds: ORDER_NOT_YET_KNOWN_RETRY_AFTER_S },
+  );
 }
 
 /**

@@ -7,8 +7,11 @@ import { BadInput, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 import { rawBodyOf } from '@pay/http';
 
-/** Service answer headers a client needs (CSV download name, idempotent replay); nothing else leaks. */
-const RELAYED_RESPONSE_HEADERS = ['content-disposition', 'idempotent-replayed'];
+/**
+ * Service answer headers a client needs (CSV download name, idempotent replay, when to retry a 503);
+ * nothing else leaks.
+ */
+const RELAYED_RESPONSE_HEADERS = ['content-disposition', 'idempotent-replayed', 'retry-after'];
 
 export interface ProxyOptions {
   /** The owning service's replicas (base URLs): requests go round-robin over them. */

@@ -7,6 +7,7 @@ import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
 import { createPaymentForOrder } from '../../domain/create-payment';
 import type { KnownOrders } from '../../domain/known-orders';
+import type { OrderViewLag } from '../../domain/order-view-lag';
 import type { Payment } from '../../domain/payment';
 import { cancelPayment, expirePayment, failPayment, startPayment } from '../../domain/payment-moves';
 import type { PaymentStore } from '../../domain/payment-store';
@@ -17,6 +18,11 @@ import { toPaymentView } from './payment-view';
 interface Dependencies {
   store: PaymentStore;
   orders: KnownOrders;
+  /**
+   * Whether the view of orders lags: an unknown order is then "not known yet" (503), not 404. main.ts
+   * always passes the broker-backed one; left out (route tests without a broker), the view counts as caught up.
+   */
+  lag?: OrderViewLag;
   config: PaymentConfig;
   logger: Logger;
 }
@@ -24,7 +30,7 @@ interface Dependencies {
 const PRODUCER = 'payment-service';
 
 /** Thin: validate → use case → view. Rules live in domain/. */
-export function paymentRoutes({ store, orders, config, logger }: Dependencies): Router {
+export function paymentRoutes({ store, orders, lag, config, logger }: Dependencies): Router {
   const router = Router();
   const origin = (res: Response) => eventOrigin(res, PRODUCER);
   const actorOf = (identity: Identity) => `${identity.role}:${identity.sub}`;
@@ -69,6 +75,7 @@ export function paymentRoutes({ store, orders, config, logger }: Dependencies): 
       { identity, orderId: body.order_id, method: body.method, amountMinor: body.amount },
       { ttlMinutes: config.PAYMENT_TTL_MINUTES, orderWaitMs: config.ORDER_WAIT_MS },
       origin(res),
+      lag,
     );
     logger.info('payment created', { payment_id: payment.id, order_id: payment.orderId, amount_minor: payment.amountMinor });
     res.status(201).json(toPaymentView(payment));
