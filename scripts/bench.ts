@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     };
     // BENCH_CPU_PROF=1: every service writes a V8 CPU profile when it stops; summarised at the end.
     const profileDir = process.env.BENCH_CPU_PROF ? path.join(REPO_ROOT, '.cache', 'bench-profiles', runId) : null;
-    if (profileDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim();
+    if (profileDir) env.SERVICE_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
     stack = await startStack({ env, logDir: path.join(REPO_ROOT, '.cache', 'bench-logs', runId), multiProcessSafe: infrastructure.multiProcessSafe });
     await watcher.start(infrastructure.amqpUrl, `${prefix}_stack`);
     await runFlows(stack, secrets, watcher, 2, 6, 'warmup');

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AuditEventView, createOrderBody, createPaymentBody, ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
+import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
 
 /**
  * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
@@ -99,7 +99,7 @@ export function createClient({ baseUrl, token }: ClientOptions) {
     cancelOrder: (orderId: string, reason?: string) => call<OrderView>('POST', `/orders/${id(orderId)}/cancel`, reasonBody(reason)),
     // audit (auditor/admin)
     getAuditEvents: (params: AuditEventParams = {}) => call<Page<AuditEventView>>('GET', '/audit/events', undefined, params),
-    verifyAudit: () => call<{ ok: boolean; checked: number; first_bad?: unknown }>('GET', '/audit/verify'),
+    verifyAudit: (query: { full?: boolean } = {}) => call<AuditVerifyResult>('GET', `/audit/verify${query.full ? '?full=true' : ''}`),
     getDailyReport: (date: string) => call<Record<string, unknown>>('GET', '/audit/reports/daily', undefined, { date, format: 'json' }),
     getDailyReportCsv: (date: string) => call<string>('GET', '/audit/reports/daily', undefined, { date, format: 'csv' }),
   };

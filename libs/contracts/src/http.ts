@@ -231,6 +231,9 @@ export const auditEventView = z
   .meta({ id: 'AuditEventView' });
 export type AuditEventView = z.infer<typeof auditEventView>;
 
+/** `?full=true`: walk the whole chain, ignoring checkpoints (the deep check for compliance runs). */
+export const auditVerifyQuery = z.strictObject({ full: z.enum(['true', 'false']).optional() });
+
 export const auditVerifyResult = z
   .object({
     ok: z.boolean(),
@@ -239,8 +242,14 @@ export const auditVerifyResult = z
       .object({ seq: z.number().int(), id: z.string().nullable(), problem: z.string(), detail: z.string() })
       .optional()
       .meta({ description: 'The first broken link (edited, missing, moved or cut-off record)' }),
+    from_checkpoint: z
+      .number()
+      .int()
+      .meta({ description: 'Seq of the signed checkpoint the walk started after; 0 for a walk of the whole chain (?full=true, or no trusted checkpoint)' }),
+    checkpoints: z.number().int().meta({ description: 'Chain checkpoints stored, this verify\'s included' }),
   })
   .meta({ id: 'AuditVerifyResult' });
+export type AuditVerifyResult = z.infer<typeof auditVerifyResult>;
 
 const rate = z.number().nullable().meta({ description: 'A ratio in [0, 1] rounded to 6 places; null when undefined' });
 const amountsByCurrency = z.record(z.string(), z.object({ amount_minor: z.number().int(), amount: money }));

@@ -70,7 +70,10 @@ export async function serviceCommand(name: ServiceName): Promise<string[]> {
 
 /** Runs one service as its own Node.js process (see serviceCommand) and waits for /readyz. */
 export async function startService(name: ServiceName, port: number, options: StartServiceOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, await serviceCommand(name), {
+  // SERVICE_NODE_FLAGS: extra Node.js flags for the services (e.g. `--cpu-prof --cpu-prof-dir=…`, which
+  // NODE_OPTIONS does not accept).
+  const flags = (options.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...(await serviceCommand(name))], {
     cwd: REPO_ROOT,
     env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,7 +17,10 @@ void runService({
   database: 'audit',
   events: auditServiceEvents,
   async build({ config, logger, metrics, broker, db, readiness }) {
-    const store = new AuditRepository(auditModels(db!), { chainKey: config.AUDIT_CHAIN_KEY ?? null });
+    const store = new AuditRepository(auditModels(db!), {
+      chainKey: config.AUDIT_CHAIN_KEY ?? null,
+      checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+    });
     const auditMetrics = createAuditMetrics(metrics.registry);
     const app = createHttpApp({ service: 'audit-service', logger, metrics, readiness });
     app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), auditRoutes({ store, logger }));

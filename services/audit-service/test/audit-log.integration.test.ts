@@ -3,10 +3,10 @@ import type { AnyEvent } from '@pay/contracts';
 import { ensureIndexes } from '@pay/db';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
 import { auditModels, type AuditModels } from '../src/data-access/audit-models';
-import { AuditRepository } from '../src/data-access/audit-repository';
+import { AuditRepository, type AuditRepositoryOptions } from '../src/data-access/audit-repository';
 import { buildAuditEntry } from '../src/domain/audit-record';
 import { computeDailyReport, produceDailyReport } from '../src/domain/daily-report';
-import { chainNext } from '../src/domain/hash-chain';
+import { chainNext, checkpointMac } from '../src/domain/hash-chain';
 import { recordAuditEvent } from '../src/domain/record-event';
 import { craftedDayEvents, paymentCreated, paymentSucceeded, REPORT_DAY } from './audit-fixtures';
 
@@ -16,13 +16,13 @@ import { craftedDayEvents, paymentCreated, paymentSucceeded, REPORT_DAY } from '
  */
 const connections: Connection[] = [];
 
-async function openAuditLog(label: string): Promise<{ connection: Connection; models: AuditModels; store: AuditRepository }> {
+async function openAuditLog(label: string, options: AuditRepositoryOptions = {}): Promise<{ connection: Connection; models: AuditModels; store: AuditRepository }> {
   const connection = mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix(label), maxPoolSize: 3, autoIndex: false });
   connections.push(connection);
   await connection.asPromise();
   const models = auditModels(connection);
   await ensureIndexes(connection);
-  return { connection, models, store: new AuditRepository(models) };
+  return { connection, models, store: new AuditRepository(models, options) };
 }
 
 async function recordAll(store: AuditRepository, events: AnyEvent[]): Promise<void> {
@@ -54,7 +54,7 @@ describe('audit log on the real database', () => {
   it('verifies an untouched chain of ten records and keeps the head on the last one', async () => {
     const { models, store } = await openAuditLog('ok');
     await recordAll(store, tenEvents());
-    expect(await store.verify()).toEqual({ ok: true, checked: 10 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 1 });
     const last = await models.records.findOne({ seq: 10 }).lean();
     // Ten advances of the head, each a versioned write.
     expect(await models.chainHead.findById('head').lean()).toEqual({ _id: 'head', seq: 10, hash: last!.hash, version: 10 });
@@ -96,14 +96,15 @@ describe('audit log on the real database', () => {
     // The crash: record 4 inserted, head and stats never updated.
     const orphan = chainNext(buildAuditEntry(paymentCreated(4, at(3)), new Date()), { seq: head.seq, hash: head.hash });
     await models.records.collection.insertOne(orphan as never);
-    expect(await store.verify()).toEqual({ ok: true, checked: 4 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 4, from_checkpoint: 0, checkpoints: 1 }); // checkpoint at the head, 3
 
     const restarted = new AuditRepository(models);
     expect(await restarted.repairHead()).toBe(4);
     expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: 4, hash: orphan.hash });
     expect(await restarted.foldPending()).toBe(1);
     await recordAuditEvent(restarted, paymentCreated(5, at(4)));
-    expect(await restarted.verify()).toEqual({ ok: true, checked: 5 });
+    expect(await restarted.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 3, checkpoints: 2 });
+    expect(await restarted.verify({ full: true })).toEqual({ ok: true, checked: 5, from_checkpoint: 0, checkpoints: 2 });
     expect((await restarted.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 5 });
   });
 
@@ -115,7 +116,7 @@ describe('audit log on the real database', () => {
       recordAll(store, events.filter((_, i) => i % 2 === 0)),
       recordAll(other, events.filter((_, i) => i % 2 === 1)),
     ]);
-    expect(await store.verify()).toEqual({ ok: true, checked: 12 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 12, from_checkpoint: 0, checkpoints: 1 });
     const seqs = (await models.records.find({}, { seq: 1 }).sort({ seq: 1 }).lean()).map((r) => r.seq);
     expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     await store.foldPending();
@@ -177,5 +178,82 @@ describe('audit log on the real database', () => {
     expect(ofPayment.items.map((r) => r.action)).toEqual(['payment_succeeded', 'payment_created']);
     const window = await store.list({ action: 'payment_created', from: new Date(at(2)), to: new Date(at(4)) }, 1, 20);
     expect(window.items.map((r) => r.payment_id)).toEqual(['p5', 'p4', 'p3']);
+  });
+});
+
+describe('verify from checkpoints', () => {
+  const CHAIN_KEY = 'checkpoint-test-chain-key-0123456789abcdef';
+
+  it('walks only the records after the latest checkpoint, and stores one at the head', async () => {
+    const { models, store } = await openAuditLog('ckpt', { checkpointEvery: 4 });
+    await recordAll(store, tenEvents()); // the appends of seq 4 and 8 verified up to them
+    expect((await models.checkpoints.find({}).sort({ _id: 1 }).lean()).map((checkpoint) => checkpoint._id)).toEqual([4, 8]);
+    expect(await store.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 8, checkpoints: 3 });
+    const last = (await models.records.findOne({ seq: 10 }).lean())!;
+    expect(await models.checkpoints.findById(10).lean()).toEqual({ _id: 10, seq: 10, hash: last.hash, verified_at: expect.any(Date), mac: checkpointMac(10, last.hash) });
+
+    await recordAuditEvent(store, paymentCreated(11, at(11)));
+    expect(await store.verify()).toEqual({ ok: true, checked: 1, from_checkpoint: 10, checkpoints: 4 });
+    expect(await store.verify({ full: true })).toEqual({ ok: true, checked: 11, from_checkpoint: 0, checkpoints: 4 });
+  });
+
+  it('ignores a checkpoint whose mac does not match (keyed chain): walks from the one below, or all', async () => {
+    const { models, store } = await openAuditLog('ckptmac', { chainKey: CHAIN_KEY });
+    await recordAll(store, tenEvents());
+    const hashAt = async (seq: number) => (await models.records.findOne({ seq }).lean())!.hash;
+    // Signed without the key (what a database writer can compute): not trusted.
+    const forged = { _id: 8, seq: 8, hash: await hashAt(8), verified_at: new Date(), mac: checkpointMac(8, await hashAt(8)) };
+    await models.checkpoints.collection.insertOne(forged as never);
+    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 2 });
+
+    await models.checkpoints.collection.deleteOne({ _id: 10 as never });
+    const signed = { _id: 5, seq: 5, hash: await hashAt(5), verified_at: new Date(), mac: checkpointMac(5, await hashAt(5), CHAIN_KEY) };
+    await models.checkpoints.collection.insertOne(signed as never);
+    expect(await store.verify()).toEqual({ ok: true, checked: 5, from_checkpoint: 5, checkpoints: 3 });
+  });
+
+  it('detects a record edited after the latest checkpoint on an incremental verify', async () => {
+    const { models, store } = await openAuditLog('ckptedit', { checkpointEvery: 4 });
+    await recordAll(store, tenEvents());
+    await models.records.collection.updateOne({ seq: 9 }, { $set: { amount_minor: 1 } });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 1, from_checkpoint: 8, first_bad: { seq: 9, problem: 'hash_mismatch' } });
+    expect(await models.checkpoints.countDocuments({})).toBe(2); // nothing stored past the fault
+  });
+
+  it('detects a record deleted or a tail cut after the latest checkpoint on an incremental verify', async () => {
+    const { models, store } = await openAuditLog('ckptdel', { checkpointEvery: 4 });
+    await recordAll(store, tenEvents());
+    await models.records.collection.deleteOne({ seq: 9 });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 1, from_checkpoint: 8, first_bad: { seq: 9, id: null, problem: 'missing_record' } });
+    await models.records.collection.deleteOne({ seq: 10 });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 0, from_checkpoint: 8, first_bad: { seq: 9, id: null, problem: 'truncated_tail' } });
+  });
+
+  it('falls back to an earlier checkpoint when the record at the latest one was edited', async () => {
+    const { models, store } = await openAuditLog('ckptat', { checkpointEvery: 4 });
+    await recordAll(store, tenEvents());
+    await models.records.collection.updateOne({ seq: 8 }, { $set: { amount_minor: 1 } });
+    expect(await store.verify()).toMatchObject({ ok: false, from_checkpoint: 4, first_bad: { seq: 8, problem: 'hash_mismatch' } });
+  });
+
+  it('detects a record edited or deleted before the checkpoint with a full walk (?full=true)', async () => {
+    const { models, store } = await openAuditLog('ckptfull', { checkpointEvery: 4 });
+    await recordAll(store, tenEvents());
+    expect(await store.verify()).toMatchObject({ ok: true, from_checkpoint: 8 });
+    await models.records.collection.updateOne({ seq: 3 }, { $set: { amount_minor: 1 } });
+    // The incremental verify trusts the checkpoint at the head: the edit below it is not walked.
+    expect(await store.verify()).toEqual({ ok: true, checked: 0, from_checkpoint: 10, checkpoints: 3 });
+    expect(await store.verify({ full: true })).toMatchObject({ ok: false, checked: 3, from_checkpoint: 0, first_bad: { seq: 3, problem: 'hash_mismatch' } });
+
+    await models.records.collection.deleteOne({ seq: 2 });
+    expect(await store.verify({ full: true })).toMatchObject({ ok: false, from_checkpoint: 0, first_bad: { seq: 2, id: null, problem: 'missing_record' } });
+  });
+
+  it('detects a head rewritten at the checkpoint seq', async () => {
+    const { models, store } = await openAuditLog('ckpthead');
+    await recordAll(store, tenEvents());
+    expect(await store.verify()).toMatchObject({ ok: true, checkpoints: 1 });
+    await models.chainHead.collection.updateOne({ _id: 'head' as never }, { $set: { hash: 'f'.repeat(64) }, $inc: { version: 1 } });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 0, from_checkpoint: 10, first_bad: { seq: 10, problem: 'head_mismatch' } });
   });
 });

@@ -67,7 +67,12 @@ describe('audit HTTP routes', () => {
   });
 
   it('verifies the chain', async () => {
-    expect(await (await get('/audit/verify')).json()).toEqual({ ok: true, checked: craftedDayEvents().length });
+    const events = craftedDayEvents().length;
+    expect(await (await get('/audit/verify')).json()).toEqual({ ok: true, checked: events, from_checkpoint: 0, checkpoints: 1 });
+    // From the checkpoint the first verify stored at the head: nothing new to walk.
+    expect(await (await get('/audit/verify')).json()).toEqual({ ok: true, checked: 0, from_checkpoint: events, checkpoints: 1 });
+    expect(await (await get('/audit/verify?full=true')).json()).toEqual({ ok: true, checked: events, from_checkpoint: 0, checkpoints: 1 });
+    expect((await get('/audit/verify?full=yes')).status).toBe(400);
   });
 
   it('serves the daily report as JSON and as a CSV download', async () => {

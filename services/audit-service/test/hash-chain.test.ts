@@ -1,5 +1,5 @@
 import { buildAuditEntry } from '../src/domain/audit-record';
-import { buildChain, canonicalJson, chainNext, GENESIS_HASH, hashRecord, verifyChain, type AuditRecord } from '../src/domain/hash-chain';
+import { buildChain, canonicalJson, chainNext, ChainVerifier, checkpointMac, GENESIS_HASH, hashRecord, verifyChain, type AuditRecord } from '../src/domain/hash-chain';
 import { paymentCreated } from './audit-fixtures';
 
 function chainOf(length: number): AuditRecord[] {
@@ -129,5 +129,34 @@ describe('the keyed hash chain (AUDIT_CHAIN_KEY)', () => {
     expect(verifyChain(forged, headOf(forged), key)).toMatchObject({ ok: false, first_bad: { seq: 1, problem: 'hash_mismatch' } });
     // The same rewrite goes unnoticed on an unkeyed chain: that is what the key is for.
     expect(verifyChain(forged, headOf(forged)).ok).toBe(true);
+  });
+});
+
+describe('resuming from a checkpoint', () => {
+  const startOf = (record: AuditRecord) => ({ seq: record.seq, hash: record.hash, id: record._id });
+  const walk = (verifier: ChainVerifier, records: AuditRecord[]) => {
+    for (const record of records) if (!verifier.check(record)) break;
+    return verifier.result();
+  };
+
+  it('checks only the records after the start, linked to it', () => {
+    const records = chainOf(6);
+    expect(walk(new ChainVerifier(headOf(records), null, startOf(records[3]!)), records.slice(4))).toEqual({ ok: true, checked: 2 });
+    expect(walk(new ChainVerifier(headOf(records), null, startOf(records[3]!)), records.slice(5)).first_bad).toMatchObject({ seq: 5, problem: 'missing_record' });
+    expect(walk(new ChainVerifier(headOf(records), null, startOf(records[2]!)), records.slice(4)).first_bad).toMatchObject({ seq: 4, problem: 'missing_record' });
+    expect(walk(new ChainVerifier(headOf(records), null, startOf(records.at(-1)!)), [])).toEqual({ ok: true, checked: 0 });
+  });
+
+  it('refuses a head whose hash differs at the start seq, or a missing head', () => {
+    const records = chainOf(3);
+    expect(walk(new ChainVerifier({ seq: 3, hash: records[1]!.hash }, null, startOf(records[2]!)), []).first_bad).toMatchObject({ seq: 3, problem: 'head_mismatch' });
+    expect(walk(new ChainVerifier(null, null, startOf(records[2]!)), []).first_bad).toMatchObject({ seq: 3, problem: 'head_missing' });
+  });
+
+  it('signs a checkpoint over seq and hash, with the key when there is one', () => {
+    const hash = 'a'.repeat(64);
+    expect(checkpointMac(7, hash)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checkpointMac(7, hash)).not.toBe(checkpointMac(8, hash));
+    expect(checkpointMac(7, hash, 'k'.repeat(32))).not.toBe(checkpointMac(7, hash));
   });
 });

@@ -59,6 +59,27 @@ const chainHeadSchema = new Schema<ChainHeadDocument>(
   { collection: 'chain_head', versionKey: false },
 );
 
+/**
+ * A verified point of the chain (see ../domain/hash-chain.ts `checkpointMac`): `_id` = `seq`, insert-only,
+ * so two replicas storing the same checkpoint collide on `_id` and one insert is simply refused.
+ */
+export interface ChainCheckpointDocument extends ChainTip {
+  _id: number;
+  verified_at: Date;
+  mac: string;
+}
+
+const chainCheckpointSchema = new Schema<ChainCheckpointDocument>(
+  {
+    _id: { type: Number },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    verified_at: { type: Date, required: true },
+    mac: { type: String, required: true },
+  },
+  { collection: 'chain_checkpoints', versionKey: false },
+);
+
 export interface DailyStatsDocument extends DayStats {
   _id: string;
   /** Highest seq folded into this day: a replayed fold of a record at or below it is a no-op. */
@@ -125,6 +146,7 @@ export function auditModels(connection: Connection) {
   return {
     records: connection.model<AuditRecord>('AuditRecord', recordSchema),
     chainHead: connection.model<ChainHeadDocument>('ChainHead', chainHeadSchema),
+    checkpoints: connection.model<ChainCheckpointDocument>('ChainCheckpoint', chainCheckpointSchema),
     dailyStats: connection.model<DailyStatsDocument>('DailyStats', dailyStatsSchema),
     foldCursor: connection.model<FoldCursorDocument>('FoldCursor', foldCursorSchema),
     reconciliation: connection.model<ReconciliationDocument>('Reconciliation', reconciliationSchema),

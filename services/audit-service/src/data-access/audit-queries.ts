@@ -35,12 +35,21 @@ export class AuditQueries {
     return documents.map((document) => document.verify_ms).filter((value): value is number => typeof value === 'number');
   }
 
+  /**
+   * The rows that do not match as of the end of `day`. Each query has no `$or` and leads with the field
+   * an index can bound: an equality on null (`{paid_day, succeeded_day}` and `{succeeded_day, paid_day}`),
+   * a range after the day (only what happened after it), or the rare late successes. So the keys read are
+   * the rows returned (the open mismatches), not every payment in history; a `$or` inside a range on the
+   * leading field (as before) can make the planner read every row with `succeeded_day ≤ day`.
+   */
   async reconciliationCandidates(day: string): Promise<ReconciliationRow[]> {
-    const unmatched = (field: string, other: string) => ({ [field]: { $lte: day }, $or: [{ [other]: null }, { [other]: { $gt: day } }] });
+    const find = (filter: Record<string, unknown>) => this.models.reconciliation.find(filter, NOT_ROW_FIELDS).lean<ReconciliationDocument[]>();
     const batches = await Promise.all([
-      this.models.reconciliation.find(unmatched('succeeded_day', 'paid_day'), NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
-      this.models.reconciliation.find(unmatched('paid_day', 'succeeded_day'), NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
-      this.models.reconciliation.find({ late_success_day: { $lte: day } }, NOT_ROW_FIELDS).lean<ReconciliationDocument[]>(),
+      find({ paid_day: null, succeeded_day: { $lte: day } }), // succeeded, never paid
+      find({ paid_day: { $gt: day }, succeeded_day: { $lte: day } }), // succeeded, paid only after the day
+      find({ succeeded_day: null, paid_day: { $lte: day } }), // paid, never succeeded
+      find({ succeeded_day: { $gt: day }, paid_day: { $lte: day } }), // paid, succeeded only after the day
+      find({ late_success_day: { $lte: day } }),
     ]);
     const rows = new Map<string, ReconciliationRow>();
     for (const document of batches.flat()) {

@@ -1,15 +1,18 @@
 import type { AuditEntry } from '../domain/audit-record';
-import type { AppendOutcome, AuditFilter, AuditStore } from '../domain/audit-store';
+import type { AppendOutcome, AuditFilter, AuditStore, ChainVerification } from '../domain/audit-store';
 import type { DayStats } from '../domain/daily-stats';
-import type { AuditRecord, VerifyResult } from '../domain/hash-chain';
+import type { AuditRecord } from '../domain/hash-chain';
 import type { ReconciliationRow } from '../domain/reconciliation';
 import type { AuditModels } from './audit-models';
 import { AuditQueries } from './audit-queries';
 import { ChainWriter, type ChainWriterOptions } from './chain-writer';
 import { StatsFolder } from './stats-folder';
-import { verifyStoredChain } from './verify-stored-chain';
+import { DEFAULT_CHECKPOINT_EVERY, verifyStoredChain } from './verify-stored-chain';
 
-export type AuditRepositoryOptions = ChainWriterOptions;
+export interface AuditRepositoryOptions extends ChainWriterOptions {
+  /** Records between checkpoints (AUDIT_CHECKPOINT_EVERY): the append of every such seq verifies up to it. */
+  checkpointEvery?: number;
+}
 
 /**
  * The audit store on the audit database: the chain writer appends, the stats folder keeps the report
@@ -21,6 +24,7 @@ export class AuditRepository implements AuditStore {
   private readonly folder: StatsFolder;
   private readonly queries: AuditQueries;
   private readonly chainKey: string | null;
+  private readonly checkpointEvery: number;
   /** This writer's last append, not folded yet: usually the next record to fold. */
   private justAppended: AuditRecord | null = null;
 
@@ -32,11 +36,15 @@ export class AuditRepository implements AuditStore {
     this.folder = new StatsFolder(models);
     this.queries = new AuditQueries(models);
     this.chainKey = options.chainKey ?? null;
+    this.checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   }
 
   async append(entry: AuditEntry): Promise<AppendOutcome> {
     const outcome = await this.chain.append(entry);
-    if (outcome.status === 'appended') this.justAppended = outcome.record;
+    if (outcome.status === 'appended') {
+      this.justAppended = outcome.record;
+      if (outcome.record.seq % this.checkpointEvery === 0) await this.checkpointUpTo();
+    }
     return outcome;
   }
 
@@ -50,8 +58,17 @@ export class AuditRepository implements AuditStore {
     return this.folder.foldPending(justAppended);
   }
 
-  verify(): Promise<VerifyResult> {
-    return verifyStoredChain(this.models, this.chainKey);
+  verify(options: { full?: boolean } = {}): Promise<ChainVerification> {
+    return verifyStoredChain(this.models, this.chainKey, { full: options.full, checkpointEvery: this.checkpointEvery });
+  }
+
+  /**
+   * Every `checkpointEvery` records, the writer of that seq verifies incrementally up to the head (about
+   * `checkpointEvery` records), which stores the checkpoint: so `verify` never has far to walk. The record
+   * is appended already: a failure here is left to the next verify, which walks the same range and reports.
+   */
+  private async checkpointUpTo(): Promise<void> {
+    await verifyStoredChain(this.models, this.chainKey, { checkpointEvery: this.checkpointEvery }).catch(() => undefined);
   }
 
   list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }> {

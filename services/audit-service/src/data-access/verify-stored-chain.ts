@@ -1,21 +1,115 @@
-import { ChainVerifier, type AuditRecord, type VerifyResult } from '../domain/hash-chain';
-import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
+import { isDuplicateKeyError } from '@pay/db';
+import type { ChainVerification } from '../domain/audit-store';
+import { ChainVerifier, checkpointMac, hashRecord, type AuditRecord, type ChainStart, type ChainTip } from '../domain/hash-chain';
+import { CHAIN_HEAD_ID, type AuditModels, type ChainCheckpointDocument } from './audit-models';
 
 const VERIFY_BATCH = 500;
+const CHECKPOINT_BATCH = 50;
+/** An incremental walk of at most this many × `checkpointEvery` records reads by seq, LOOKUP_PARALLEL at a time. */
+const LOOKUP_WALK_LIMIT = 4;
+const LOOKUP_PARALLEL = 8;
+export const DEFAULT_CHECKPOINT_EVERY = 500;
+
+export interface VerifyStoredChainOptions {
+  /** Walk from the first record, ignoring checkpoints (the deep check). */
+  full?: boolean;
+  /** A checkpoint is stored at every multiple of this seq the walk passes, and at the head. */
+  checkpointEvery?: number;
+}
 
 /**
  * Checks the stored chain in one streaming pass in seq order (the rules are in ChainVerifier). The head
  * is read first, so records appended while the pass runs are tolerated.
+ *
+ * Incremental: the walk starts after the latest checkpoint (at or below the head) whose mac checks and
+ * whose record still carries the checkpoint's hash, its content still hashing to it (one read by the
+ * unique `seq`), so a verify walks only
+ * what was appended since. A checkpoint failing either test is skipped for the one below it; none left:
+ * a walk from the first record. It trusts the checkpoints: an edit or a deletion below the start is seen
+ * only by a full walk (`full`), which ignores them.
+ *
+ * A short incremental walk (the usual case) reads records one by one by seq, a few at once, up to the first
+ * seq not found past the head: records past a gap beyond the head are left to the next walks (the writer
+ * chains past them, so the gap becomes a missing record below the head) and to the full walk. A longer
+ * walk, or a gap below the head, reads keyset pages.
+ *
+ * Every record the walk passes at a multiple of `checkpointEvery`, and the head's record, becomes a
+ * checkpoint as soon as its page is checked (everything from the start up to it is then verified), even
+ * if the walk fails further on. Insert-only with `_id` = seq: a duplicate (another replica, or an older
+ * checkpoint at that seq) is left as it is.
  */
-export async function verifyStoredChain(models: AuditModels, chainKey: string | null): Promise<VerifyResult> {
-  const head = await models.chainHead.findById(CHAIN_HEAD_ID).lean();
-  const verifier = new ChainVerifier(head ? { seq: head.seq, hash: head.hash } : null, chainKey);
-  let after = 0;
-  for (;;) {
+export async function verifyStoredChain(models: AuditModels, chainKey: string | null, options: VerifyStoredChainOptions = {}): Promise<ChainVerification> {
+  const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const stored = await models.chainHead.findById(CHAIN_HEAD_ID).lean();
+  const head: ChainTip | null = stored ? { seq: stored.seq, hash: stored.hash } : null;
+  const start = options.full || !head ? null : await trustedCheckpoint(models, chainKey, head);
+  const verifier = new ChainVerifier(head, chainKey, start);
+  const checkpointable = (record: AuditRecord) => head !== null && record.seq <= head.seq && (record.seq % every === 0 || record.seq === head.seq);
+  let after = start?.seq ?? 0;
+  // A short incremental walk reads record by record by `seq` equality: the shape every store answers from an
+  // index (FerretDB v1 pushes down equalities only, a `$gt` page there reads the whole table).
+  let byPages = !(start && head && head.seq - start.seq <= every * LOOKUP_WALK_LIMIT);
+  lookups: while (!byPages && !verifier.failed) {
+    const seqs = Array.from({ length: LOOKUP_PARALLEL }, (_, i) => after + 1 + i);
+    const found = await Promise.all(seqs.map((seq) => models.records.findOne({ seq }).lean<AuditRecord>()));
+    const passed: ChainTip[] = [];
+    for (const [i, record] of found.entries()) {
+      if (!record) {
+        // Past the head: the end of the chain. At or below it: a gap, which pages from here report exactly.
+        byPages = seqs[i]! <= head!.seq;
+        await storeCheckpoints(models, chainKey, passed);
+        break lookups;
+      }
+      if (!verifier.check(record)) break;
+      if (checkpointable(record)) passed.push({ seq: record.seq, hash: record.hash });
+      after = record.seq;
+    }
+    await storeCheckpoints(models, chainKey, passed);
+  }
+  while (byPages && !verifier.failed) {
     // Keyset pages by seq rather than one long cursor: no server cursor kept open during a long verify.
     const batch = await models.records.find({ seq: { $gt: after } }).sort({ seq: 1 }).limit(VERIFY_BATCH).lean<AuditRecord[]>();
-    for (const record of batch) if (!verifier.check(record)) return verifier.result();
-    if (batch.length < VERIFY_BATCH) return verifier.result();
+    const passed: ChainTip[] = [];
+    for (const record of batch) {
+      if (!verifier.check(record)) break;
+      if (checkpointable(record)) passed.push({ seq: record.seq, hash: record.hash });
+    }
+    await storeCheckpoints(models, chainKey, passed);
+    if (batch.length < VERIFY_BATCH) break;
     after = batch.at(-1)!.seq;
+  }
+  const result = verifier.result();
+  return { ...result, from_checkpoint: start?.seq ?? 0, checkpoints: await models.checkpoints.countDocuments({}) };
+}
+
+/** The latest checkpoint at or below the head that is signed and still names its record; null: none. */
+async function trustedCheckpoint(models: AuditModels, chainKey: string | null, head: ChainTip): Promise<ChainStart | null> {
+  let below = head.seq + 1;
+  for (;;) {
+    const batch = await models.checkpoints
+      .find({ _id: { $lt: below } })
+      .sort({ _id: -1 })
+      .limit(CHECKPOINT_BATCH)
+      .lean<ChainCheckpointDocument[]>();
+    for (const checkpoint of batch) {
+      if (checkpoint.seq !== checkpoint._id || checkpoint.mac !== checkpointMac(checkpoint.seq, checkpoint.hash, chainKey)) continue;
+      // The record must still carry the hash, and its content must still hash to it (an edit of the
+      // checkpoint's own record is not behind the walk's start).
+      const record = await models.records.findOne({ seq: checkpoint.seq }).lean<AuditRecord>();
+      if (record && record.hash === checkpoint.hash && hashRecord(record, chainKey) === record.hash) return { seq: record.seq, hash: record.hash, id: record._id };
+    }
+    if (batch.length < CHECKPOINT_BATCH) return null;
+    below = batch.at(-1)!._id;
+  }
+}
+
+async function storeCheckpoints(models: AuditModels, chainKey: string | null, tips: ChainTip[]): Promise<void> {
+  for (const tip of tips) {
+    const checkpoint: ChainCheckpointDocument = { _id: tip.seq, seq: tip.seq, hash: tip.hash, verified_at: new Date(), mac: checkpointMac(tip.seq, tip.hash, chainKey) };
+    try {
+      await models.checkpoints.collection.insertOne(checkpoint as never);
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
   }
 }

@@ -5,6 +5,14 @@ import type { ReconciliationRow } from './reconciliation';
 
 export type AppendOutcome = { status: 'appended'; record: AuditRecord } | { status: 'duplicate'; id: string };
 
+/** A verify of the stored chain: the walk's result, where it started and how many checkpoints exist. */
+export interface ChainVerification extends VerifyResult {
+  /** The checkpoint seq the walk started after; 0 for a walk from the first record. */
+  from_checkpoint: number;
+  /** Checkpoints stored (after this verify stored its own). */
+  checkpoints: number;
+}
+
 export interface AuditFilter {
   paymentId?: string;
   orderId?: string;
@@ -28,7 +36,11 @@ export interface AuditStore {
    */
   foldPending(): Promise<number>;
   list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }>;
-  verify(): Promise<VerifyResult>;
+  /**
+   * Verifies the chain from the latest trusted checkpoint to the head (`full`: from the first record),
+   * storing checkpoints along the way; see data-access/verify-stored-chain.ts.
+   */
+  verify(options?: { full?: boolean }): Promise<ChainVerification>;
   dayStats(day: string): Promise<DayStats>;
   callbackTimes(day: string): Promise<number[]>;
   /** Rows that may not match as of the end of `day` (the pure `reconcile` makes the final cut). */

@@ -90,6 +90,21 @@ export interface VerifyResult {
 }
 
 /**
+ * A checkpoint: "the chain was verified up to record `seq`, whose hash is `hash`". Its `mac` is
+ * HMAC-SHA256 over `seq|hash` with the chain key, or plain SHA-256 without one (as the records: unkeyed,
+ * anyone who can write the database can forge a checkpoint too).
+ */
+export function checkpointMac(seq: number, hash: string, key: string | null = null): string {
+  const digest = key ? createHmac('sha256', key) : createHash('sha256');
+  return digest.update(`${seq}|${hash}`, 'utf8').digest('hex');
+}
+
+/** Where a walk resumes: a verified record (its seq, hash and id), the walk checks what follows it. */
+export interface ChainStart extends ChainTip {
+  id: string;
+}
+
+/**
  * Walks records in seq order and stops at the first fault, so a collection of any size is checked in one
  * streaming pass (the repository feeds it batch by batch). The head may lag the last record by the
  * records a crash left between "record inserted" and "head advanced": that is tolerated as long as the
@@ -100,10 +115,26 @@ export class ChainVerifier {
   private checkedCount = 0;
   private fault: ChainFault | null = null;
 
+  /**
+   * `start`: resume after a record already verified (a checkpoint) instead of from the genesis: the first
+   * record fed must then be `start.seq + 1`, chained from `start.hash`.
+   */
   constructor(
     private readonly head: ChainTip | null,
     private readonly key: string | null = null,
-  ) {}
+    start: ChainStart | null = null,
+  ) {
+    if (!start) return;
+    this.last = { seq: start.seq, hash: start.hash, id: start.id };
+    if (head && head.seq === start.seq && head.hash !== start.hash) {
+      this.fault = { seq: start.seq, id: start.id, problem: 'head_mismatch', detail: 'the chain head names a different record at this seq' };
+    }
+  }
+
+  /** The last record that passed (or the start); null before any. */
+  get lastChecked(): ChainTip | null {
+    return this.last ? { seq: this.last.seq, hash: this.last.hash } : null;
+  }
 
   get failed(): boolean {
     return this.fault !== null;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   REQUEST_ID_HEADER,
   auditEventView,
+  auditVerifyQuery,
   auditVerifyResult,
   cancelBody,
   createOrderBody,
@@ -167,7 +168,8 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
   },
   {
     method: 'get', path: '/audit/verify', operationId: 'verifyAudit', tag: 'audit', roles: AUDIT_ROLES,
-    summary: 'Verify the hash chain: detects any edited, deleted, moved or cut-off record',
+    summary: 'Verify the hash chain from its last signed checkpoint (or, with full=true, from the start): detects any edited, deleted, moved or cut-off record',
+    request: { query: auditVerifyQuery },
     success: { status: 200, description: 'The verification result', schema: auditVerifyResult },
     errors: [401, 403, 429, 503],
   },

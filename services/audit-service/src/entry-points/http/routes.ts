@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { identityOf } from '@pay/auth';
-import { dailyReportQuery, listAuditEventsQuery } from '@pay/contracts';
+import { auditVerifyQuery, dailyReportQuery, listAuditEventsQuery } from '@pay/contracts';
 import { BadInput, Forbidden } from '@pay/errors';
 import { pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
@@ -9,6 +9,7 @@ import type { AuditStore } from '../../domain/audit-store';
 import { produceDailyReport } from '../../domain/daily-report';
 import { toAuditEventView } from './audit-view';
 import { renderReportCsv } from './report-csv';
+
 
 /** Audit data is for auditors and admins only. */
 const requireAuditorOrAdmin: RequestHandler = (_req, res, next) => {
@@ -35,9 +36,12 @@ export function auditRoutes({ store, logger }: { store: AuditStore; logger: Logg
     res.json(pageOf(items.map(toAuditEventView), count, query.page, query.page_size, '/api/v1/audit/events', query));
   });
 
-  router.get('/audit/verify', async (_req, res) => {
-    const result = await store.verify();
-    if (!result.ok) logger.error('audit chain verification failed', { first_bad: result.first_bad, checked: result.checked });
+  router.get('/audit/verify', async (req, res) => {
+    const query = validate(auditVerifyQuery, req.query, 'query');
+    const result = await store.verify({ full: query.full === 'true' });
+    if (!result.ok) {
+      logger.error('audit chain verification failed', { first_bad: result.first_bad, checked: result.checked, from_checkpoint: result.from_checkpoint });
+    }
     res.json(result);
   });
 
