@@ -7,11 +7,23 @@ import type { EventEnvelope } from '@pay/contracts';
  * the stored version the aggregate was loaded at; the repository writes state and events in one write
  * only if the stored version is still that one.
  */
-export abstract class AggregateRoot {
+export abstract class AggregateRoot<S extends { id: string } = { id: string }> {
   private pending: EventEnvelope[] = [];
   private touched = false;
 
-  protected constructor(readonly version: number) {}
+  protected constructor(
+    /** The aggregate's state; only its own moves replace it. */
+    protected current: S,
+    readonly version: number,
+  ) {}
+
+  get state(): Readonly<S> {
+    return this.current;
+  }
+
+  get id(): string {
+    return this.current.id;
+  }
 
   /** Events caused by the moves made since loading, in the order they happened. */
   get newEvents(): readonly EventEnvelope[] {
@@ -30,7 +42,7 @@ export abstract class AggregateRoot {
 }
 
 /** What the use cases need from storage for one aggregate type. */
-export interface AggregateRepository<A extends AggregateRoot> {
+export interface AggregateRepository<A extends AggregateRoot<{ id: string }>> {
   load(id: string): Promise<A | null>;
   /**
    * Writes the aggregate's state and its new events in ONE atomic write, only if the stored version is
@@ -64,7 +76,7 @@ export interface Changed<A, R> {
  * state and decides again, so every decision is made on the state it is written over. `act` must be
  * free of side effects other than the aggregate's moves: it may run more than once.
  */
-export async function changeAggregate<A extends AggregateRoot, R>(
+export async function changeAggregate<A extends AggregateRoot<{ id: string }>, R>(
   repository: AggregateRepository<A>,
   id: string,
   act: (aggregate: A) => R,

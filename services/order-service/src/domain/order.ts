@@ -94,12 +94,9 @@ export type PaidOutcome = 'paid' | 'already_paid' | 'not_payable';
  * The order aggregate: every move checks the table, appends to the history and records its event.
  * "Where does an order become paid?": `OrderAggregate.markPaid`.
  */
-export class OrderAggregate extends AggregateRoot {
-  private constructor(
-    private current: Order,
-    version: number,
-  ) {
-    super(version);
+export class OrderAggregate extends AggregateRoot<Order> {
+  private constructor(state: Order, version: number) {
+    super(state, version);
   }
 
   static rehydrate(state: Order, version: number): OrderAggregate {
@@ -129,13 +126,6 @@ export class OrderAggregate extends AggregateRoot {
     return order;
   }
 
-  get state(): Readonly<Order> {
-    return this.current;
-  }
-
-  get id(): string {
-    return this.current.id;
-  }
 
   /** pending_payment → cancelled (owner or admin); `order.cancelled` then cancels its open payment. */
   cancel(actor: string, reason: string, origin: EventOrigin): void {

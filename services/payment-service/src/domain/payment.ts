@@ -99,12 +99,9 @@ export interface SuccessReport {
 export type SuccessOutcome = 'succeeded' | 'already_succeeded' | 'late_success';
 export type FailureOutcome = 'failed' | 'already_closed';
 
-export class PaymentAggregate extends AggregateRoot {
-  private constructor(
-    private current: Payment,
-    version: number,
-  ) {
-    super(version);
+export class PaymentAggregate extends AggregateRoot<Payment> {
+  private constructor(state: Payment, version: number) {
+    super(state, version);
   }
 
   /** A stored payment, at the version it was read. */
@@ -138,13 +135,6 @@ export class PaymentAggregate extends AggregateRoot {
     return payment;
   }
 
-  get state(): Readonly<Payment> {
-    return this.current;
-  }
-
-  get id(): string {
-    return this.current.id;
-  }
 
   get status(): PaymentStatus {
     return this.current.status;
