@@ -1,5 +1,4 @@
 import { requireInternalIdentity } from '@pay/auth';
-import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { runService } from '@pay/runtime';
 import { auditConfigSchema } from './config';
@@ -31,9 +30,10 @@ void runService({
         auditMetrics.chainLength.set(await store.repairHead());
         await store.foldPending();
         // Prefetch 1: appends are serial in this process; the unique seq index serialises replicas.
-        // The record's _id is the event id, so a copy arriving after the first was recorded is a duplicate
-        // anyway; the inbox claim keeps two copies in flight at once (two replicas) from both appending.
-        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger), { inbox: createInbox(db!), prefetch: 1 });
+        // No inbox: the record's _id is the event id, so any second copy of an event (a redelivery, or a
+        // copy another replica appends at the same moment) fails its insert on that unique index and is a
+        // duplicate; folding is once per record by `last_seq`. An inbox would add two writes per event.
+        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger), { prefetch: 1 });
       },
     };
   },
