@@ -75,7 +75,10 @@ describe('the daily audit report of a known day', () => {
           current.payments.cancelled === 1 &&
           current.callbacks.verified === SUCCEEDED &&
           current.callbacks.signature_failures === 1 &&
-          current.reconciliation.payments_succeeded_without_order_paid.length === 0;
+          current.reconciliation.payments_succeeded_without_order_paid.length === 0 &&
+          // payment.verified and payment.succeeded leave together but two audit replicas may append them
+          // apart: the report counts only the second, so wait for the first as well.
+          (await auditor.getAuditEvents({ action: 'payment_verified', page_size: 1 })).count === SUCCEEDED;
         return settled ? current : undefined;
       },
       30_000,

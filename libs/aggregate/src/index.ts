@@ -66,8 +66,6 @@ export interface ChangeOptions {
 export interface Changed<A, R> {
   aggregate: A;
   result: R;
-  /** False when the move decided there was nothing to change (an idempotent repeat). */
-  saved: boolean;
 }
 
 /**
@@ -88,9 +86,9 @@ export async function changeAggregate<A extends AggregateRoot<{ id: string }>, R
     const aggregate = await repository.load(id);
     if (!aggregate) throw options.notFound();
     const result = act(aggregate);
-    if (!aggregate.changed) return { aggregate, result, saved: false };
+    if (!aggregate.changed) return { aggregate, result }; // nothing to change: an idempotent repeat
     const stored = await repository.save(aggregate);
-    if (stored) return { aggregate: stored, result, saved: true };
+    if (stored) return { aggregate: stored, result };
     await sleep(Math.floor(Math.random() * jitterMs * attempt));
   }
   throw options.contended();

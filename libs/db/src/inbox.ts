@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { ClaimOutcome, Inbox } from '@pay/messaging';
 import { isDuplicateKeyError } from './duplicate-key';
-import { bumpVersion, isVersionConflict, underDocumentLock } from './versioned-write';
+import { bumpVersion, writeIfCurrent } from './versioned-write';
 
 /**
  * One entry per event id this service has claimed. `claimed` entries carry a lease: a holder that
@@ -51,14 +51,8 @@ export function createInbox(connection: Connection, options: InboxOptions = {}):
   const keyOf = (eventId: string) => `processed_events/${eventId}`;
 
   /** One versioned write to an entry; false when another process wrote it first. */
-  const writeAt = (eventId: string, version: number, update: Record<string, unknown>): Promise<boolean> =>
-    underDocumentLock(keyOf(eventId), () => collection.updateOne({ _id: eventId as never, version }, bumpVersion(update))).then(
-      (result) => result.matchedCount > 0,
-      (error: unknown) => {
-        if (isVersionConflict(error)) return false;
-        throw error;
-      },
-    );
+  const writeAt = async (eventId: string, version: number, update: Record<string, unknown>): Promise<boolean> =>
+    ((await writeIfCurrent(keyOf(eventId), () => collection.updateOne({ _id: eventId as never, version }, bumpVersion(update))))?.matchedCount ?? 0) > 0;
 
   return {
     async claim(eventId, type) {

@@ -54,14 +54,5 @@ export function databaseName(prefix: string, name: string): string {
 
 export { createInbox, type MongoInbox } from './inbox';
 export { DocumentLocks } from './document-locks';
-export {
-  VERSION_FIELD,
-  VERSION_CONFLICT_MARKER,
-  WriteContention,
-  bumpVersion,
-  isVersionConflict,
-  underDocumentLock,
-  writeWithRetry,
-  type RetryOptions,
-} from './versioned-write';
+export { bumpVersion, writeIfCurrent, writeWithRetry } from './versioned-write';
 export { findPage } from './find-page';

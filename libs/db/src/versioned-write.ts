@@ -68,7 +68,16 @@ export async function writeWithRetry<T>(key: string, write: () => Promise<T>, op
   }
 }
 
-/** Runs `work` under this process's lock of the document `key` (see documentLocks). */
-export function underDocumentLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-  return documentLocks.run(key, work);
+/**
+ * One write to the document `key` (`<collection>/<id>`), decided on a version the caller read, run once
+ * under this process's lock of the document: null when the database refused it as stale (another
+ * process wrote first), so the caller re-reads and decides again.
+ */
+export async function writeIfCurrent<T>(key: string, write: () => Promise<T>): Promise<T | null> {
+  try {
+    return await documentLocks.run(key, write);
+  } catch (error) {
+    if (isVersionConflict(error)) return null;
+    throw error;
+  }
 }

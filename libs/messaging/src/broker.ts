@@ -67,11 +67,6 @@ export class Broker {
     return exchangeName(this.options.prefix);
   }
 
-  /** The declaration this broker serves, once it has one. */
-  get events(): ServiceEvents | null {
-    return this.served;
-  }
-
   isConnected(): boolean {
     return this.connection.current !== null && this.publisher !== null;
   }

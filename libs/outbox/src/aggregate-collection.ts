@@ -1,6 +1,6 @@
 import type { Model } from 'mongoose';
 import type { EventEnvelope } from '@pay/contracts';
-import { isVersionConflict, underDocumentLock } from '@pay/db';
+import { writeIfCurrent } from '@pay/db';
 import { outboxEntries, type OutboxFields } from './outbox-fields';
 import type { OutboxDocument, OutboxRelay } from './relay';
 
@@ -24,7 +24,7 @@ export class AggregateCollection<D extends { _id: string }> {
   }
 
   /** Inserts a new aggregate at version 1 with its first events; unique-index refusals are thrown as they are. */
-  async insert(document: D, events: readonly EventEnvelope[]): Promise<Versioned<D>> {
+  async insert(document: D, events: readonly EventEnvelope[]): Promise<void> {
     const outbox = outboxEntries(1, events);
     const stored = {
       ...document,
@@ -35,7 +35,6 @@ export class AggregateCollection<D extends { _id: string }> {
     } satisfies OutboxFields & { _id: string };
     await this.model.collection.insertOne(stored as never);
     this.relay.handOff(this.model, { _id: document._id, version: 1, outbox });
-    return { ...document, version: 1 };
   }
 
   async load(id: string): Promise<Versioned<D> | null> {
@@ -57,20 +56,14 @@ export class AggregateCollection<D extends { _id: string }> {
     const $set: Record<string, unknown> = { ...set, version };
     for (const [key, event] of Object.entries(outbox)) $set[`outbox.${key}`] = event;
     if (events.length > 0) Object.assign($set, { outbox_pending: true }, this.relay.leaseFields());
-    let written: (OutboxDocument & D) | null;
-    try {
-      written = (await underDocumentLock(this.key(id), () =>
-        this.model.collection.findOneAndUpdate(
-          // Version 0 stands for a document stored before versions existed (it has no `version` field).
-          { _id: id as never, version: expectedVersion === 0 ? null : expectedVersion } as never,
-          { $set } as never,
-          { returnDocument: 'after' }, // no projection: FerretDB v1's findAndModify does not support `fields`
-        ),
-      )) as unknown as (OutboxDocument & D) | null;
-    } catch (error) {
-      if (isVersionConflict(error)) return null;
-      throw error;
-    }
+    const written = (await writeIfCurrent(this.key(id), () =>
+      this.model.collection.findOneAndUpdate(
+        // Version 0 stands for a document stored before versions existed (it has no `version` field).
+        { _id: id as never, version: expectedVersion === 0 ? null : expectedVersion } as never,
+        { $set } as never,
+        { returnDocument: 'after' }, // no projection: FerretDB v1's findAndModify does not support `fields`
+      ),
+    )) as unknown as (OutboxDocument & D) | null;
     if (!written) return null;
     if (events.length > 0) this.relay.handOff(this.model, written);
     const { outbox: _outbox, outbox_pending: _pending, outbox_lease_until: _until, outbox_lease_owner: _owner, ...state } = written as unknown as D &
@@ -78,8 +71,4 @@ export class AggregateCollection<D extends { _id: string }> {
     return state as unknown as Versioned<D>;
   }
 
-  /** Reads for lists and views: the outbox never leaves the repository. */
-  get readModel(): Model<D> {
-    return this.model;
-  }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Model } from 'mongoose';
 import type { EventEnvelope } from '@pay/contracts';
-import { bumpVersion, isVersionConflict, underDocumentLock } from '@pay/db';
+import { bumpVersion, writeIfCurrent } from '@pay/db';
 import type { Logger } from '@pay/logger';
 import { pendingInOrder, type OutboxFields } from './outbox-fields';
 
@@ -134,20 +134,15 @@ export class OutboxRelay {
   /** Takes the lease on a document's pending events; null when another relay or writer got there first. */
   private async takeLease(model: AnyModel, id: string, version: number | undefined): Promise<OutboxDocument | null> {
     const key = `${model.collection.collectionName}/${id}`;
-    try {
-      const leased = await underDocumentLock(key, () =>
-        model.collection.findOneAndUpdate(
-          // Documents written before versions existed have none; the first versioned write gives them one.
-          { _id: id as never, version: version ?? null, outbox_pending: true },
-          bumpVersion({ $set: this.leaseFields() }),
-          { returnDocument: 'after' },
-        ),
-      );
-      return leased ? (leased as unknown as OutboxDocument) : null;
-    } catch (error) {
-      if (isVersionConflict(error)) return null;
-      throw error;
-    }
+    const leased = await writeIfCurrent(key, () =>
+      model.collection.findOneAndUpdate(
+        // Documents written before versions existed have none; the first versioned write gives them one.
+        { _id: id as never, version: version ?? null, outbox_pending: true },
+        bumpVersion({ $set: this.leaseFields() }),
+        { returnDocument: 'after' },
+      ),
+    );
+    return leased ? (leased as unknown as OutboxDocument) : null;
   }
 
   /** Publishes the document's pending events in order, then removes exactly those from it. */
@@ -177,14 +172,8 @@ export class OutboxRelay {
         $set: remaining > 0 ? { outbox_pending: true } : { outbox_pending: false, outbox_lease_until: null, outbox_lease_owner: null },
       });
       const expected = current.version;
-      const matched = await underDocumentLock(key, () => model.collection.updateOne({ _id: written._id as never, version: expected }, update)).then(
-        (result) => result.matchedCount > 0,
-        (error: unknown) => {
-          if (isVersionConflict(error)) return false;
-          throw error;
-        },
-      );
-      if (matched) return;
+      const result = await writeIfCurrent(key, () => model.collection.updateOne({ _id: written._id as never, version: expected }, update));
+      if (result && result.matchedCount > 0) return;
       current = (await model.collection.findOne({ _id: written._id as never }, { projection: { version: 1, outbox: 1 } })) as OutboxDocument | null;
     }
     // Still there after several tries (a busy document): the recovery pass removes them after the lease.

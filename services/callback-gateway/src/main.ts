@@ -1,4 +1,3 @@
-import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { Counter, Histogram } from '@pay/metrics';
 import { createProviders } from '@pay/providers';
@@ -51,7 +50,8 @@ void runService({
     return {
       app,
       async start() {
-        await broker!.consume(callbackGatewayEvents, callbackGatewayEventHandlers(payments), { inbox: createInbox(db!) });
+        // No inbox: the only effect is an insert keyed by the payment id, so a second copy is a no-op by itself.
+        await broker!.consume(callbackGatewayEvents, callbackGatewayEventHandlers(payments));
       },
     };
   },

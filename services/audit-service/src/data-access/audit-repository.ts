@@ -7,7 +7,7 @@ import type { AuditModels } from './audit-models';
 import { AuditQueries } from './audit-queries';
 import { ChainWriter, type ChainWriterOptions } from './chain-writer';
 import { StatsFolder } from './stats-folder';
-import { DEFAULT_CHECKPOINT_EVERY, verifyStoredChain } from './verify-stored-chain';
+import { DEFAULT_CHECKPOINT_EVERY, verifyStoredChain, walkStoredChain } from './verify-stored-chain';
 
 export interface AuditRepositoryOptions extends ChainWriterOptions {
   /** Records between checkpoints (AUDIT_CHECKPOINT_EVERY): the append of every such seq verifies up to it. */
@@ -68,7 +68,7 @@ export class AuditRepository implements AuditStore {
    * is appended already: a failure here is left to the next verify, which walks the same range and reports.
    */
   private async checkpointUpTo(): Promise<void> {
-    await verifyStoredChain(this.models, this.chainKey, { checkpointEvery: this.checkpointEvery }).catch(() => undefined);
+    await walkStoredChain(this.models, this.chainKey, { checkpointEvery: this.checkpointEvery }).catch(() => undefined);
   }
 
   list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }> {

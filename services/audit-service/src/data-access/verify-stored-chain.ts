@@ -38,7 +38,11 @@ export interface VerifyStoredChainOptions {
  * if the walk fails further on. Insert-only with `_id` = seq: a duplicate (another replica, or an older
  * checkpoint at that seq) is left as it is.
  */
-export async function verifyStoredChain(models: AuditModels, chainKey: string | null, options: VerifyStoredChainOptions = {}): Promise<ChainVerification> {
+export async function walkStoredChain(
+  models: AuditModels,
+  chainKey: string | null,
+  options: VerifyStoredChainOptions = {},
+): Promise<Omit<ChainVerification, 'checkpoints'>> {
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   const stored = await models.chainHead.findById(CHAIN_HEAD_ID).lean();
   const head: ChainTip | null = stored ? { seq: stored.seq, hash: stored.hash } : null;
@@ -49,7 +53,8 @@ export async function verifyStoredChain(models: AuditModels, chainKey: string | 
   // A short incremental walk reads record by record by `seq` equality: the shape every store answers from an
   // index (FerretDB v1 pushes down equalities only, a `$gt` page there reads the whole table).
   let byPages = !(start && head && head.seq - start.seq <= every * LOOKUP_WALK_LIMIT);
-  lookups: while (!byPages && !verifier.failed) {
+  while (!byPages && !verifier.failed) {
+    let ended = false;
     const seqs = Array.from({ length: LOOKUP_PARALLEL }, (_, i) => after + 1 + i);
     const found = await Promise.all(seqs.map((seq) => models.records.findOne({ seq }).lean<AuditRecord>()));
     const passed: ChainTip[] = [];
@@ -57,14 +62,15 @@ export async function verifyStoredChain(models: AuditModels, chainKey: string | 
       if (!record) {
         // Past the head: the end of the chain. At or below it: a gap, which pages from here report exactly.
         byPages = seqs[i]! <= head!.seq;
-        await storeCheckpoints(models, chainKey, passed);
-        break lookups;
+        ended = true;
+        break;
       }
       if (!verifier.check(record)) break;
       if (checkpointable(record)) passed.push({ seq: record.seq, hash: record.hash });
       after = record.seq;
     }
     await storeCheckpoints(models, chainKey, passed);
+    if (ended) break;
   }
   while (byPages && !verifier.failed) {
     // Keyset pages by seq rather than one long cursor: no server cursor kept open during a long verify.
@@ -78,8 +84,13 @@ export async function verifyStoredChain(models: AuditModels, chainKey: string | 
     if (batch.length < VERIFY_BATCH) break;
     after = batch.at(-1)!.seq;
   }
-  const result = verifier.result();
-  return { ...result, from_checkpoint: start?.seq ?? 0, checkpoints: await models.checkpoints.countDocuments({}) };
+  return { ...verifier.result(), from_checkpoint: start?.seq ?? 0 };
+}
+
+/** The walk, and how many checkpoints are stored now (a count of the collection: only for the answer). */
+export async function verifyStoredChain(models: AuditModels, chainKey: string | null, options: VerifyStoredChainOptions = {}): Promise<ChainVerification> {
+  const walked = await walkStoredChain(models, chainKey, options);
+  return { ...walked, checkpoints: await models.checkpoints.countDocuments({}) };
 }
 
 /** The latest checkpoint at or below the head that is signed and still names its record; null: none. */
