@@ -39,6 +39,14 @@ describe('reliability across processes', () => {
     return page.results.map((record) => record.action as string);
   }
 
+  /** Two audit replicas append in either order: wait until every awaited action is recorded, not just the last one expected. */
+  async function untilAudited(paymentOrOrder: { payment_id?: string; order_id?: string }, awaited: string[]) {
+    await eventually(`audited ${awaited.join(', ')}`, async () => {
+      const actions = await auditedActions(paymentOrOrder);
+      return awaited.every((action) => actions.includes(action));
+    });
+  }
+
   /** SIGKILL every payment-service replica at once: the service as a whole is down. */
   async function crashPaymentService() {
     const replicas = system.stack.replicas['payment-service'];
@@ -54,7 +62,7 @@ describe('reliability across processes', () => {
     await crashPaymentService();
 
     // Accepted while the payment service is down: the verified notification waits in its durable queue.
-    const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2000, status: 'SUCCESS', transactionId: 'txn-crash-1' });
+    const answer = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 2000, status: 'SUCCESS', transactionId: 'txn-crash-1' });
     expect(answer.status).toBe(200);
     expect((await bob.getOrder(order.id)).status).toBe('pending_payment');
 
@@ -63,7 +71,7 @@ describe('reliability across processes', () => {
 
     // A second crash right after a success is applied must not re-apply it either.
     const second = await startedPayment('21.00');
-    const accepted = await system.callback({ provider: 'mock', paymentId: second.payment.id, amountMinor: 2100, status: 'SUCCESS' });
+    const accepted = await system.callback({ provider: 'wechatpay', paymentId: second.payment.id, amountMinor: 2100, status: 'SUCCESS' });
     expect(accepted.status).toBe(200);
     await crashPaymentService();
     await system.stack.restart('payment-service');
@@ -72,7 +80,7 @@ describe('reliability across processes', () => {
     for (const { order: o, payment: p } of [{ order, payment }, second]) {
       const detail = await bob.getPaymentDetail(p.id);
       expect(detail.logs.filter((entry) => entry.event === 'succeeded')).toHaveLength(1);
-      await eventually('audit complete', async () => (await auditedActions({ order_id: o.id })).includes('order_paid'));
+      await untilAudited({ order_id: o.id }, ['payment_succeeded', 'order_paid']);
       const actions = await auditedActions({ order_id: o.id });
       expect(actions.filter((a) => a === 'payment_succeeded')).toHaveLength(1);
       expect(actions.filter((a) => a === 'order_paid')).toHaveLength(1);
@@ -87,7 +95,7 @@ describe('reliability across processes', () => {
       const { order, payment } = await startedPayment('25.00');
       // One live payment per order, whichever replica answers.
       await expect(bob.createPayment({ order_id: order.id })).rejects.toMatchObject({ status: 409 });
-      const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2500, status: 'SUCCESS', transactionId: 'txn-one-down' });
+      const answer = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 2500, status: 'SUCCESS', transactionId: 'txn-one-down' });
       expect(answer.status).toBe(200);
       await eventually('paid with one replica down', async () => (await bob.getOrder(order.id)).status === 'paid');
       expect((await bob.getPaymentDetail(payment.id)).logs.filter((entry) => entry.event === 'succeeded')).toHaveLength(1);
@@ -97,20 +105,20 @@ describe('reliability across processes', () => {
     }
     // Back to two: both serve again.
     const { order, payment } = await startedPayment('26.00');
-    expect((await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 2600, status: 'SUCCESS' })).status).toBe(200);
+    expect((await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 2600, status: 'SUCCESS' })).status).toBe(200);
     await eventually('paid after the replica is back', async () => (await bob.getOrder(order.id)).status === 'paid');
-    await eventually('audited once', async () => (await auditedActions({ order_id: order.id })).includes('order_paid'));
+    await untilAudited({ payment_id: payment.id }, ['payment_succeeded']);
     expect((await auditedActions({ payment_id: payment.id })).filter((a) => a === 'payment_succeeded')).toHaveLength(1);
   });
 
   it('applies the same callback delivered twice once', async () => {
     const { order, payment } = await startedPayment('30.00');
     const notificationId = `ntf-${randomUUID()}`;
-    const first = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 3000, status: 'SUCCESS', notificationId, transactionId: 'txn-dup' });
-    const again = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 3000, status: 'SUCCESS', notificationId, transactionId: 'txn-dup' });
+    const first = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 3000, status: 'SUCCESS', notificationId, transactionId: 'txn-dup' });
+    const again = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 3000, status: 'SUCCESS', notificationId, transactionId: 'txn-dup' });
     expect([first.status, again.status]).toEqual([200, 200]);
     await eventually('paid', async () => (await bob.getOrder(order.id)).status === 'paid');
-    await eventually('audited', async () => (await auditedActions({ order_id: order.id })).includes('order_paid'));
+    await untilAudited({ payment_id: payment.id }, ['callback_verified', 'payment_succeeded']);
     const actions = await auditedActions({ payment_id: payment.id });
     expect(actions.filter((a) => a === 'callback_verified')).toHaveLength(1);
     expect(actions.filter((a) => a === 'payment_succeeded')).toHaveLength(1);
