@@ -4,13 +4,14 @@
  * own zod config schemas (services/<name>/src/config.ts, the source of truth for variables). A renamed,
  * missing or unknown variable, a wrong port, a broken start order or a committed secret fails here.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { gatewayConfigSchema } from '../../services/api-gateway/src/config';
 import * as auditConfigModule from '../../services/audit-service/src/config';
-import { callbackConfigSchema } from '../../services/callback-gateway/src/config';
+import { callbackConfigSchema, providerSettings } from '../../services/callback-gateway/src/config';
 import { orderConfigSchema } from '../../services/order-service/src/config';
 import { paymentConfigSchema } from '../../services/payment-service/src/config';
 
@@ -129,7 +130,11 @@ const compose = asObj(YAML.parse(read('docker-compose.yml')), 'docker-compose.ym
 const composeServices = asObj(compose.services, 'services');
 const composeService = (name: string) => asObj(composeServices[name], `services.${name}`);
 
-function composeEnv(name: string): Record<string, string> {
+/**
+ * A service's compose environment. `null`: a variable named without a value (`KEY:` or `- KEY`), which
+ * compose passes through from the shell or .env, and leaves out of the container when it is unset there.
+ */
+function composeEnv(name: string): Record<string, string | null> {
   const environment = composeService(name).environment;
   if (environment === undefined) return {};
   if (Array.isArray(environment)) {
@@ -137,11 +142,21 @@ function composeEnv(name: string): Record<string, string> {
       environment.map((entry) => {
         const text = String(entry);
         const at = text.indexOf('=');
-        return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+        return at < 0 ? [text, null] : [text.slice(0, at), text.slice(at + 1)];
       }),
     );
   }
-  return Object.fromEntries(Object.entries(asObj(environment, `${name}.environment`)).map(([key, value]) => [key, value === null ? '' : String(value)]));
+  return Object.fromEntries(Object.entries(asObj(environment, `${name}.environment`)).map(([key, value]) => [key, value === null ? null : String(value)]));
+}
+
+/** The environment a container gets with the required secrets set and `shell` exported (nothing else). */
+function composeContainerEnv(name: string, shell: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(composeEnv(name))) {
+    if (value !== null) env[key] = interpolate(value);
+    else if (key in shell) env[key] = shell[key] ?? '';
+  }
+  return env;
 }
 
 function composePorts(name: string): { host: number; container: number }[] {
@@ -203,17 +218,17 @@ describe('docker-compose.yml', () => {
   it('every variable a service requires (no default, not optional) is set in its compose environment', () => {
     for (const { name, schema } of SERVICES) {
       const env = composeEnv(name);
-      const missing = requiredKeys(schema).filter((key) => !(key in env));
+      const missing = requiredKeys(schema).filter((key) => typeof env[key] !== 'string');
       expect({ service: name, missing }).toEqual({ service: name, missing: [] });
     }
     // Sanity: the check sees the variables the design makes mandatory.
     expect(requiredKeys(gatewayConfigSchema)).toContain('INTERNAL_TOKEN_SECRET');
-    expect(requiredKeys(callbackConfigSchema)).toContain('MOCK_PROVIDER_SECRET');
+    expect(requiredKeys(callbackConfigSchema)).toContain('INTERNAL_TOKEN_SECRET');
   });
 
   it("each service's compose environment passes its whole config schema once the secrets are set", () => {
     for (const { name, schema } of SERVICES) {
-      const env = Object.fromEntries(Object.entries(composeEnv(name)).map(([key, value]) => [key, interpolate(value)]));
+      const env = composeContainerEnv(name);
       const result = schema.safeParse(env);
       const issues = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
       expect({ service: name, issues }).toEqual({ service: name, issues: [] });
@@ -322,13 +337,14 @@ describe('docker-compose.yml', () => {
   it('no secret value is written in the file: secrets use required ${VAR:?} substitution', () => {
     for (const { name } of SERVICES) {
       for (const [key, value] of Object.entries(composeEnv(name))) {
-        if (!SECRET_NAME.test(key)) continue;
+        // A passed-through variable (no value) writes nothing here: it is optional by design.
+        if (!SECRET_NAME.test(key) || value === null) continue;
         expect({ service: name, key, value: new RegExp(`^\\$\\{${key}:\\?[^}]+\\}$`).test(value) }).toEqual({ service: name, key, value: true });
       }
       // URLs carry no credentials but RabbitMQ's well-known local guest/guest.
       for (const key of ['MONGO_URL', 'AMQP_URL']) {
         const value = composeEnv(name)[key];
-        if (value === undefined) continue;
+        if (value === undefined || value === null) continue;
         const url = new URL(value);
         expect({ service: name, key, credentials: url.username ? `${url.username}:${url.password}` : '' }).toEqual({
           service: name,
@@ -340,9 +356,16 @@ describe('docker-compose.yml', () => {
     expect(composeEnv('api-gateway').JWT_SECRET).toBe('${JWT_SECRET:?set JWT_SECRET}');
   });
 
-  it('no variable is passed through as a possibly empty string (an empty value fails validation)', () => {
-    for (const { name } of SERVICES) {
+  it('no variable is passed through as a possibly empty string, unless its schema takes an empty value as unset', () => {
+    for (const { name, schema } of SERVICES) {
       for (const [key, value] of Object.entries(composeEnv(name))) {
+        if (value === null) {
+          // Without a value: left out of the container when unset in the shell, '' when exported empty.
+          const variable = shapeOf(schema)[key];
+          const emptyIsUnset = variable?.safeParse('').success === true && variable.parse('') === undefined && variable.safeParse(undefined).success;
+          expect({ service: name, key, emptyIsUnset }).toEqual({ service: name, key, emptyIsUnset: true });
+          continue;
+        }
         expect({ service: name, key, empty: interpolate(value) === '' || /\$\{[A-Za-z0-9_]+:?-\}/.test(value) }).toEqual({ service: name, key, empty: false });
       }
     }
@@ -548,8 +571,12 @@ interface EnvSource {
   name: string;
   value?: string;
   configMap?: { name: string; key: string };
-  secret?: { name: string; key: string };
+  /** optional: `optional: true`, the variable is left out when the Secret has no such key. */
+  secret?: { name: string; key: string; optional?: boolean };
 }
+
+/** An optional Secret reference whose key the template does not hold: the pod gets no such variable. */
+const absentOptional = (source: EnvSource) => Boolean(source.secret?.optional) && !(String(source.secret?.key) in secretData(String(source.secret?.name)));
 
 /** A container's environment, envFrom included, with where each value comes from. */
 function deploymentEnv(name: string): EnvSource[] {
@@ -572,7 +599,7 @@ function deploymentEnv(name: string): EnvSource[] {
     }
     if (valueFrom?.secretKeyRef) {
       const ref = asObj(valueFrom.secretKeyRef, 'secretKeyRef');
-      return { name: String(env.name), secret: { name: String(ref.name), key: String(ref.key) } };
+      return { name: String(env.name), secret: { name: String(ref.name), key: String(ref.key), ...(ref.optional === true ? { optional: true } : {}) } };
     }
     return { name: String(env.name), value: env.value === undefined ? undefined : String(env.value) };
   });
@@ -582,6 +609,7 @@ function deploymentEnv(name: string): EnvSource[] {
 /** The value a pod would see; Secret placeholders become dummy secrets (URL placeholders stay: valid URLs). */
 function resolveK8sValue(source: EnvSource): string | undefined {
   if (source.configMap) return configMapData(source.configMap.name)[source.configMap.key];
+  if (absentOptional(source)) return undefined;
   if (source.secret) {
     const placeholder = secretData(source.secret.name)[source.secret.key];
     return placeholder !== undefined && /^[a-z+]+:\/\//.test(placeholder) ? placeholder : dummySecret(source.name);
@@ -620,7 +648,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const data = secretData(secretTemplate[0]?.name ?? '');
     for (const [key, value] of Object.entries(data)) expect({ key, placeholder: value.includes('REPLACE_ME') }).toEqual({ key, placeholder: true });
     for (const { name, schema } of SERVICES) {
-      for (const source of deploymentEnv(name).filter((s) => s.secret && SECRET_NAME.test(s.name))) {
+      for (const source of deploymentEnv(name).filter((s) => s.secret && SECRET_NAME.test(s.name) && !absentOptional(s))) {
         const placeholder = data[source.secret?.key ?? ''];
         expect({ service: name, key: source.name, accepted: shapeOf(schema)[source.name]?.safeParse(placeholder).success }).toEqual({
           service: name,
@@ -650,7 +678,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     for (const { name } of SERVICES) {
       for (const source of deploymentEnv(name)) {
         if (source.configMap) expect({ service: name, key: source.name, exists: source.configMap.key in configMapData(source.configMap.name) }).toEqual({ service: name, key: source.name, exists: true });
-        if (source.secret) expect({ service: name, key: source.name, exists: source.secret.key in secretData(source.secret.name) }).toEqual({ service: name, key: source.name, exists: true });
+        if (source.secret && !source.secret.optional) expect({ service: name, key: source.name, exists: source.secret.key in secretData(source.secret.name) }).toEqual({ service: name, key: source.name, exists: true });
         if (SECRET_NAME.test(source.name) || source.name === 'MONGO_URL' || source.name === 'AMQP_URL') {
           expect({ service: name, key: source.name, fromSecret: Boolean(source.secret) }).toEqual({ service: name, key: source.name, fromSecret: true });
         }
@@ -728,5 +756,71 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         expect(servicePorts(url.hostname)).toContain(Number(url.port || defaultPort));
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Payment providers of the callback-gateway
+// ---------------------------------------------------------------------------------------------------
+
+/** The WeChat Pay and Alipay variables the callback-gateway reads. */
+const PROVIDER_KEYS = Object.keys(shapeOf(callbackConfigSchema)).filter((key) => /^(WECHATPAY|ALIPAY)_/.test(key));
+
+/** A complete WeChat Pay group, as an operator would give it. */
+const wechatpayGroup = (): Record<string, string> => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  return {
+    WECHATPAY_MCHID: '1900000109',
+    WECHATPAY_APPID: 'wxdevappid0000001',
+    WECHATPAY_APIV3_KEY: 'a'.repeat(32),
+    WECHATPAY_PLATFORM_SERIAL: 'PUB_KEY_ID_0000000001',
+    WECHATPAY_PLATFORM_PUBLIC_KEY: publicKey,
+  };
+};
+
+/** The providers the callback-gateway enables with this environment. */
+const enabledProviders = (env: Record<string, string | undefined>) =>
+  Object.entries(providerSettings(callbackConfigSchema.parse(env)))
+    .filter(([, settings]) => settings !== undefined)
+    .map(([provider]) => provider)
+    .sort();
+
+describe('payment providers in compose and the k8s manifests', () => {
+  it('the mock provider is set nowhere in compose or the k8s manifests, and the schema does not require it', () => {
+    const MOCK = 'MOCK_PROVIDER_SECRET';
+    expect(Object.keys(shapeOf(callbackConfigSchema))).toContain(MOCK);
+    expect(requiredKeys(callbackConfigSchema)).not.toContain(MOCK);
+    for (const name of Object.keys(composeServices)) expect({ service: name, mock: MOCK in composeEnv(name) }).toEqual({ service: name, mock: false });
+    for (const { name } of SERVICES) {
+      expect({ deployment: name, mock: deploymentEnv(name).some((source) => source.name === MOCK || source.secret?.key === MOCK) }).toEqual({ deployment: name, mock: false });
+    }
+    for (const object of [...configMap, ...secretTemplate]) {
+      const keys = Object.keys(object.kind === 'Secret' ? secretData(object.name) : configMapData(object.name));
+      expect({ object: `${object.kind}/${object.name}`, mock: keys.includes(MOCK) }).toEqual({ object: `${object.kind}/${object.name}`, mock: false });
+    }
+    // So neither configuration enables it.
+    expect(enabledProviders(composeContainerEnv('callback-gateway', wechatpayGroup()))).toEqual(['wechatpay']);
+    expect(enabledProviders(Object.fromEntries(deploymentEnv('callback-gateway').map((source) => [source.name, resolveK8sValue(source)])))).not.toContain('mock');
+  });
+
+  it('compose passes every WeChat Pay and Alipay variable through from the shell: a provider is on only when all of its are given', () => {
+    expect(PROVIDER_KEYS.length).toBe(7);
+    const env = composeEnv('callback-gateway');
+    for (const key of PROVIDER_KEYS) expect({ key, passedThrough: env[key] === null }).toEqual({ key, passedThrough: true });
+    expect(enabledProviders(composeContainerEnv('callback-gateway'))).toEqual([]);
+    // Exported empty counts as unset; exported in full enables the provider.
+    expect(enabledProviders(composeContainerEnv('callback-gateway', Object.fromEntries(PROVIDER_KEYS.map((key) => [key, '']))))).toEqual([]);
+    expect(enabledProviders(composeContainerEnv('callback-gateway', wechatpayGroup()))).toEqual(['wechatpay']);
+  });
+
+  it('the callback-gateway Deployment reads every WeChat Pay and Alipay variable from the Secret as an optional reference', () => {
+    const sources = deploymentEnv('callback-gateway');
+    for (const key of PROVIDER_KEYS) {
+      expect({ key, source: sources.find((source) => source.name === key)?.secret }).toEqual({ key, source: { name: 'payments-secrets', key, optional: true } });
+    }
+    // The template holds none of them: a Secret made from it enables no provider, and the gateway still starts.
+    const env = Object.fromEntries(sources.map((source) => [source.name, resolveK8sValue(source)]));
+    expect(PROVIDER_KEYS.filter((key) => env[key] !== undefined)).toEqual([]);
+    expect(enabledProviders(env)).toEqual([]);
   });
 });

@@ -56,3 +56,30 @@ export const commonEnv = {
   /** Shared secret the API gateway signs internal identity tokens with; services trust only it. */
   INTERNAL_TOKEN_SECRET: secret(32),
 };
+
+/**
+ * A variable that may be left out. An empty value counts as unset: compose passes a variable exported
+ * empty in the shell through as '', and so does Kubernetes for an empty key of a Secret.
+ */
+export const optionalVariable = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+/** A PEM key; one-line env files may carry it with literal "\n", which is normalised. */
+export const pemKey = (kind: 'public' | 'private') =>
+  z
+    .string()
+    .transform((value) => value.replace(/\\n/g, '\n'))
+    .refine((value) => new RegExp(`-----BEGIN [A-Z ]*${kind === 'public' ? '(PUBLIC KEY|CERTIFICATE)' : 'PRIVATE KEY'}-----`).test(value), `must be a PEM ${kind} key`);
+
+/**
+ * Variables that only make sense together (a provider's credentials): all set or none. Use in a
+ * schema's superRefine; every missing one of a half-set group is named.
+ */
+export function requireWholeGroups<T extends Record<string, unknown>>(config: T, ctx: z.RefinementCtx, groups: Record<string, readonly (keyof T & string)[]>): void {
+  for (const [group, names] of Object.entries(groups)) {
+    const present = names.filter((name) => config[name] !== undefined && config[name] !== '');
+    if (present.length === 0 || present.length === names.length) continue;
+    for (const name of names.filter((n) => !present.includes(n))) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `required for ${group} when ${present.join(', ')} is set` });
+    }
+  }
+}

@@ -45,6 +45,11 @@ export const eventDataSchemas = {
   }),
   'callback.rejected': z.object({
     provider: z.string().max(32),
+    /**
+     * `<code>: <detail>`. The code is the adapter's refusal of the request (`bad_signature`,
+     * `stale_timestamp`, …) or, for a verified notification, `amount_mismatch` (not the payment's amount)
+     * or `provider_mismatch` (not the payment's provider, see providers.ts).
+     */
     reason: z.string().max(200),
     paymentId: id.nullable(),
     notificationId: z.string().max(128).nullable(),

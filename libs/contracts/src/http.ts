@@ -89,6 +89,38 @@ export const cancelBody = z
   .meta({ id: 'ReasonBody', description: 'An optional reason; no other field is accepted.' });
 export const emptyBody = z.strictObject({}).default({}).meta({ id: 'EmptyBody', description: 'No field is accepted.' });
 
+/** How the payer pays at the provider (the design's `channel`). */
+export const PAY_CHANNELS = ['jsapi', 'native', 'alipay_jsapi', 'precreate', 'mock'] as const;
+export const payChannel = z.enum(PAY_CHANNELS).meta({
+  description: 'jsapi (WeChat mini-program, needs payer.openid), native (WeChat QR; default for wechat), alipay_jsapi (Alipay mini-program, needs payer.buyer_open_id), precreate (Alipay QR; default for alipay), mock (bank_card: the simulator cashier)',
+});
+const openId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, _ or -');
+export const startPaymentBody = z
+  .strictObject({
+    channel: payChannel.optional(),
+    payer: z.strictObject({ openid: openId.optional(), buyer_open_id: openId.optional() }).optional(),
+  })
+  .default({})
+  .superRefine((body, ctx) => {
+    if (body.channel === 'jsapi' && !body.payer?.openid) ctx.addIssue({ code: 'custom', path: ['payer', 'openid'], message: 'required for channel jsapi' });
+    if (body.channel === 'alipay_jsapi' && !body.payer?.buyer_open_id) {
+      ctx.addIssue({ code: 'custom', path: ['payer', 'buyer_open_id'], message: 'required for channel alipay_jsapi' });
+    }
+  })
+  .meta({ id: 'StartPaymentBody', description: 'Optional: the channel (default per method) and the payer the channel needs.' });
+export type StartPaymentBody = z.infer<typeof startPaymentBody>;
+
+/** What the client app needs to open the provider's payment UI; one shape per channel. */
+export const payParams = z
+  .union([
+    z.object({ appId: z.string(), timeStamp: z.string(), nonceStr: z.string(), package: z.string(), signType: z.literal('RSA'), paySign: z.string() }),
+    z.object({ code_url: z.string() }),
+    z.object({ trade_no: z.string() }),
+    z.object({ qr_code: z.string() }),
+    z.object({ cashier_url: z.string() }),
+  ])
+  .meta({ id: 'PayParams', description: 'jsapi: the arguments of wx.requestPayment; native: {code_url}; alipay_jsapi: {trade_no}; precreate: {qr_code}; mock: {cashier_url}' });
+
 export const MAX_PAGE_SIZE = 100;
 export const pageQuery = {
   page: z.coerce.number().int().min(1).max(100000).default(1),
@@ -167,6 +199,9 @@ export const paymentView = z
     expires_at: timestamp,
     transaction_id: z.string().nullable(),
     late_success: z.boolean().meta({ description: 'The provider reported success after the payment expired (to be refunded)' }),
+    provider: z.string().nullable().meta({ description: 'The provider the payment is opened at (wechatpay, alipay, mock), once started' }),
+    channel: payChannel.nullable(),
+    pay_params: payParams.nullable().meta({ description: 'Present once started: what the client opens the provider payment with' }),
     logs: z.array(paymentLogView),
   })
   .meta({ id: 'PaymentView' });

@@ -24,9 +24,12 @@ describe('audit actions', () => {
     },
   );
 
-  it.each(['stale_timestamp', 'amount_mismatch', 'not_bad_signature'])('audits a callback rejected for %s as callback_rejected', (reason) => {
-    expect(actionFor('callback.rejected', { reason })).toBe('callback_rejected');
-  });
+  it.each(['stale_timestamp', 'amount_mismatch', 'provider_mismatch: mock notified about a wechat payment, which is paid at wechatpay', 'not_bad_signature'])(
+    'audits a callback rejected for %s as callback_rejected',
+    (reason) => {
+      expect(actionFor('callback.rejected', { reason })).toBe('callback_rejected');
+    },
+  );
 });
 
 describe('building an audit record', () => {

@@ -1,11 +1,16 @@
 import { z } from 'zod';
-import { commonEnv, port, secret } from '@pay/config';
+import { commonEnv, optionalVariable, pemKey, port, requireWholeGroups, secret } from '@pay/config';
 
-/** PEM keys may come with literal "\n" (one-line env files); normalise them. */
-const pem = z
-  .string()
-  .transform((value) => value.replace(/\\n/g, '\n'))
-  .refine((value) => /-----BEGIN [A-Z ]*KEY-----/.test(value), 'must be a PEM public key');
+/**
+ * The variables that enable each provider, all of a group or none. None at all is allowed (compose and
+ * the k8s manifests configure no provider unless WeChat Pay or Alipay variables are given): the gateway
+ * then answers every callback 404 and says so at start.
+ */
+export const PROVIDER_VARIABLES = {
+  mock: ['MOCK_PROVIDER_SECRET'],
+  wechatpay: ['WECHATPAY_MCHID', 'WECHATPAY_APPID', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_PLATFORM_SERIAL', 'WECHATPAY_PLATFORM_PUBLIC_KEY'],
+  alipay: ['ALIPAY_APP_ID', 'ALIPAY_PUBLIC_KEY'],
+} as const;
 
 export const callbackConfigSchema = z
   .object({
@@ -20,36 +25,27 @@ export const callbackConfigSchema = z
     CALLBACK_REFUSALS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(120),
     /** Number of proxies in front of the gateway whose X-Forwarded-For is trusted (0: none). */
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
-    MOCK_PROVIDER_SECRET: secret(16),
-    WECHATPAY_MCHID: z.string().min(1).max(32).optional(),
-    WECHATPAY_APPID: z.string().min(1).max(32).optional(),
-    WECHATPAY_APIV3_KEY: z.string().length(32, 'must be exactly 32 characters (WeChat Pay APIv3 key)').optional(),
-    WECHATPAY_PLATFORM_SERIAL: z.string().min(1).max(64).optional(),
-    WECHATPAY_PLATFORM_PUBLIC_KEY: pem.optional(),
-    ALIPAY_APP_ID: z.string().min(1).max(32).optional(),
-    ALIPAY_PUBLIC_KEY: pem.optional(),
+    /**
+     * HMAC key of the `mock` provider: development and tests only (compose and the k8s manifests leave it
+     * unset). `/callbacks/mock` exists only when it is set.
+     */
+    MOCK_PROVIDER_SECRET: optionalVariable(secret(16)),
+    WECHATPAY_MCHID: optionalVariable(z.string().min(1).max(32)),
+    WECHATPAY_APPID: optionalVariable(z.string().min(1).max(32)),
+    WECHATPAY_APIV3_KEY: optionalVariable(z.string().length(32, 'must be exactly 32 characters (WeChat Pay APIv3 key)')),
+    WECHATPAY_PLATFORM_SERIAL: optionalVariable(z.string().min(1).max(64)),
+    WECHATPAY_PLATFORM_PUBLIC_KEY: optionalVariable(pemKey('public')),
+    ALIPAY_APP_ID: optionalVariable(z.string().min(1).max(32)),
+    ALIPAY_PUBLIC_KEY: optionalVariable(pemKey('public')),
   })
-  .superRefine((config, ctx) => {
-    // A provider is either fully configured or not at all: half a configuration is a mistake.
-    const groups = {
-      wechatpay: ['WECHATPAY_MCHID', 'WECHATPAY_APPID', 'WECHATPAY_APIV3_KEY', 'WECHATPAY_PLATFORM_SERIAL', 'WECHATPAY_PLATFORM_PUBLIC_KEY'],
-      alipay: ['ALIPAY_APP_ID', 'ALIPAY_PUBLIC_KEY'],
-    } as const;
-    for (const names of Object.values(groups)) {
-      const present = names.filter((name) => config[name] !== undefined);
-      if (present.length > 0 && present.length < names.length) {
-        for (const name of names.filter((n) => config[n] === undefined)) {
-          ctx.addIssue({ code: 'custom', path: [name], message: `required when ${present.join(', ')} is set` });
-        }
-      }
-    }
-  });
+  // A provider is either fully configured or not at all: half a configuration is a mistake.
+  .superRefine((config, ctx) => requireWholeGroups(config, ctx, PROVIDER_VARIABLES));
 export type CallbackConfig = z.infer<typeof callbackConfigSchema>;
 
-/** The provider adapters this configuration enables. */
+/** The provider adapters this configuration enables; `mock` only when MOCK_PROVIDER_SECRET is set. */
 export function providerSettings(config: CallbackConfig) {
   return {
-    mock: { secret: config.MOCK_PROVIDER_SECRET },
+    mock: config.MOCK_PROVIDER_SECRET ? { secret: config.MOCK_PROVIDER_SECRET } : undefined,
     wechatpay:
       config.WECHATPAY_MCHID && config.WECHATPAY_APPID && config.WECHATPAY_APIV3_KEY && config.WECHATPAY_PLATFORM_SERIAL && config.WECHATPAY_PLATFORM_PUBLIC_KEY
         ? {

@@ -2,7 +2,7 @@ import { createHttpApp } from '@pay/http';
 import { Counter, Histogram } from '@pay/metrics';
 import { createProviders } from '@pay/providers';
 import { runService } from '@pay/runtime';
-import { callbackConfigSchema, providerSettings } from './config';
+import { callbackConfigSchema, PROVIDER_VARIABLES, providerSettings } from './config';
 import { KnownPaymentsRepository } from './data-access/known-payments-repository';
 import { NotificationRepository } from './data-access/notification-repository';
 import { callbackRoutes } from './entry-points/http/routes';
@@ -18,6 +18,12 @@ void runService({
   async build({ config, logger, metrics, broker, db, readiness }) {
     const providers = createProviders(providerSettings(config));
     logger.info('providers enabled', { providers: Object.keys(providers) });
+    if (Object.keys(providers).length === 0) {
+      // Allowed (compose and k8s enable a provider only when its variables are given), but loud: every
+      // callback is answered 404 until one is configured.
+      const groups = Object.entries(PROVIDER_VARIABLES).map(([provider, names]) => `${provider}: ${names.join(', ')}`);
+      logger.warn(`no payment provider is configured, so every callback is refused (404): set all variables of one provider (${groups.join('; ')})`);
+    }
     const responseTime = new Histogram({
       name: 'callback_response_seconds',
       help: 'Time from receiving a provider callback to answering it, by provider and outcome',

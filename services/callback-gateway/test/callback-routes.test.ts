@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@pay/config';
 import type { EventEnvelope } from '@pay/contracts';
 import { createHttpApp, finishApp } from '@pay/http';
 import { createLogger } from '@pay/logger';
 import { createMetrics } from '@pay/metrics';
-import { createMockProvider, signMockCallback } from '@pay/providers';
+import { createMockProvider, createProviders, signMockCallback, type ProviderAdapter, type ProviderName } from '@pay/providers';
+import { callbackConfigSchema, providerSettings } from '../src/config';
 import { callbackRoutes } from '../src/entry-points/http/routes';
 import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 
@@ -11,56 +13,110 @@ const logger = createLogger('callback-routes-test', 'error');
 logger.silent = true;
 const secret = randomBytes(24).toString('hex');
 
-describe('POST /callbacks/:provider (in process)', () => {
-  let server: InProcessServer;
-  let base: string;
+interface Gateway {
+  base: string;
+  published: EventEnvelope[];
+  /** Reads of the payment view and of the notification log: a refused route must touch neither. */
+  lookups: string[];
+  server: InProcessServer;
+}
+
+/** The routes with in-memory ports; every payment is a 99.00 bank_card payment (paid at mock). */
+async function startGateway(providers: Partial<Record<ProviderName, ProviderAdapter>>, refusalsPerMinutePerIp: number): Promise<Gateway> {
   const published: EventEnvelope[] = [];
+  const lookups: string[] = [];
+  const app = createHttpApp({ service: 'callback-gateway', logger, metrics: createMetrics('cb'), readiness: {}, parseJson: false });
+  const seen = new Set<string>();
+  app.use(
+    callbackRoutes(
+      providers,
+      {
+        log: {
+          recordOnce: async (n) => {
+            lookups.push(`log:${n.notificationId}`);
+            return seen.has(n.notificationId) ? { key: n.notificationId, eventId: 'x', handedOff: true } : (seen.add(n.notificationId), null);
+          },
+          markHandedOff: async () => undefined,
+        },
+        payments: {
+          get: async (id) => (lookups.push(`payment:${id}`), { id, amountMinor: 9900, currency: 'CNY', method: 'bank_card' }),
+          recordCreated: async () => undefined,
+        },
+        paymentWaitMs: 0,
+        publish: async (event) => void published.push(event),
+        logger,
+      },
+      { refusalsPerMinutePerIp },
+    ),
+  );
+  finishApp(app, logger);
+  const server = await serveInProcess(app);
+  return { base: server.url, published, lookups, server };
+}
+
+const sendMock = (base: string, notificationId: string, tamper = false) => {
+  const request = signMockCallback({ notification_id: notificationId, payment_id: 'pay-1', transaction_id: 't', status: 'SUCCESS', amount: '99.00' }, secret);
+  return fetch(`${base}/callbacks/mock`, { method: 'POST', headers: request.headers, body: tamper ? request.rawBody.replace('99.00', '1.00') : request.rawBody });
+};
+
+describe('POST /callbacks/:provider (in process)', () => {
+  let gateway: Gateway;
 
   beforeAll(async () => {
-    const app = createHttpApp({ service: 'callback-gateway', logger, metrics: createMetrics('cb'), readiness: {}, parseJson: false });
-    const seen = new Set<string>();
-    app.use(
-      callbackRoutes(
-        { mock: createMockProvider({ secret }) },
-        {
-          log: {
-            recordOnce: async (n) => (seen.has(n.notificationId) ? { key: n.notificationId, eventId: 'x', handedOff: true } : (seen.add(n.notificationId), null)),
-            markHandedOff: async () => undefined,
-          },
-          payments: { get: async (id) => ({ id, amountMinor: 9900, currency: 'CNY' }), recordCreated: async () => undefined },
-          paymentWaitMs: 0,
-          publish: async (event) => void published.push(event),
-          logger,
-        },
-        { refusalsPerMinutePerIp: 3 },
-      ),
-    );
-    finishApp(app, logger);
-    server = await serveInProcess(app);
-    base = server.url;
+    gateway = await startGateway({ mock: createMockProvider({ secret }) }, 3);
   });
 
   afterAll(async () => {
-    await server.close();
+    await gateway.server.close();
   });
 
-  const send = (notificationId: string, tamper = false) => {
-    const request = signMockCallback({ notification_id: notificationId, payment_id: 'pay-1', transaction_id: 't', status: 'SUCCESS', amount: '99.00' }, secret);
-    return fetch(`${base}/callbacks/mock`, { method: 'POST', headers: request.headers, body: tamper ? request.rawBody.replace('99.00', '1.00') : request.rawBody });
-  };
-
   it('limits refused callbacks per address; accepted ones never count, and nothing is published over the limit', async () => {
-    for (let i = 0; i < 5; i++) expect((await send(`genuine-${i}`)).status).toBe(200);
-    for (let i = 0; i < 3; i++) expect((await send(`forged-${i}`, true)).status).toBe(401);
+    const { base, published } = gateway;
+    for (let i = 0; i < 5; i++) expect((await sendMock(base, `genuine-${i}`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await sendMock(base, `forged-${i}`, true)).status).toBe(401);
     const reported = published.filter((event) => event.type === 'callback.rejected').length;
     expect(reported).toBe(3);
 
-    const limited = await send('forged-x', true);
+    const limited = await sendMock(base, 'forged-x', true);
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBeTruthy();
     expect(published.filter((event) => event.type === 'callback.rejected')).toHaveLength(reported);
     // The address is limited as a whole until the window passes; a provider retries a 429 later.
-    expect((await send('genuine-late')).status).toBe(429);
+    expect((await sendMock(base, 'genuine-late')).status).toBe(429);
     expect(published.filter((event) => event.type === 'callback.verified')).toHaveLength(5);
+  });
+});
+
+describe('POST /callbacks/mock without MOCK_PROVIDER_SECRET (in process)', () => {
+  const env = { INTERNAL_TOKEN_SECRET: randomBytes(32).toString('hex') };
+  const gateways: Gateway[] = [];
+  const start = async (extra: NodeJS.ProcessEnv) => {
+    const gateway = await startGateway(createProviders(providerSettings(loadConfig(callbackConfigSchema, { ...env, ...extra }))), 100);
+    gateways.push(gateway);
+    return gateway;
+  };
+
+  afterAll(async () => {
+    for (const gateway of gateways) await gateway.server.close();
+  });
+
+  it('refuses a correctly signed mock callback as an unknown provider (404, like an unconfigured wechatpay), touching and publishing nothing', async () => {
+    const { base, published, lookups } = await start({});
+    const answer = await sendMock(base, 'ntf-no-mock');
+    expect(answer.status).toBe(404);
+    expect(await answer.json()).toEqual({ error: { code: 'not_found', message: 'unknown provider mock', request_id: expect.any(String) } });
+
+    const wechatpay = await fetch(`${base}/callbacks/wechatpay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(wechatpay.status).toBe(404);
+    expect(await wechatpay.json()).toEqual({ error: { code: 'not_found', message: 'unknown provider wechatpay', request_id: expect.any(String) } });
+
+    expect(published).toEqual([]);
+    expect(lookups).toEqual([]);
+  });
+
+  it('accepts the same callback once MOCK_PROVIDER_SECRET is set', async () => {
+    const { base, published } = await start({ MOCK_PROVIDER_SECRET: secret });
+    expect((await sendMock(base, 'ntf-with-mock')).status).toBe(200);
+    expect(published.map((event) => event.type)).toEqual(['callback.verified']);
   });
 });

@@ -26,10 +26,10 @@ describe('callback gateway storage (real database)', () => {
     await connection.close();
   });
 
-  function paymentCreated(paymentId: string, amountMinor: number) {
+  function paymentCreated(paymentId: string, amountMinor: number, method: 'wechat' | 'alipay' | 'bank_card' = 'wechat') {
     return createEvent(
       'payment.created',
-      { paymentId, orderId: randomUUID(), userId: 'alice', amountMinor, currency: 'CNY', method: 'wechat', expiresAt: new Date().toISOString() },
+      { paymentId, orderId: randomUUID(), userId: 'alice', amountMinor, currency: 'CNY', method, expiresAt: new Date().toISOString() },
       { producer: 'test' },
     );
   }
@@ -39,9 +39,27 @@ describe('callback gateway storage (real database)', () => {
     const paymentId = randomUUID();
     const event = paymentCreated(paymentId, 4200);
     await Promise.all(Array.from({ length: 10 }, () => handle(event)));
-    await handle(paymentCreated(paymentId, 1));
-    expect(await payments.get(paymentId)).toEqual({ id: paymentId, amountMinor: 4200, currency: 'CNY' });
+    await handle(paymentCreated(paymentId, 1, 'alipay'));
+    expect(await payments.get(paymentId)).toEqual({ id: paymentId, amountMinor: 4200, currency: 'CNY', method: 'wechat' });
     expect(await connection.collection('known_payments').countDocuments({ _id: paymentId as never })).toBe(1);
+  });
+
+  it("stores the payment's method, which decides the provider that may notify about it", async () => {
+    const handle = callbackGatewayEventHandlers(payments)['payment.created'];
+    for (const method of ['wechat', 'alipay', 'bank_card'] as const) {
+      const paymentId = randomUUID();
+      await handle(paymentCreated(paymentId, 990, method));
+      expect(await payments.get(paymentId)).toEqual({ id: paymentId, amountMinor: 990, currency: 'CNY', method });
+      expect(await connection.collection('known_payments').findOne({ _id: paymentId as never })).toEqual({ _id: paymentId, amount_minor: 990, currency: 'CNY', method });
+    }
+  });
+
+  it('reads a payment recorded before methods were stored without one, and a later payment.created does not add it', async () => {
+    const paymentId = randomUUID();
+    await connection.collection('known_payments').insertOne({ _id: paymentId as never, amount_minor: 500, currency: 'CNY' });
+    expect(await payments.get(paymentId)).toEqual({ id: paymentId, amountMinor: 500, currency: 'CNY' });
+    await callbackGatewayEventHandlers(payments)['payment.created'](paymentCreated(paymentId, 500, 'bank_card'));
+    expect(await payments.get(paymentId)).toEqual({ id: paymentId, amountMinor: 500, currency: 'CNY' });
   });
 
   it('knows nothing of a payment it never heard of', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { deterministicEventId, type EventEnvelope } from '@pay/contracts';
+import { deterministicEventId, type EventEnvelope, type PaymentMethod } from '@pay/contracts';
 import { createLogger } from '@pay/logger';
-import { createMockProvider, signMockCallback, type CallbackRequest, type NormalizedNotification } from '@pay/providers';
+import { createMockProvider, signMockCallback, type CallbackRequest, type NormalizedNotification, type ProviderName } from '@pay/providers';
 import { waitForPayment, type KnownPayment, type KnownPayments } from '../src/domain/known-payments';
 import { matchPayment } from '../src/domain/match-payment';
 import { notificationKey, type NotificationLog, type SeenNotification } from '../src/domain/notification-log';
@@ -79,25 +79,62 @@ function signed(body: { notification_id?: string; payment_id?: string; status?: 
   return { headers, rawBody: Buffer.from(request.rawBody) };
 }
 
-const payment = (amountMinor = 9900, currency = 'CNY', id = 'pay-1'): KnownPayment => ({ id, amountMinor, currency });
+/** A bank_card payment: paid at the mock provider, whose notifications these tests sign. */
+const payment = (amountMinor = 9900, currency = 'CNY', id = 'pay-1', method: PaymentMethod = 'bank_card'): KnownPayment => ({ id, amountMinor, currency, method });
+/** A payment recorded by a gateway that did not store methods yet. */
+const legacyPayment = (): KnownPayment => ({ id: 'pay-1', amountMinor: 9900, currency: 'CNY' });
+const fromMock = (amountMinor: number) => ({ provider: 'mock' as const, amountMinor });
 
 describe('matching a verified notification with our payment', () => {
   it('matches the exact amount of a CNY payment', () => {
-    expect(matchPayment({ amountMinor: 9900 }, payment())).toEqual({ kind: 'matches', payment: payment() });
+    expect(matchPayment(fromMock(9900), payment())).toEqual({ kind: 'matches', payment: payment(), providerChecked: true });
   });
 
   it('calls a payment it has not heard of unknown', () => {
-    expect(matchPayment({ amountMinor: 9900 }, null)).toEqual({ kind: 'unknown_payment' });
+    expect(matchPayment(fromMock(9900), null)).toEqual({ kind: 'unknown_payment' });
   });
 
   it('refuses an amount one fen off, either way', () => {
-    expect(matchPayment({ amountMinor: 9899 }, payment())).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('9899') });
-    expect(matchPayment({ amountMinor: 9901 }, payment())).toMatchObject({ kind: 'amount_mismatch' });
+    expect(matchPayment(fromMock(9899), payment())).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('9899') });
+    expect(matchPayment(fromMock(9901), payment())).toMatchObject({ kind: 'amount_mismatch' });
   });
 
   it('refuses a payment in another currency, since providers report CNY fen', () => {
-    expect(matchPayment({ amountMinor: 9900 }, payment(9900, 'USD'))).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('USD') });
+    expect(matchPayment(fromMock(9900), payment(9900, 'USD'))).toMatchObject({ kind: 'amount_mismatch', detail: expect.stringContaining('USD') });
   });
+
+  // Every cell of method × notifying provider: only the provider of the payment's method may notify.
+  const cells: [PaymentMethod, ProviderName, 'matches' | 'provider_mismatch'][] = [
+    ['wechat', 'wechatpay', 'matches'],
+    ['wechat', 'alipay', 'provider_mismatch'],
+    ['wechat', 'mock', 'provider_mismatch'],
+    ['alipay', 'wechatpay', 'provider_mismatch'],
+    ['alipay', 'alipay', 'matches'],
+    ['alipay', 'mock', 'provider_mismatch'],
+    ['bank_card', 'wechatpay', 'provider_mismatch'],
+    ['bank_card', 'alipay', 'provider_mismatch'],
+    ['bank_card', 'mock', 'matches'],
+  ];
+  it.each(cells)('a %s payment notified by %s: %s', (method, provider, kind) => {
+    const known = payment(9900, 'CNY', 'pay-1', method);
+    const match = matchPayment({ provider, amountMinor: 9900 }, known);
+    expect(match.kind).toBe(kind);
+    if (kind === 'matches') expect(match).toEqual({ kind, payment: known, providerChecked: true });
+    else expect(match).toEqual({ kind, detail: `${provider} notified about a ${method} payment, which is paid at ${{ wechat: 'wechatpay', alipay: 'alipay', bank_card: 'mock' }[method]}` });
+  });
+
+  it('refuses the wrong provider before looking at the amount', () => {
+    expect(matchPayment({ provider: 'mock', amountMinor: 1 }, payment(9900, 'CNY', 'pay-1', 'wechat'))).toMatchObject({ kind: 'provider_mismatch' });
+  });
+
+  it.each(['wechatpay', 'alipay', 'mock'] as const)(
+    'accepts %s for a payment recorded without its method (by an older gateway), saying the provider was not checked',
+    (provider) => {
+      const legacy = legacyPayment();
+      expect(matchPayment({ provider, amountMinor: 9900 }, legacy)).toEqual({ kind: 'matches', payment: legacy, providerChecked: false });
+      expect(matchPayment({ provider, amountMinor: 9899 }, legacy)).toMatchObject({ kind: 'amount_mismatch' });
+    },
+  );
 });
 
 describe('waiting for a payment.created still on its way', () => {
@@ -150,6 +187,36 @@ describe('receiving a provider callback', () => {
     await receiveCallback(provider, signed({ amount: '1.00' }), deps, 'req-2');
     expect(published).toHaveLength(2);
     expect(published[0]!.id).toBe(published[1]!.id);
+  });
+
+  it('refuses a signed mock notification for a wechat payment (422), reports provider_mismatch and hands nothing on', async () => {
+    const { deps, published, outcomes, payments, log } = setup();
+    await payments.recordCreated(payment(9900, 'CNY', 'pay-1', 'wechat'));
+    const answer = await receiveCallback(provider, signed(), deps, 'req-1');
+    expect(answer.status).toBe(422);
+    expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: 'provider_mismatch' });
+    expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
+    expect(published[0]).toMatchObject({
+      id: deterministicEventId('mock:ntf-1:rejected:provider_mismatch'),
+      data: { provider: 'mock', paymentId: 'pay-1', notificationId: 'ntf-1', reason: 'provider_mismatch: mock notified about a wechat payment, which is paid at wechatpay' },
+    });
+    expect(log.seen.size).toBe(0);
+    expect(outcomes).toEqual(['rejected']);
+  });
+
+  it('accepts a notification for a payment recorded without its method (by an older gateway), with a warning', async () => {
+    const { deps, published, outcomes, payments } = setup();
+    await payments.recordCreated(legacyPayment());
+    const warn = jest.spyOn(logger, 'warn');
+    try {
+      const answer = await receiveCallback(provider, signed(), deps, 'req-1');
+      expect(answer.status).toBe(200);
+      expect(published.map((event) => event.type)).toEqual(['callback.verified']);
+      expect(outcomes).toEqual(['accepted']);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('without its method'), expect.objectContaining({ provider: 'mock', payment_id: 'pay-1' }));
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses a failure notification with the wrong amount too', async () => {

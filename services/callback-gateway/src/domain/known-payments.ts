@@ -1,14 +1,22 @@
 import { waitForRecord } from '@pay/arrivals';
+import type { PaymentMethod } from '@pay/contracts';
 
 /**
  * The callback gateway's own view of payments, built from `payment.created` (the services share no
- * database and coordinate only through events). A payment's amount and currency never change after
- * creation, so the view is insert-only: one document per payment, the first insert wins.
+ * database and coordinate only through events). A payment's amount, currency and method never change
+ * after creation, so the view is insert-only: one document per payment, the first insert wins.
  */
 export interface KnownPayment {
   id: string;
   amountMinor: number;
   currency: string;
+  /**
+   * Decides which provider may notify about the payment (see match-payment.ts). Absent only on payments
+   * recorded by a gateway older than this field: `payment.created` always carried the method, but this
+   * insert-only view cannot be backfilled from here (the event is consumed once), so such a payment's
+   * notifications are accepted without the provider check (with a warning) rather than refused.
+   */
+  method?: PaymentMethod;
 }
 
 export interface KnownPayments {

@@ -9,7 +9,7 @@ const PRODUCER = 'callback-gateway';
 
 export interface CallbackDependencies {
   log: NotificationLog;
-  /** Our view of payments (from payment.created), for the amount check. */
+  /** Our view of payments (from payment.created), for the provider and amount checks. */
   payments: KnownPayments;
   /** How long a notification waits for a payment.created not yet received before the provider must retry. */
   paymentWaitMs: number;
@@ -25,8 +25,16 @@ export interface CallbackDependencies {
  */
 export type CallbackOutcome = 'accepted' | 'replayed' | 'rejected' | 'payment_unknown' | 'retry_later';
 
-/** A verified notification whose amount is not our payment's: a business rule, as in the public API. */
-export const AMOUNT_MISMATCH_STATUS = 422;
+/**
+ * A verified notification whose amount or provider is not our payment's: a business rule, as in the
+ * public API.
+ */
+export const MISMATCH_STATUS = 422;
+
+const MISMATCH_LOG = {
+  amount_mismatch: 'verified notification refused: amount differs from the payment',
+  provider_mismatch: "verified notification refused: it comes from another provider than the payment's",
+} as const;
 
 /** How each refusal is answered: 401 for a signature we cannot trust, 413 too big, 400 otherwise. */
 export function statusForRejection(reason: RejectReason): number {
@@ -44,8 +52,9 @@ export function statusForRejection(reason: RejectReason): number {
 
 /**
  * A provider notification: verify (signature over the raw bytes, timestamp window) → refuse and report
- * `callback.rejected` if bad → payment not known (yet)? ask the provider to retry (503) → amount not our
- * payment's? refuse and report `callback.rejected` (amount_mismatch) → seen before and handed on? answer
+ * `callback.rejected` if bad → payment not known (yet)? ask the provider to retry (503) → not the
+ * provider of the payment's method, or not our payment's amount? refuse (422) and report
+ * `callback.rejected` (provider_mismatch, amount_mismatch) → seen before and handed on? answer
  * success, no second effect → hand the normalised notification on as `callback.verified` and answer
  * success ONLY after the broker confirmed it; if that fails, answer 5xx so the provider retries.
  */
@@ -85,15 +94,22 @@ export async function receiveCallback(
       });
       return finish('payment_unknown', provider.refuse(503, 'payment not known yet, retry later'));
     }
-    if (match.kind === 'amount_mismatch') {
-      deps.logger.warn('verified notification refused: amount differs from the payment', {
+    if (match.kind === 'provider_mismatch' || match.kind === 'amount_mismatch') {
+      deps.logger.warn(MISMATCH_LOG[match.kind], {
         provider: provider.name,
         payment_id: notification.paymentId,
         notification_id: notification.notificationId,
         detail: match.detail,
       });
-      await report(`amount_mismatch: ${match.detail}`, notification);
-      return finish('rejected', provider.refuse(AMOUNT_MISMATCH_STATUS, 'amount_mismatch'));
+      await report(`${match.kind}: ${match.detail}`, notification);
+      return finish('rejected', provider.refuse(MISMATCH_STATUS, match.kind));
+    }
+    if (!match.providerChecked) {
+      deps.logger.warn('payment recorded without its method (by an older gateway): the provider of this notification is not checked', {
+        provider: provider.name,
+        payment_id: notification.paymentId,
+        notification_id: notification.notificationId,
+      });
     }
 
     const eventId = deterministicEventId(key);

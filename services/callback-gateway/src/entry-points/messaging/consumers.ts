@@ -6,7 +6,7 @@ import type { callbackGatewayEvents } from '../../events';
 export function callbackGatewayEventHandlers(payments: KnownPayments): EventHandlers<typeof callbackGatewayEvents> {
   return {
     'payment.created': async (event) => {
-      await payments.recordCreated({ id: event.data.paymentId, amountMinor: event.data.amountMinor, currency: event.data.currency });
+      await payments.recordCreated({ id: event.data.paymentId, amountMinor: event.data.amountMinor, currency: event.data.currency, method: event.data.method });
     },
   };
 }
