@@ -6,7 +6,7 @@ module.exports = {
     // Type checking is done once by `tsc --noEmit` in the test command; ts-jest only transpiles here.
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
-  testMatch: ['<rootDir>/libs/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+  testMatch: ['<rootDir>/libs/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/tools/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   // One FerretDB + RabbitMQ for the whole run; each test file isolates itself by database names and prefixes.
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

@@ -12,6 +12,7 @@ import {
   isWithinTolerance,
   neverThrow,
   quote,
+  type Rejection,
   reject,
 } from './types';
 
@@ -46,8 +47,9 @@ const mockBodySchema = z.strictObject({
 
 const OUTCOMES: Record<string, 'success' | 'failure'> = { SUCCESS: 'success', FAILED: 'failure' };
 
-function hmacHex(secret: string, timestamp: string, rawBody: Buffer | string): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
+/** HMAC-SHA256 over "<t>.<prefix><raw body>"; the prefix binds a request's method and path (empty otherwise). */
+function hmacHex(secret: string, timestamp: string, rawBody: Buffer | string, prefix: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${prefix}`).update(rawBody).digest('hex');
 }
 
 function parseSignatureHeader(header: string): { t: string; v1: string } | null {
@@ -65,25 +67,33 @@ function parseSignatureHeader(header: string): { t: string; v1: string } | null 
   return t !== undefined && v1 !== undefined ? { t, v1 } : null;
 }
 
-function verifyMock(secret: string, request: CallbackRequest, now: Date): VerifyResult {
-  const body = decodeCallbackBody(request?.rawBody);
-  if (!body.ok) return body;
+/** Why a signed mock message was refused; `ok` when the header is authentic and fresh. */
+export type MockSignatureCheck = { ok: true } | Rejection;
 
-  const header = headerValue(request, MOCK_SIGNATURE_HEADER);
-  if (header === undefined) return reject('missing_signature', `header ${MOCK_SIGNATURE_HEADER} is missing`);
-  const signature = parseSignatureHeader(header);
+function checkSignature(secret: string, header: string | undefined, rawBody: Buffer | string, prefix: string, now: Date): MockSignatureCheck {
+  if (header === undefined || header.trim() === '') return reject('missing_signature', `header ${MOCK_SIGNATURE_HEADER} is missing`);
+  const signature = parseSignatureHeader(header.trim());
   if (signature === null) return reject('missing_signature', `header ${MOCK_SIGNATURE_HEADER} needs t=<seconds>,v1=<hex>`);
   if (!/^\d{1,12}$/.test(signature.t)) return reject('malformed', 'signature timestamp t is not unix seconds');
 
   // Signature first (it covers t), so a stale_timestamp answer always means an authentic but old message.
-  const expected = Buffer.from(hmacHex(secret, signature.t, request.rawBody), 'hex');
+  const expected = Buffer.from(hmacHex(secret, signature.t, rawBody, prefix), 'hex');
   const given = /^[0-9a-fA-F]{64}$/.test(signature.v1) ? Buffer.from(signature.v1, 'hex') : Buffer.alloc(0);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return reject('bad_signature', 'HMAC-SHA256 signature does not match the body');
+    return reject('bad_signature', 'HMAC-SHA256 signature does not match the message');
   }
   if (!isWithinTolerance(Number(signature.t), now)) {
     return reject('stale_timestamp', `signature timestamp ${signature.t} is outside the allowed window`);
   }
+  return { ok: true };
+}
+
+function verifyMock(secret: string, request: CallbackRequest, now: Date): VerifyResult {
+  const body = decodeCallbackBody(request?.rawBody);
+  if (!body.ok) return body;
+
+  const signed = checkSignature(secret, headerValue(request, MOCK_SIGNATURE_HEADER), request.rawBody, '', now);
+  if (!signed.ok) return signed;
 
   let json: unknown;
   try {
@@ -148,12 +158,53 @@ export function signMockCallback(
     status: body.status,
     amount: body.amount,
   });
-  const t = String(Math.floor(now.getTime() / 1000));
   return {
     headers: {
       'content-type': 'application/json',
-      [MOCK_SIGNATURE_HEADER]: `t=${t},v1=${hmacHex(secret, t, rawBody)}`,
+      [MOCK_SIGNATURE_HEADER]: signatureHeader(secret, rawBody, '', now),
     },
     rawBody,
   };
+}
+
+/*
+ * Calls to the mock provider's API (`/mock/v1/...`) use the same header and HMAC, with the method and
+ * the path bound into the signed text: a request signs "<t>.<METHOD> <path-with-query>\n<raw body>", so a
+ * signed body cannot be replayed against another endpoint; an answer signs "<t>.<raw body>" (empty for 204).
+ */
+
+function requestPrefix(method: string, pathWithQuery: string): string {
+  return `${method.toUpperCase()} ${pathWithQuery}\n`;
+}
+
+function signatureHeader(secret: string, rawBody: Buffer | string, prefix: string, now: Date): string {
+  const t = String(Math.floor(now.getTime() / 1000));
+  return `t=${t},v1=${hmacHex(secret, t, rawBody, prefix)}`;
+}
+
+/** The `x-mock-signature` value for a call to the mock provider's API. */
+export function signMockRequest(secret: string, method: string, pathWithQuery: string, rawBody: Buffer | string, now: Date = new Date()): string {
+  return signatureHeader(secret, rawBody, requestPrefix(method, pathWithQuery), now);
+}
+
+/** Checks a call to the mock provider's API (the provider's side). */
+export function verifyMockRequest(
+  secret: string,
+  header: string | undefined,
+  method: string,
+  pathWithQuery: string,
+  rawBody: Buffer | string,
+  now: Date = new Date(),
+): MockSignatureCheck {
+  return checkSignature(secret, header, rawBody, requestPrefix(method, pathWithQuery), now);
+}
+
+/** The `x-mock-signature` value for the mock provider's answer. */
+export function signMockAnswer(secret: string, rawBody: Buffer | string, now: Date = new Date()): string {
+  return signatureHeader(secret, rawBody, '', now);
+}
+
+/** Checks the mock provider's answer (the client's side). */
+export function verifyMockAnswer(secret: string, header: string | undefined, rawBody: Buffer | string, now: Date = new Date()): MockSignatureCheck {
+  return checkSignature(secret, header, rawBody, '', now);
 }

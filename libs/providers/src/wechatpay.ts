@@ -53,6 +53,27 @@ export interface WechatpayCallbackInput {
   amountMinor: number;
   mchid: string;
   appid: string;
+  /** Default JSAPI */
+  tradeType?: 'JSAPI' | 'NATIVE';
+  /** Default a fixed simulated openid */
+  payerOpenid?: string;
+}
+
+export interface WechatpayRefundCallbackInput {
+  notificationId: string;
+  mchid: string;
+  /** Our payment id: out_trade_no */
+  paymentId: string;
+  transactionId: string;
+  /** Our refund id: out_refund_no */
+  refundId: string;
+  /** WeChat's refund_id */
+  providerRefundId: string;
+  refundStatus: 'SUCCESS' | 'ABNORMAL' | 'CLOSED';
+  totalMinor: number;
+  refundMinor: number;
+  /** Default "支付用户零钱" (the payer's balance) */
+  userReceivedAccount?: string;
 }
 
 export interface WechatpaySigningKeys {
@@ -306,48 +327,33 @@ function chinaTimeRfc3339(at: Date): string {
   return `${shifted.toISOString().slice(0, 19)}+08:00`;
 }
 
-/** Builds exactly what WeChat Pay sends for a payment result: encrypted resource, signed headers. */
-export function signWechatpayCallback(
-  input: WechatpayCallbackInput,
+/**
+ * The envelope every WeChat Pay notification shares: the resource sealed with AEAD_AES_256_GCM under the
+ * APIv3 key (associated data = the resource's type), the body signed with the platform key.
+ */
+function sealAndSign(
+  notice: { id: string; eventType: string; summary: string; originalType: 'transaction' | 'refund'; resource: object },
   keys: WechatpaySigningKeys,
-  now: Date = new Date(),
+  now: Date,
 ): { headers: Record<string, string>; rawBody: string } {
-  if (!isMinorAmount(input.amountMinor)) {
-    throw new RangeError('wechatpay: amountMinor must be a non-negative integer of fen');
-  }
-  const transaction = {
-    mchid: input.mchid,
-    appid: input.appid,
-    out_trade_no: input.paymentId,
-    transaction_id: input.transactionId,
-    trade_type: 'JSAPI',
-    trade_state: input.tradeState,
-    trade_state_desc: TRADE_STATE_DESC[input.tradeState],
-    bank_type: 'OTHERS',
-    attach: '',
-    ...(input.tradeState === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
-    payer: { openid: 'oSimulatedOpenId0000000000000' },
-    amount: { total: input.amountMinor, payer_total: input.amountMinor, currency: 'CNY', payer_currency: 'CNY' },
-  };
   const resourceNonce = randomText(GCM_NONCE_BYTES);
-  const associatedData = 'transaction';
   const cipher = createCipheriv('aes-256-gcm', apiV3KeyBytes(keys.apiV3Key), Buffer.from(resourceNonce, 'utf8'), {
     authTagLength: GCM_TAG_BYTES,
   });
-  cipher.setAAD(Buffer.from(associatedData, 'utf8'));
-  const sealed = Buffer.concat([cipher.update(JSON.stringify(transaction), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  cipher.setAAD(Buffer.from(notice.originalType, 'utf8'));
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(notice.resource), 'utf8'), cipher.final(), cipher.getAuthTag()]);
 
   const rawBody = JSON.stringify({
-    id: input.notificationId,
+    id: notice.id,
     create_time: chinaTimeRfc3339(now),
     resource_type: 'encrypt-resource',
-    event_type: input.tradeState === 'SUCCESS' ? 'TRANSACTION.SUCCESS' : `TRANSACTION.${input.tradeState}`,
-    summary: TRADE_STATE_DESC[input.tradeState],
+    event_type: notice.eventType,
+    summary: notice.summary,
     resource: {
-      original_type: 'transaction',
+      original_type: notice.originalType,
       algorithm: AEAD,
       ciphertext: sealed.toString('base64'),
-      associated_data: associatedData,
+      associated_data: notice.originalType,
       nonce: resourceNonce,
     },
   });
@@ -367,6 +373,63 @@ export function signWechatpayCallback(
     },
     rawBody,
   };
+}
+
+/** Builds exactly what WeChat Pay sends for a payment result: encrypted resource, signed headers. */
+export function signWechatpayCallback(
+  input: WechatpayCallbackInput,
+  keys: WechatpaySigningKeys,
+  now: Date = new Date(),
+): { headers: Record<string, string>; rawBody: string } {
+  if (!isMinorAmount(input.amountMinor)) {
+    throw new RangeError('wechatpay: amountMinor must be a non-negative integer of fen');
+  }
+  const transaction = {
+    mchid: input.mchid,
+    appid: input.appid,
+    out_trade_no: input.paymentId,
+    transaction_id: input.transactionId,
+    trade_type: input.tradeType ?? 'JSAPI',
+    trade_state: input.tradeState,
+    trade_state_desc: TRADE_STATE_DESC[input.tradeState],
+    bank_type: 'OTHERS',
+    attach: '',
+    ...(input.tradeState === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
+    payer: { openid: input.payerOpenid ?? 'oSimulatedOpenId0000000000000' },
+    amount: { total: input.amountMinor, payer_total: input.amountMinor, currency: 'CNY', payer_currency: 'CNY' },
+  };
+  const eventType = `TRANSACTION.${input.tradeState}`;
+  return sealAndSign({ id: input.notificationId, eventType, summary: TRADE_STATE_DESC[input.tradeState], originalType: 'transaction', resource: transaction }, keys, now);
+}
+
+const REFUND_SUMMARY: Record<WechatpayRefundCallbackInput['refundStatus'], string> = {
+  SUCCESS: '退款成功',
+  ABNORMAL: '退款异常',
+  CLOSED: '退款关闭',
+};
+
+/** Builds exactly what WeChat Pay sends for a refund result (REFUND.SUCCESS / ABNORMAL / CLOSED). */
+export function signWechatpayRefundCallback(
+  input: WechatpayRefundCallbackInput,
+  keys: WechatpaySigningKeys,
+  now: Date = new Date(),
+): { headers: Record<string, string>; rawBody: string } {
+  if (!isMinorAmount(input.totalMinor) || !isMinorAmount(input.refundMinor) || input.refundMinor > input.totalMinor) {
+    throw new RangeError('wechatpay: refund and total must be integers of fen, the refund at most the total');
+  }
+  const refund = {
+    mchid: input.mchid,
+    out_trade_no: input.paymentId,
+    transaction_id: input.transactionId,
+    out_refund_no: input.refundId,
+    refund_id: input.providerRefundId,
+    refund_status: input.refundStatus,
+    ...(input.refundStatus === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
+    user_received_account: input.userReceivedAccount ?? '支付用户零钱',
+    amount: { total: input.totalMinor, refund: input.refundMinor, payer_total: input.totalMinor, payer_refund: input.refundMinor },
+  };
+  const eventType = `REFUND.${input.refundStatus}`;
+  return sealAndSign({ id: input.notificationId, eventType, summary: REFUND_SUMMARY[input.refundStatus], originalType: 'refund', resource: refund }, keys, now);
 }
 
 /** Fresh development keys: an APIv3 key (32 letters and digits) and a platform RSA-2048 key pair. */
