@@ -38,6 +38,7 @@ COPY libs/metrics/package.json libs/metrics/
 COPY libs/money/package.json libs/money/
 COPY libs/outbox/package.json libs/outbox/
 COPY libs/providers/package.json libs/providers/
+COPY libs/provider-clients/package.json libs/provider-clients/
 COPY libs/runtime/package.json libs/runtime/
 COPY libs/state-machine/package.json libs/state-machine/
 COPY services/api-gateway/package.json services/api-gateway/
@@ -45,6 +46,8 @@ COPY services/audit-service/package.json services/audit-service/
 COPY services/callback-gateway/package.json services/callback-gateway/
 COPY services/order-service/package.json services/order-service/
 COPY services/payment-service/package.json services/payment-service/
+# The provider simulator is a development tool: only its manifest (npm ci needs every workspace), never its code.
+COPY tools/provider-sim/package.json tools/provider-sim/
 # The workspaces become symlinks node_modules/@pay/* -> ../../libs/*, which resolve once the sources are
 # copied in the build stage (the bundles take them in; the runtime image needs no libs/).
 RUN --mount=type=cache,target=/root/.npm \

@@ -19,13 +19,17 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['mongoose', 'express', 'amqplib', '@pay/db', '@pay/http', '@pay/messaging', '@pay/outbox', '@pay/runtime', '@pay/auth'].map((name) => ({
-            name,
-            message: 'The domain is pure: storage and transport are behind ports (declare an interface in domain/, implement it in data-access/ or entry-points/).',
-          })),
+          paths: [
+            ...['mongoose', 'express', 'amqplib', '@pay/db', '@pay/http', '@pay/messaging', '@pay/outbox', '@pay/runtime', '@pay/auth'].map((name) => ({
+              name,
+              message: 'The domain is pure: storage and transport are behind ports (declare an interface in domain/, implement it in data-access/ or entry-points/).',
+            })),
+            // The provider client interface is a port the domain may name; its HTTP implementations are not.
+            { name: '@pay/provider-clients', allowTypeImports: true, message: 'The domain talks to providers through the ProviderClient port: import its types only (`import type`).' },
+          ],
           patterns: [
             {
-              group: ['mongoose/*', 'express/*', 'amqplib/*', '@pay/db/*', '@pay/http/*', '@pay/messaging/*', '@pay/outbox/*', '@pay/runtime/*', '@pay/auth/*'],
+              group: ['@pay/provider-clients/*', 'mongoose/*', 'express/*', 'amqplib/*', '@pay/db/*', '@pay/http/*', '@pay/messaging/*', '@pay/outbox/*', '@pay/runtime/*', '@pay/auth/*'],
               message: 'The domain is pure: storage and transport are behind ports (declare an interface in domain/, implement it in data-access/ or entry-points/).',
             },
           ],
