@@ -97,7 +97,12 @@ async function main(): Promise<void> {
     // BENCH_CPU_PROF=1: every service writes a V8 CPU profile when it stops; summarised at the end.
     const profileDir = process.env.BENCH_CPU_PROF ? path.join(REPO_ROOT, '.cache', 'bench-profiles', runId) : null;
     if (profileDir) env.SERVICE_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
-    stack = await startStack({ env, logDir: path.join(REPO_ROOT, '.cache', 'bench-logs', runId), multiProcessSafe: infrastructure.multiProcessSafe });
+    stack = await startStack({
+      env,
+      logDir: path.join(REPO_ROOT, '.cache', 'bench-logs', runId),
+      multiProcessSafe: infrastructure.multiProcessSafe,
+      simulator: secrets.simulatorEnv,
+    });
     await watcher.start(infrastructure.amqpUrl, `${prefix}_stack`);
     await runFlows(stack, secrets, watcher, 2, 6, 'warmup');
 

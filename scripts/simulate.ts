@@ -1,8 +1,12 @@
 /**
+ * `npm run simulate -- <pay|fail> --payment <id> [--notify normal|never|duplicate|delay_s:N]`
+ * The customer pays (or fails) a started payment at the provider simulator, which then notifies the
+ * callback gateway as the provider would (or not, or twice, or late).
+ *
  * `npm run simulate -- <mock|wechatpay|alipay> --payment <id> [--status SUCCESS|FAILED] [--amount 99.00]
  *   [--tamper] [--notification <id>] [--transaction <id>] [--repeat N]`
- * Signs a provider callback with the running dev stack's keys and sends it to the callback gateway,
- * exactly as the provider would. Without --amount it reads the payment's amount through the gateway.
+ * Signs a provider callback with the running dev stack's keys and sends it to the callback gateway
+ * directly. Without --amount it reads the payment's amount through the gateway.
  */
 import { parseArgs } from 'node:util';
 import { signToken } from '@pay/auth';
@@ -21,11 +25,17 @@ async function main(): Promise<void> {
       notification: { type: 'string' },
       transaction: { type: 'string' },
       repeat: { type: 'string', default: '1' },
+      notify: { type: 'string', default: 'normal' },
     },
   });
+  if (positionals[0] === 'pay' || positionals[0] === 'fail') {
+    await atSimulator(positionals[0], values.payment, values.notify!);
+    return;
+  }
   const provider = providerName.safeParse(positionals[0]);
   if (!provider.success || !values.payment || !['SUCCESS', 'FAILED'].includes(values.status!)) {
-    console.error('usage: npm run simulate -- <mock|wechatpay|alipay> --payment <id> [--status SUCCESS|FAILED] [--amount 99.00] [--tamper] [--repeat N]');
+    console.error('usage: npm run simulate -- <pay|fail> --payment <id> [--notify normal|never|duplicate|delay_s:N]');
+    console.error('       npm run simulate -- <mock|wechatpay|alipay> --payment <id> [--status SUCCESS|FAILED] [--amount 99.00] [--tamper] [--repeat N]');
     process.exit(2);
   }
   const session = readDevSession();
@@ -65,6 +75,22 @@ async function main(): Promise<void> {
     );
     console.log(`${provider.data} callback → HTTP ${result.status} ${result.body}`);
   }
+}
+
+/** The cashier's pay / fail button, pressed through the simulator's control API. */
+async function atSimulator(action: 'pay' | 'fail', paymentId: string | undefined, notify: string): Promise<void> {
+  const simUrl = readDevSession()?.providerSimUrl;
+  if (!paymentId || !simUrl) {
+    console.error(!paymentId ? '--payment <id> is required' : 'no running dev stack with a provider simulator found; run `npm start` first');
+    process.exit(2);
+  }
+  const response = await fetch(`${simUrl}/sim/orders/${encodeURIComponent(paymentId)}/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ notify }),
+  });
+  console.log(`simulator ${action} → HTTP ${response.status} ${await response.text()}`);
+  if (!response.ok) process.exit(1);
 }
 
 void main();

@@ -9,7 +9,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { signToken } from '@pay/auth';
-import { buildServices, provideInfrastructure, REPO_ROOT, SERVICE_NAMES, startStack, generateDevSecrets, writeDevSession, type Infrastructure, type Stack } from '@pay/harness';
+import { createClient } from '@pay/client';
+import { buildServices, provideInfrastructure, REPO_ROOT, SERVICE_NAMES, startStack, generateDevSecrets, readDevSession, writeDevSession, type Infrastructure, type Stack } from '@pay/harness';
 
 async function main(): Promise<void> {
   const logDir = path.join(REPO_ROOT, '.cache', 'logs');
@@ -49,7 +50,10 @@ async function main(): Promise<void> {
       BROKER_PREFIX: process.env.BROKER_PREFIX ?? 'payments-dev',
     };
     // Replicas come from STACK_REPLICAS (in env); several are refused on a database without a write guard.
-    stack = await startStack({ env, fixedPorts: true, logDir, multiProcessSafe: infrastructure.multiProcessSafe });
+    // The provider simulator stands in for WeChat Pay, Alipay and the mock provider; its keys pair with the
+    // services' (an explicitly set variable wins on either side).
+    const simulator: NodeJS.ProcessEnv = { ...secrets.simulatorEnv, ...process.env };
+    stack = await startStack({ env, fixedPorts: true, logDir, multiProcessSafe: infrastructure.multiProcessSafe, simulator });
     const jwtSecret = env.JWT_SECRET ?? secrets.session.jwtSecret;
     writeDevSession({
       gatewayUrl: stack.gatewayUrl,
@@ -58,8 +62,10 @@ async function main(): Promise<void> {
       mockProviderSecret: env.MOCK_PROVIDER_SECRET ?? secrets.session.mockProviderSecret,
       wechatpay: secrets.session.wechatpay,
       alipay: secrets.session.alipay,
+      providerSimUrl: stack.providerSimUrl ?? undefined,
     });
     const customer = signToken({ sub: 'dev-customer', role: 'customer' }, jwtSecret);
+    const demo = await startDemoPayment(`${stack.gatewayUrl}/api/v1`, customer).catch((error: Error) => `(could not start a demo payment: ${error.message})`);
     const running = stack;
     const replicaLines = SERVICE_NAMES.map(
       (name) => `  ${name.padEnd(17)}${running.replicas[name].map((replica) => replica.url).join('  ')}${name === 'callback-gateway' && running.callbackBalancer ? `  (behind ${running.callbackUrl})` : ''}`,
@@ -68,6 +74,11 @@ async function main(): Promise<void> {
 Payments stack is running (logs: ${logDir}).
   API gateway      ${stack.gatewayUrl}/api/v1      (health: ${stack.gatewayUrl}/healthz)
   Callback gateway ${stack.callbackUrl}/callbacks/{mock|wechatpay|alipay}
+  Provider sim     ${stack.providerSimUrl}      (WeChat Pay v3, Alipay and mock provider stand-in; cashier pages)
+
+Pay in the browser: a demo order of 99.00 was placed and its payment started (WeChat Pay, native QR).
+Open its cashier page and click Pay; the order becomes paid through the signed notification:
+  ${demo}
 
 Replicas: ${stack.replicaCount} per internal service and callback gateway (STACK_REPLICAS; the api-gateway runs once).
 ${replicaLines}
@@ -80,6 +91,7 @@ Try it:
   curl -s -X POST ${stack.gatewayUrl}/api/v1/orders -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
        -d '{"items":[{"product_id":"p1","name":"Tea","unit_price":"99.00","quantity":1}]}'
   curl -s -X POST ${stack.gatewayUrl}/api/v1/payments -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"order_id":"<order id>"}'
+  curl -s -X POST ${stack.gatewayUrl}/api/v1/payments/<payment id>/start -H "Authorization: Bearer $TOKEN"   # pay_params; cashier: ${stack.providerSimUrl}/cashier/wechatpay/<payment id>
   npm run simulate -- mock --payment <payment id> --status SUCCESS      # or wechatpay / alipay, add --tamper to forge
   npm run token -- --sub ops --role admin                              # other roles: auditor, customer
 
@@ -94,6 +106,24 @@ Ctrl-C stops everything.`);
   } catch (error) {
     console.error(`[start] failed: ${(error as Error).message}`);
     await stop(1);
+  }
+}
+
+/** Places an order, creates and starts its payment at WeChat Pay (the simulator): its cashier page URL. */
+async function startDemoPayment(apiBase: string, token: string): Promise<string> {
+  const api = createClient({ baseUrl: apiBase, token });
+  const order = await api.createOrder({ items: [{ product_id: 'p1', name: 'Tea', unit_price: '99.00', quantity: 1 }] });
+  // The payment service learns of the order through order.created: a moment after the order exists.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const payment = await api.createPayment({ order_id: order.id, method: 'wechat' });
+      const started = await api.startPayment(payment.id, { channel: 'native' });
+      const simUrl = readDevSession()?.providerSimUrl;
+      return `${simUrl}/cashier/wechatpay/${started.id}   (order ${order.order_number}, payment ${started.id})`;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 

@@ -91,7 +91,8 @@ export async function runFlows(
           next++;
           const [, flowMs] = await timed(async () => {
             const order = await client.createOrder({ items: [{ product_id: 'p1', name: 'Tea', unit_price: '1.00', quantity: 1 }] });
-            const payment = await client.createPayment({ order_id: order.id });
+            // bank_card pays through the mock provider (at the simulator), whose signed callback the bench sends.
+            const payment = await client.createPayment({ order_id: order.id, method: 'bank_card' });
             paymentIds.push(payment.id);
             await client.startPayment(payment.id);
             const sentAt = performance.now();

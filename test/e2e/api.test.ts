@@ -51,7 +51,7 @@ describe('the public payments API through the gateway', () => {
     const payment = await alice.createPayment({ order_id: order.id, method: 'alipay', amount: '24.68' });
     const orderFields = { id: 1, order_number: 1, user_id: 1, items: 1, total_amount: 1, currency: 1, status: 1, created_at: 1, updated_at: 1 } satisfies Record<keyof OrderView, 1>;
     const paymentFields = {
-      id: 1, order_id: 1, user_id: 1, amount: 1, currency: 1, method: 1, status: 1, created_at: 1, updated_at: 1, expires_at: 1, transaction_id: 1, late_success: 1, logs: 1,
+      id: 1, order_id: 1, user_id: 1, amount: 1, currency: 1, method: 1, status: 1, created_at: 1, updated_at: 1, expires_at: 1, transaction_id: 1, late_success: 1, provider: 1, channel: 1, pay_params: 1, logs: 1,
     } satisfies Record<keyof PaymentView, 1>;
     expect(Object.keys(order).sort()).toEqual(Object.keys(orderFields).sort());
     expect(Object.keys(payment).sort()).toEqual(Object.keys(paymentFields).sort());
@@ -65,7 +65,7 @@ describe('the public payments API through the gateway', () => {
     const order = await placeOrder(alice, '88.80');
     const payment = await alice.createPayment({ order_id: order.id });
     expect(await alice.startPayment(payment.id)).toMatchObject({ status: 'processing' });
-    const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 8880, status: 'SUCCESS', transactionId: 'txn-api-pay' });
+    const answer = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 8880, status: 'SUCCESS', transactionId: 'txn-api-pay' });
     expect(answer.status).toBe(200);
     const paid = await statusOf(alice, payment.id, 'succeeded');
     expect(paid.transaction_id).toBe('txn-api-pay');
@@ -79,14 +79,14 @@ describe('the public payments API through the gateway', () => {
     // While the first attempt is live no second one may start.
     expect(await refusal(alice.createPayment({ order_id: order.id }))).toEqual({ status: 409, code: 'live_payment_exists' });
 
-    await system.callback({ provider: 'mock', paymentId: first.id, amountMinor: 1500, status: 'FAILED' });
+    await system.callback({ provider: 'wechatpay', paymentId: first.id, amountMinor: 1500, status: 'FAILED' });
     await statusOf(alice, first.id, 'failed');
     expect((await alice.getOrder(order.id)).status).toBe('pending_payment');
 
     const retry = await alice.createPayment({ order_id: order.id });
     expect(retry.id).not.toBe(first.id);
     await alice.startPayment(retry.id);
-    await system.callback({ provider: 'mock', paymentId: retry.id, amountMinor: 1500, status: 'SUCCESS' });
+    await system.callback({ provider: 'wechatpay', paymentId: retry.id, amountMinor: 1500, status: 'SUCCESS' });
     await statusOf(alice, retry.id, 'succeeded');
     await eventually('order paid', async () => (await alice.getOrder(order.id)).status === 'paid');
     // A succeeded payment is live: a third attempt is refused.
@@ -100,7 +100,7 @@ describe('the public payments API through the gateway', () => {
     await alice.startPayment(payment.id);
     expect(await admin.expirePayment(payment.id)).toMatchObject({ status: 'expired', late_success: false });
 
-    const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 4200, status: 'SUCCESS', transactionId: 'txn-late-api' });
+    const answer = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 4200, status: 'SUCCESS', transactionId: 'txn-late-api' });
     expect(answer.status).toBe(200);
     const flagged = await eventually('late success flagged', async () => {
       const current = await alice.getPaymentDetail(payment.id);

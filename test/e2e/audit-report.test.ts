@@ -50,14 +50,14 @@ describe('the daily audit report of a known day', () => {
 
     // 7 paid through verified provider callbacks, 2 expired by an admin, 1 cancelled by its customer.
     for (let i = 0; i < SUCCEEDED; i += 1) {
-      const answer = await system.callback({ provider: 'mock', paymentId: payments[i]!.id, amountMinor: amountOf(i), status: 'SUCCESS', transactionId: `txn-report-${i}` });
-      expect(answer).toEqual({ status: 200, body: '{"code":"SUCCESS"}' });
+      const answer = await system.callback({ provider: 'wechatpay', paymentId: payments[i]!.id, amountMinor: amountOf(i), status: 'SUCCESS', transactionId: `txn-report-${i}` });
+      expect(answer.status).toBe(200);
     }
     for (let i = SUCCEEDED; i < SUCCEEDED + EXPIRED; i += 1) expect((await admin.expirePayment(payments[i]!.id)).status).toBe('expired');
     expect((await customers[9]!.cancelPayment(payments[9]!.id)).status).toBe('cancelled');
 
     // 1 forged notification (a byte changed after signing): refused, no effect.
-    const forged = await system.callback({ provider: 'mock', paymentId: payments[9]!.id, amountMinor: amountOf(9), status: 'SUCCESS', tamper: true });
+    const forged = await system.callback({ provider: 'wechatpay', paymentId: payments[9]!.id, amountMinor: amountOf(9), status: 'SUCCESS', tamper: true });
     expect(forged.status).toBe(401);
 
     // Every succeeded payment's order is paid before the report is read (reconciliation is then exact).

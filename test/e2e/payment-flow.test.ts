@@ -28,10 +28,11 @@ describe('a payment flowing end to end', () => {
     expect(order).toMatchObject({ status: 'pending_payment', total_amount: '99.00', currency: 'CNY', user_id: 'alice' });
     expect(order.order_number).toMatch(/^ORD-\d{8}-[2-9A-Z]{8}$/);
 
-    const payment = await alice.createPayment({ order_id: order.id, amount: '99.00' });
-    expect(payment).toMatchObject({ status: 'init', amount: '99.00', method: 'wechat', order_id: order.id });
+    // bank_card is paid through the mock provider (the original HMAC scheme), enabled in tests only.
+    const payment = await alice.createPayment({ order_id: order.id, amount: '99.00', method: 'bank_card' });
+    expect(payment).toMatchObject({ status: 'init', amount: '99.00', method: 'bank_card', order_id: order.id });
     const started = await alice.startPayment(payment.id);
-    expect(started.status).toBe('processing');
+    expect(started).toMatchObject({ status: 'processing', provider: 'mock', channel: 'mock', pay_params: { cashier_url: expect.any(String) } });
 
     const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 9900, status: 'SUCCESS', transactionId: 'txn-e2e-1' });
     expect(answer).toEqual({ status: 200, body: '{"code":"SUCCESS"}' });
@@ -74,7 +75,7 @@ describe('a payment flowing end to end', () => {
     const payment = await alice.createPayment({ order_id: order.id });
     await alice.startPayment(payment.id);
 
-    const answer = await system.callback({ provider: 'mock', paymentId: payment.id, amountMinor: 1000, status: 'SUCCESS', tamper: true });
+    const answer = await system.callback({ provider: 'wechatpay', paymentId: payment.id, amountMinor: 1000, status: 'SUCCESS', tamper: true });
     expect(answer.status).toBe(401);
     expect(JSON.parse(answer.body)).toMatchObject({ code: 'FAIL' });
 

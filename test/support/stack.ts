@@ -4,7 +4,7 @@ import { signToken } from '@pay/auth';
 import { createClient, type ApiClient } from '@pay/client';
 import type { Role } from '@pay/contracts';
 import { generateDevKeys } from '@pay/providers';
-import { generateDevSecrets, replicaCount, sendProviderCallback, startStack, type SimulatedCallback, type Stack } from '@pay/harness';
+import { generateDevSecrets, generateMerchantKeys, replicaCount, type MerchantKeys, sendProviderCallback, startStack, type SimulatedCallback, type Stack } from '@pay/harness';
 import { deleteBrokerTopology } from './broker-cleanup';
 import { isolatedPrefix, testAmqpUrl, testMongoUrl } from './isolation';
 
@@ -15,6 +15,12 @@ export interface TestStack {
   token(sub: string, role?: Role): string;
   client(sub: string, role?: Role): ApiClient;
   callback(input: SimulatedCallback): Promise<{ status: number; body: string }>;
+  /** The keys the stack runs with (merchant side in `env`, provider side in `simulatorEnv`). */
+  secrets: ReturnType<typeof generateDevSecrets>;
+  /** The provider simulator the stack's payment-service pays at. */
+  simulatorUrl: string;
+  /** A call to the simulator's control API (`/sim/...`), answered as JSON. */
+  sim(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   stop(): Promise<void>;
 }
 
@@ -32,7 +38,7 @@ export interface TestStackOptions {
  */
 export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv = {}, options: TestStackOptions = {}): Promise<TestStack> {
   const prefix = isolatedPrefix(label);
-  const secrets = generateDevSecrets(sharedKeys());
+  const secrets = generateDevSecrets(sharedKeys().provider, sharedKeys().merchant);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -46,6 +52,9 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     LOG_LEVEL: 'info',
     EXPIRY_SWEEP_INTERVAL_MS: '500',
     ORDER_WAIT_MS: '5000',
+    // A payment started in a test is asked at its provider soon when no notification came.
+    PAYMENT_QUERY_AFTER_S: '2',
+    PROVIDER_QUERY_INTERVAL_MS: '500',
     ...extraEnv,
   };
   const stack = await startStack({
@@ -54,7 +63,10 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     replicas: options.replicas ?? replicaCount(process.env.STACK_REPLICAS),
     // Set by the global setup: '0' on FerretDB's SQLite fallback, where several replicas are refused.
     multiProcessSafe: process.env.TEST_MULTI_PROCESS_SAFE === undefined ? undefined : process.env.TEST_MULTI_PROCESS_SAFE === '1',
+    // The providers' retry schedules at 1/100: WeChat's 15 s first retry comes after 150 ms.
+    simulator: { ...secrets.simulatorEnv, PROVIDER_SIM_TIME_SCALE: extraEnv.PROVIDER_SIM_TIME_SCALE ?? '0.01' },
   });
+  const simulatorUrl = stack.providerSimUrl!;
   const token = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secrets.session.jwtSecret, '1h');
   return {
     stack,
@@ -63,6 +75,17 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     token,
     client: (sub, role = 'customer') => createClient({ baseUrl: `${stack.gatewayUrl}/api/v1`, token: token(sub, role) }),
     callback: (input) => sendProviderCallback(stack.callbackUrl, input, secrets.session),
+    secrets,
+    simulatorUrl,
+    async sim(method, path, body) {
+      const response = await fetch(`${simulatorUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+    },
     async stop() {
       await stack.stop();
       await deleteBrokerTopology(testAmqpUrl(), prefix).catch(() => undefined);
@@ -71,9 +94,9 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
 }
 
 // RSA key generation costs ~100 ms a pair; one set per test file is enough.
-let keys: ReturnType<typeof generateDevKeys> | undefined;
+let keys: { provider: ReturnType<typeof generateDevKeys>; merchant: MerchantKeys } | undefined;
 function sharedKeys() {
-  keys ??= generateDevKeys();
+  keys ??= { provider: generateDevKeys(), merchant: generateMerchantKeys() };
   return keys;
 }
 

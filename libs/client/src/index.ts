@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, ErrorBody, OrderView, Page, PaymentView } from '@pay/contracts';
+import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, ErrorBody, startPaymentBody, OrderView, Page, PaymentView } from '@pay/contracts';
 
 /**
  * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
@@ -35,6 +35,7 @@ export interface PaymentListParams {
  * are the input side of the very schemas the services validate with, so they cannot drift apart.
  */
 export type CreatePaymentParams = z.input<typeof createPaymentBody>;
+export type StartPaymentParams = z.input<typeof startPaymentBody>;
 
 /** `{items: [{product_id, name, unit_price: "49.50", quantity}], currency?}`; the total is computed by the server. */
 export type CreateOrderParams = z.input<typeof createOrderBody>;
@@ -86,7 +87,7 @@ export function createClient({ baseUrl, token }: ClientOptions) {
     createPayment: (params: CreatePaymentParams) => call<PaymentView>('POST', '/payments', params),
     getPaymentsPage: (link: string) => getPage<PaymentView>(link),
     getPaymentDetail: (paymentId: string) => call<PaymentView>('GET', `/payments/${id(paymentId)}`),
-    startPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/start`, {}),
+    startPayment: (paymentId: string, params: StartPaymentParams = {}) => call<PaymentView>('POST', `/payments/${id(paymentId)}/start`, params),
     succeedPayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/succeed`, {}),
     failPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/fail`, reasonBody(reason)),
     cancelPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/cancel`, reasonBody(reason)),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { generateDevKeys, type DevKeys } from '@pay/providers';
@@ -12,6 +12,30 @@ export interface DevSession {
   mockProviderSecret: string;
   wechatpay: { mchid: string; appid: string; serial: string; apiV3Key: string; platformPrivateKey: string };
   alipay: { appId: string; privateKey: string };
+  /** The provider simulator's base URL (its cashier pages and control API). */
+  providerSimUrl?: string;
+}
+
+/** An RSA-2048 pair as PEM (SPKI public, PKCS#8 private). */
+function rsaPair(): { publicKey: string; privateKey: string } {
+  return generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+}
+
+/**
+ * The merchant's own keys, the other half of each provider relationship: WeChat Pay's merchant API key
+ * (signs our requests and paySign; the provider holds its public key) and Alipay's application key.
+ */
+export interface MerchantKeys {
+  wechatpay: { serial: string; privateKey: string; publicKey: string };
+  alipay: { privateKey: string; publicKey: string };
+}
+
+export function generateMerchantKeys(): MerchantKeys {
+  return {
+    // Merchant API certificate serials are 40 upper-case hex digits.
+    wechatpay: { serial: randomBytes(20).toString('hex').toUpperCase(), ...rsaPair() },
+    alipay: rsaPair(),
+  };
 }
 
 export const DEV_SESSION_FILE = path.join(REPO_ROOT, '.cache', 'dev-session.json');
@@ -22,7 +46,10 @@ const randomSecret = (bytes = 32) => randomBytes(bytes).toString('base64url');
  * Fresh secrets and provider keys for one local run or test run: generated at start-up, never
  * committed. Returns the services' environment and the matching signing material for the simulator.
  */
-export function generateDevSecrets(keys: DevKeys = generateDevKeys()) {
+export function generateDevSecrets(keys: DevKeys = generateDevKeys(), merchant: MerchantKeys = generateMerchantKeys()) {
+  // Merchants registered since late 2024 verify WeChat Pay with a platform public key named PUB_KEY_ID_…
+  // (no platform certificates): the local stack runs in that mode.
+  const platformSerial = `PUB_KEY_ID_01${Array.from({ length: 26 }, () => randomInt(10)).join('')}`;
   const session = {
     jwtSecret: randomSecret(),
     internalTokenSecret: randomSecret(),
@@ -30,7 +57,7 @@ export function generateDevSecrets(keys: DevKeys = generateDevKeys()) {
     wechatpay: {
       mchid: '1900000109',
       appid: 'wxdevappid0000001',
-      serial: keys.wechatpay.serial,
+      serial: platformSerial,
       apiV3Key: keys.wechatpay.apiV3Key,
       platformPrivateKey: keys.wechatpay.platformPrivateKey,
       platformPublicKey: keys.wechatpay.platformPublicKey,
@@ -48,8 +75,26 @@ export function generateDevSecrets(keys: DevKeys = generateDevKeys()) {
     WECHATPAY_PLATFORM_PUBLIC_KEY: session.wechatpay.platformPublicKey,
     ALIPAY_APP_ID: session.alipay.appId,
     ALIPAY_PUBLIC_KEY: session.alipay.publicKey,
+    // The merchant side (payment-service signs its provider requests with these).
+    WECHATPAY_MERCHANT_SERIAL: merchant.wechatpay.serial,
+    WECHATPAY_MERCHANT_PRIVATE_KEY: merchant.wechatpay.privateKey,
+    ALIPAY_APP_PRIVATE_KEY: merchant.alipay.privateKey,
   };
-  return { env, session };
+  /** The provider side, for the simulator: its own signing keys and our public keys. */
+  const simulatorEnv: NodeJS.ProcessEnv = {
+    WECHATPAY_MCHID: session.wechatpay.mchid,
+    WECHATPAY_APPID: session.wechatpay.appid,
+    WECHATPAY_APIV3_KEY: session.wechatpay.apiV3Key,
+    WECHATPAY_PLATFORM_SERIAL: platformSerial,
+    WECHATPAY_MERCHANT_SERIAL: merchant.wechatpay.serial,
+    PROVIDER_SIM_WECHATPAY_PLATFORM_PRIVATE_KEY: session.wechatpay.platformPrivateKey,
+    PROVIDER_SIM_WECHATPAY_MERCHANT_PUBLIC_KEY: merchant.wechatpay.publicKey,
+    ALIPAY_APP_ID: session.alipay.appId,
+    PROVIDER_SIM_ALIPAY_PRIVATE_KEY: session.alipay.privateKey,
+    PROVIDER_SIM_ALIPAY_APP_PUBLIC_KEY: merchant.alipay.publicKey,
+    MOCK_PROVIDER_SECRET: session.mockProviderSecret,
+  };
+  return { env, session, simulatorEnv };
 }
 
 export function writeDevSession(session: DevSession): void {

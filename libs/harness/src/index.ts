@@ -7,3 +7,4 @@ export * from './dev-env';
 export * from './simulator';
 export * from './version-guard';
 export * from './index-mirror';
+export * from './provider-sim';

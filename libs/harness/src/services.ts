@@ -7,6 +7,7 @@ import { ensureServiceBuilt } from './build';
 import { REPO_ROOT } from './ferretdb';
 import { freePort, waitFor } from './ports';
 import { ALL_SERVICE_EVENTS } from './topology';
+import { PROVIDER_SIM_DEFAULT_PORT, providerSimClientEnv, startProviderSimProcess, type ProviderSimProcess } from './provider-sim';
 
 /** Start order matters: consumers before the producers that feed them, the gateway last. */
 export const SERVICE_NAMES = ['audit-service', 'order-service', 'payment-service', 'callback-gateway', 'api-gateway'] as const;
@@ -191,6 +192,8 @@ export interface Stack {
   callbackUrl: string;
   /** The round-robin proxy in front of the callback-gateway replicas (null with one replica). */
   callbackBalancer: Balancer | null;
+  /** The provider simulator the services' provider clients point at (null when not started). */
+  providerSimUrl: string | null;
   /** Restarts every replica of a service (stopping those still running); returns the first. */
   restart(name: ServiceName): Promise<ServiceProcess>;
   /** Stops one replica (SIGKILL by default: a crash) while the others keep serving. */
@@ -217,6 +220,18 @@ export interface StartStackOptions {
    * unsafe" (a MONGO_URL given from outside).
    */
   multiProcessSafe?: boolean;
+  /**
+   * Start the provider simulator with this environment (its keys: generateDevSecrets().simulatorEnv) and
+   * point the services' provider clients at it; its notifications go to the callback gateway.
+   */
+  simulator?: NodeJS.ProcessEnv;
+}
+
+/** Provider URLs an explicitly set variable keeps (e.g. a tester pointing one provider at its sandbox). */
+const SIMULATED_PROVIDER_OVERRIDES = ['WECHATPAY_API_BASE_URL', 'WECHATPAY_NOTIFY_URL', 'ALIPAY_GATEWAY_URL', 'ALIPAY_NOTIFY_URL', 'MOCK_PROVIDER_URL'];
+
+function pick(env: NodeJS.ProcessEnv, names: readonly string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(names.filter((name) => env[name]).map((name) => [name, env[name]]));
 }
 
 /** Starts the five services as processes wired to each other, `replicas` of each but the api-gateway. */
@@ -245,8 +260,20 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     for (let r = 0; r < countOf(name); r += 1) ports[name].push(base !== null ? base + (r + offset) * REPLICA_PORT_STEP : await freePort());
   }
   const urlOf = (port: number) => `http://127.0.0.1:${port}`;
+  const callbackUrl = urlOf(balanced ? callbackPublicPort : ports['callback-gateway'][0]!);
 
   const env: NodeJS.ProcessEnv = { ...options.env, STACK_REPLICAS: String(replicas) };
+  let providerSim: ProviderSimProcess | null = null;
+  if (options.simulator) {
+    const fromEnv = options.simulator.PROVIDER_SIM_PORT ?? options.env.PROVIDER_SIM_PORT;
+    const simPort = fromEnv ? Number(fromEnv) : options.fixedPorts ? PROVIDER_SIM_DEFAULT_PORT : await freePort();
+    providerSim = await startProviderSimProcess(
+      simPort,
+      { PATH: process.env.PATH, HOME: process.env.HOME, ...options.simulator, PROVIDER_SIM_CALLBACK_URL: callbackUrl },
+      { logFile: options.logDir ? path.join(options.logDir, 'provider-sim.log') : undefined, echo: options.echo },
+    );
+    Object.assign(env, providerSimClientEnv(providerSim.url, callbackUrl), { ...pick(options.env, SIMULATED_PROVIDER_OVERRIDES) });
+  }
   for (const [name, variable] of Object.entries(UPSTREAM_VARIABLE)) env[variable] = ports[name as ServiceName].map(urlOf).join(',');
   if (!env.MONGO_MAX_POOL_SIZE) env.MONGO_MAX_POOL_SIZE = String(poolSizePerReplica(replicas)); // see STACK_POOL_BUDGET
   /** What one service's processes get on top of the stack's environment. */
@@ -297,6 +324,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
   } catch (error) {
     await Promise.all(SERVICE_NAMES.map((name) => stopAll(name)));
     await callbackBalancer?.close();
+    await providerSim?.stop();
     throw error;
   }
   return {
@@ -307,6 +335,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     gatewayUrl: services['api-gateway'].url,
     callbackUrl: callbackBalancer ? callbackBalancer.url : services['callback-gateway'].url,
     callbackBalancer,
+    providerSimUrl: providerSim?.url ?? null,
     async restart(name) {
       await stopAll(name);
       await launchAll(name);
@@ -324,6 +353,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
         await stopAll(name);
         if (name === 'callback-gateway') await callbackBalancer?.close();
       }
+      await providerSim?.stop();
     },
   };
 }

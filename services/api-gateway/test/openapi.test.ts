@@ -41,7 +41,7 @@ logger.silent = true; // the stores answer every reached call with an error on p
 const paymentConfig = { PAYMENT_SANDBOX: false, PAYMENT_TTL_MINUTES: 30, ORDER_WAIT_MS: 0 } as PaymentConfig;
 const serviceRouters: Record<PublicOperation['tag'], Router> = {
   orders: orderRoutes(unreachable, logger),
-  payments: paymentRoutes({ store: unreachable, orders: unreachable, config: paymentConfig, logger }),
+  payments: paymentRoutes({ store: unreachable, calls: unreachable, orders: unreachable, config: paymentConfig, logger }),
   audit: auditRoutes({ store: unreachable, logger }),
 };
 

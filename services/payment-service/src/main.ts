@@ -9,12 +9,13 @@ import { paymentConfigSchema } from './config';
 import { paymentModel } from './data-access/payment-model';
 import { PaymentRepository } from './data-access/payment-repository';
 import { KnownOrdersRepository } from './data-access/known-orders-repository';
-import { expireOverduePayments } from './domain/expire-overdue';
+import { expireOverduePayments, queryDuePayments, type ProviderCalls } from './domain/pay-at-provider';
 import { paymentRoutes } from './entry-points/http/routes';
 import { paymentEventHandlers } from './entry-points/messaging/consumers';
 import { InHandDeliveries } from './entry-points/messaging/in-hand-deliveries';
 import { ConsumerLag } from './entry-points/messaging/order-view-lag';
 import { startSweeper } from './entry-points/sweeper';
+import { providerDirectory } from './outbound/provider-directory';
 import { paymentServiceEvents } from './events';
 
 /** The payment outcome each stored event stands for (payments_total{outcome}). */
@@ -51,6 +52,9 @@ void runService({
         if (outcome) payments.inc({ outcome, method: payment.method, provider: payment.provider ?? 'none' });
       }
     });
+    const providers = providerDirectory(config);
+    logger.info('payment providers', { configured: Object.keys(providers) });
+    const calls: ProviderCalls = { store, providers, logger, queryAfterSeconds: config.PAYMENT_QUERY_AFTER_S };
     const orders = new KnownOrdersRepository(db!);
     // order.created deliveries in hand count as lag (RabbitMQ's queue depth counts only ready messages).
     const orderDeliveries = new InHandDeliveries(['order.created']);
@@ -58,17 +62,20 @@ void runService({
     const lag = new ConsumerLag({ waiting: () => broker!.queueDepths(paymentServiceEvents.service), inHand: () => orderDeliveries.count });
 
     const app = createHttpApp({ service: 'payment-service', logger, metrics, readiness });
-    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, orders, lag, config, logger }));
+    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, calls, orders, lag, config, logger }));
 
-    let sweeper: { stop(): Promise<void> } | null = null;
+    let sweepers: { stop(): Promise<void> }[] = [];
     return {
       app,
       async start() {
         relay.start();
-        await broker!.consume(paymentServiceEvents, paymentEventHandlers(store, orders, logger), { inbox, prefetch: config.CONSUMER_PREFETCH });
-        sweeper = startSweeper(() => expireOverduePayments(store, logger), config.EXPIRY_SWEEP_INTERVAL_MS, logger);
+        await broker!.consume(paymentServiceEvents, paymentEventHandlers(calls, orders, logger), { inbox, prefetch: config.CONSUMER_PREFETCH });
+        sweepers = [
+          startSweeper('expiry', () => expireOverduePayments(calls), config.EXPIRY_SWEEP_INTERVAL_MS, logger),
+          startSweeper('provider query', () => queryDuePayments(calls), config.PROVIDER_QUERY_INTERVAL_MS, logger),
+        ];
       },
-      background: [{ stop: async () => sweeper?.stop() }, relay],
+      background: [{ stop: async () => void (await Promise.all(sweepers.map((sweeper) => sweeper.stop()))) }, relay],
     };
   },
 });

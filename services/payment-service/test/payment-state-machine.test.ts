@@ -28,7 +28,7 @@ function payment(status: PaymentStatus, version = 3): PaymentAggregate {
   const now = new Date();
   const state: Payment = {
     id: 'p1', orderId: 'o1', userId: 'u1', amountMinor: 9900, currency: 'CNY', method: 'wechat', status,
-    transactionId: null, provider: null, lateSuccess: false, expiresAt: new Date(now.getTime() + 60_000), createdAt: now, updatedAt: now, logs: [],
+    transactionId: null, provider: null, lateSuccess: false, providerOrder: null, nextQueryAt: null, queryAttempts: 0, expiresAt: new Date(now.getTime() + 60_000), createdAt: now, updatedAt: now, logs: [],
   };
   return PaymentAggregate.rehydrate(state, version);
 }
@@ -58,6 +58,10 @@ describe('payment transition table', () => {
       expect(aggregate.state.logs.at(-1)).toEqual(expect.objectContaining({ from, to, actor: 'tester' }));
       expect(aggregate.newEvents.at(-1)!.type).toBe(`payment.${to}`);
       expect(aggregate.version).toBe(3); // the version it was loaded at: the save is guarded by it
+    } else if (from === 'processing' && to === 'processing') {
+      // Starting again while processing is not a move: it answers the provider order already opened.
+      expect(MOVE_INTO[to](aggregate)).toBe('already_started');
+      expect(aggregate.changed).toBe(false);
     } else if (to === 'cancelled' || to === 'expired' || to === 'processing') {
       expect(() => MOVE_INTO[to](aggregate)).toThrow(`payment cannot go from '${from}' to '${to}'`);
       expect(aggregate.changed).toBe(false);

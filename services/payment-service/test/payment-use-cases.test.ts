@@ -8,7 +8,7 @@ import { OutboxRelay } from '@pay/outbox';
 import { applyVerifiedCallback } from '../src/domain/apply-callback';
 import { cancelPaymentsOfOrder } from '../src/domain/cancel-for-order';
 import { createPaymentForOrder } from '../src/domain/create-payment';
-import { expireOverduePayments } from '../src/domain/expire-overdue';
+import { expireOverduePayments, type ProviderCalls } from '../src/domain/pay-at-provider';
 import { expirePayment, failPayment, startPayment } from '../src/domain/payment-moves';
 import { processPaymentSuccess } from '../src/domain/process-success';
 import { KnownOrdersRepository } from '../src/data-access/known-orders-repository';
@@ -24,6 +24,8 @@ const logger = createLogger('payment-test', 'error');
 const alice: Identity = { sub: 'alice', role: 'customer' };
 const settings = { ttlMinutes: 30, orderWaitMs: 0 };
 const origin = { producer: 'test' };
+/** The use cases that may ask a provider, with none configured (these payments were never opened at one). */
+const withoutProviders = (store: PaymentStore): ProviderCalls => ({ store, providers: {}, logger, queryAfterSeconds: 60 });
 
 /** The use cases against one implementation of their storage ports. */
 interface Kit {
@@ -198,7 +200,7 @@ describe.each([
     const overdue = await newPayment();
     const fresh = await newPayment();
     await kit.makeOverdue(overdue.id);
-    await expireOverduePayments(store, logger);
+    await expireOverduePayments(withoutProviders(store));
     expect((await store.get(overdue.id))!.status).toBe('expired');
     expect((await store.get(fresh.id))!.status).toBe('init');
     expect(await outboxTypes(overdue.id)).toContain('payment.expired');
@@ -213,7 +215,7 @@ describe.each([
       { orderId: payment.orderId, orderNumber: 'ORD', userId: 'alice', amountMinor: 9900, currency: 'CNY', reason: 'changed mind' },
       { producer: 'order-service' },
     );
-    expect(await cancelPaymentsOfOrder(store, orders, event)).toBe(1);
+    expect(await cancelPaymentsOfOrder(withoutProviders(store), orders, event)).toBe(1);
     expect((await store.get(payment.id))!.status).toBe('cancelled');
     expect(await outboxTypes(payment.id)).toContain('payment.cancelled');
     await expect(newPayment(payment.orderId)).rejects.toMatchObject({ code: 'order_not_payable' });
@@ -259,7 +261,7 @@ describe.each([
         const seen = await orders.get(id);
         if (!raced) {
           raced = true;
-          expect(await cancelPaymentsOfOrder(store, orders, cancellation)).toBe(0);
+          expect(await cancelPaymentsOfOrder(withoutProviders(store), orders, cancellation)).toBe(0);
         }
         return seen;
       },
@@ -282,7 +284,7 @@ describe.each([
     const callback = (amountMinor: number, outcome: 'success' | 'failure') =>
       createEvent(
         'callback.verified',
-        { provider: 'mock', notificationId: randomUUID(), paymentId: payment.id, transactionId: 't1', outcome, amountMinor, receivedAt: new Date().toISOString(), verifyMs: 1 },
+        { provider: 'wechatpay', notificationId: randomUUID(), paymentId: payment.id, transactionId: 't1', outcome, amountMinor, receivedAt: new Date().toISOString(), verifyMs: 1 },
         { producer: 'callback-gateway' },
       );
     expect(await applyVerifiedCallback(store, callback(1, 'success'), logger)).toBe('amount_mismatch');

@@ -2,6 +2,15 @@ import { Schema, type Connection } from 'mongoose';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentLogEntry, type PaymentMethod, type PaymentStatus } from '../domain/payment';
 
+/** The provider order as stored (snake_case, pay_params as the provider's client needs them). */
+export interface ProviderOrderDocument {
+  provider: string;
+  channel: string;
+  pay_params: Record<string, string>;
+  provider_order_id: string | null;
+  opened_at: Date;
+}
+
 export interface PaymentDocument extends OutboxFields {
   _id: string;
   order_id: string;
@@ -15,6 +24,9 @@ export interface PaymentDocument extends OutboxFields {
   transaction_id: string | null;
   provider: string | null;
   late_success: boolean;
+  provider_order: ProviderOrderDocument | null;
+  next_query_at: Date | null;
+  query_attempts: number;
   expires_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -46,6 +58,10 @@ const paymentSchema = new Schema<PaymentDocument>(
     transaction_id: { type: String, default: null },
     provider: { type: String, default: null },
     late_success: { type: Boolean, default: false },
+    // Mixed: its shape is the domain's (validated there); mongoose must not read `provider` etc. as types.
+    provider_order: { type: Schema.Types.Mixed, default: null },
+    next_query_at: { type: Date, default: null },
+    query_attempts: { type: Number, default: 0 },
     expires_at: { type: Date, required: true },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
@@ -56,6 +72,7 @@ const paymentSchema = new Schema<PaymentDocument>(
 );
 paymentSchema.index({ user_id: 1, created_at: -1 });
 paymentSchema.index({ status: 1, expires_at: 1 }); // the expiry sweeper's query
+paymentSchema.index({ status: 1, next_query_at: 1 }); // the provider query job's
 
 export function paymentModel(connection: Connection) {
   return connection.model<PaymentDocument>('Payment', paymentSchema);

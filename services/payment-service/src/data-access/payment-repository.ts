@@ -2,7 +2,8 @@ import type { EventEnvelope } from '@pay/contracts';
 import { findPage, isDuplicateKeyError } from '@pay/db';
 import { Conflict } from '@pay/errors';
 import { AggregateCollection, type OutboxRelay, type Versioned } from '@pay/outbox';
-import { OPEN_STATUSES, PaymentAggregate, liveKeyFor, type Payment } from '../domain/payment';
+import type { PayParams } from '@pay/provider-clients';
+import { OPEN_STATUSES, PaymentAggregate, liveKeyFor, type Payment, type ProviderOrder } from '../domain/payment';
 import type { PaymentStore } from '../domain/payment-store';
 import type { PaymentDocument, PaymentModel } from './payment-model';
 
@@ -69,6 +70,15 @@ export class PaymentRepository implements PaymentStore {
     return documents.map(toPayment);
   }
 
+  async dueForQuery(now: Date, limit: number): Promise<Payment[]> {
+    const documents = await this.model
+      .find({ status: 'processing', next_query_at: { $lte: now } }, { outbox: 0 })
+      .sort({ next_query_at: 1 })
+      .limit(limit)
+      .lean<PaymentDocument[]>();
+    return documents.map(toPayment);
+  }
+
   async list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }> {
     const query: Record<string, string> = {};
     if (filter.userId) query.user_id = filter.userId;
@@ -91,6 +101,17 @@ function toDocument(payment: Payment): StoredPayment {
     transaction_id: payment.transactionId,
     provider: payment.provider,
     late_success: payment.lateSuccess,
+    provider_order: payment.providerOrder
+      ? {
+          provider: payment.providerOrder.provider,
+          channel: payment.providerOrder.channel,
+          pay_params: { ...payment.providerOrder.payParams },
+          provider_order_id: payment.providerOrder.providerOrderId,
+          opened_at: payment.providerOrder.openedAt,
+        }
+      : null,
+    next_query_at: payment.nextQueryAt,
+    query_attempts: payment.queryAttempts,
     expires_at: payment.expiresAt,
     created_at: payment.createdAt,
     updated_at: payment.updatedAt,
@@ -110,6 +131,17 @@ function toPayment(document: Versioned<StoredPayment> | StoredPayment): Payment 
     transactionId: document.transaction_id ?? null,
     provider: (document.provider as Payment['provider']) ?? null,
     lateSuccess: document.late_success ?? false,
+    providerOrder: document.provider_order
+      ? {
+          provider: document.provider_order.provider as ProviderOrder['provider'],
+          channel: document.provider_order.channel as ProviderOrder['channel'],
+          payParams: document.provider_order.pay_params as unknown as PayParams,
+          providerOrderId: document.provider_order.provider_order_id ?? null,
+          openedAt: new Date(document.provider_order.opened_at),
+        }
+      : null,
+    nextQueryAt: document.next_query_at ? new Date(document.next_query_at) : null,
+    queryAttempts: document.query_attempts ?? 0,
     expiresAt: new Date(document.expires_at),
     createdAt: new Date(document.created_at),
     updatedAt: new Date(document.updated_at),

@@ -1,4 +1,4 @@
-import { causedBy, type EventEnvelope } from '@pay/contracts';
+import { causedBy, providerForMethod, type EventEnvelope } from '@pay/contracts';
 import { NotFound } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 import { changePayment } from './change-payment';
@@ -8,7 +8,7 @@ import { logSuccessOutcome } from './process-success';
 
 const PRODUCER = 'payment-service';
 
-export type CallbackOutcome = SuccessOutcome | FailureOutcome | 'amount_mismatch' | 'unknown_payment';
+export type CallbackOutcome = SuccessOutcome | FailureOutcome | 'amount_mismatch' | 'provider_mismatch' | 'unknown_payment';
 
 /**
  * A verified provider notification (from the callback gateway), decided on one read of the payment:
@@ -22,13 +22,21 @@ export async function applyVerifiedCallback(store: PaymentStore, event: EventEnv
   const report = { transactionId: notice.transactionId, provider: notice.provider, notificationId: notice.notificationId, actor, origin };
   try {
     const { payment, outcome } = await changePayment<CallbackOutcome>(store, notice.paymentId, (payment) => {
+      // The callback gateway refuses these already; a notification from another provider never moves a payment.
+      const expected = providerForMethod(payment.state.method);
+      if (notice.provider !== expected) {
+        payment.noteProviderMismatch(notice.provider, expected, actor);
+        return 'provider_mismatch';
+      }
       if (notice.amountMinor !== payment.state.amountMinor) {
         payment.noteAmountMismatch(notice.amountMinor, actor);
         return 'amount_mismatch';
       }
       return notice.outcome === 'success' ? payment.succeed(report) : payment.fail('provider reported failure', actor, notice.provider, origin);
     });
-    if (outcome === 'amount_mismatch') {
+    if (outcome === 'provider_mismatch') {
+      logger.error('callback from another provider than the payment method; not applied', { payment_id: payment.id, method: payment.method, provider: notice.provider });
+    } else if (outcome === 'amount_mismatch') {
       logger.error('callback amount differs from the payment; not applied', { payment_id: payment.id, expected: payment.amountMinor, got: notice.amountMinor });
     } else if (outcome === 'succeeded' || outcome === 'already_succeeded' || outcome === 'late_success') {
       logSuccessOutcome(logger, payment, outcome, report);

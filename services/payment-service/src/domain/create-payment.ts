@@ -8,6 +8,14 @@ import { VIEW_CAUGHT_UP, type OrderViewLag } from './order-view-lag';
 import { OPEN_STATUSES, PaymentAggregate, type Payment, type PaymentMethod } from './payment';
 import type { PaymentStore } from './payment-store';
 
+/**
+ * A payment's id is also its out_trade_no at the provider: WeChat Pay takes 6-32 characters of
+ * [0-9A-Za-z_-|*], so a UUID's 32 hex digits without hyphens (as random as the UUID).
+ */
+export function newPaymentId(): string {
+  return randomUUID().replace(/-/g, '');
+}
+
 export interface CreatePaymentInput {
   identity: Identity;
   orderId: string;
@@ -49,7 +57,7 @@ export async function createPaymentForOrder(
     throw new AmountMismatch(order.amountMinor, input.amountMinor);
   }
   const payment = PaymentAggregate.open({
-    id: randomUUID(),
+    id: newPaymentId(),
     order,
     method: input.method,
     actor: `${input.identity.role}:${input.identity.sub}`,

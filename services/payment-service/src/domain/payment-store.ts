@@ -9,5 +9,7 @@ export interface PaymentStore extends AggregateRepository<PaymentAggregate> {
   get(id: string): Promise<Payment | null>;
   openForOrder(orderId: string): Promise<Payment[]>;
   overdue(now: Date, limit: number): Promise<Payment[]>;
+  /** Processing payments whose provider query is due (next_query_at ≤ now), oldest first. */
+  dueForQuery(now: Date, limit: number): Promise<Payment[]>;
   list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }>;
 }

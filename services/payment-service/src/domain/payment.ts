@@ -1,5 +1,6 @@
 import { AggregateRoot } from '@pay/aggregate';
 import { PAYMENT_STATUS_VALUES, paymentMethod, type EventOrigin } from '@pay/contracts';
+import type { PayChannel, PayParams } from '@pay/provider-clients';
 import { defineStateMachine } from '@pay/state-machine';
 import { paymentEvents } from './payment-events';
 
@@ -50,6 +51,16 @@ export interface PaymentLogEntry {
   detail: string | null;
 }
 
+/** The order opened at the provider for this payment (our payment id is its out_trade_no). */
+export interface ProviderOrder {
+  provider: ProviderName;
+  channel: PayChannel;
+  payParams: PayParams;
+  /** WeChat prepay_id, Alipay trade_no, when the provider gives one. */
+  providerOrderId: string | null;
+  openedAt: Date;
+}
+
 /** A payment's state as stored and shown. */
 export interface Payment {
   id: string;
@@ -62,6 +73,12 @@ export interface Payment {
   transactionId: string | null;
   provider: ProviderName | null;
   lateSuccess: boolean;
+  /** Set by start: where the customer pays; starting again returns it instead of opening a second order. */
+  providerOrder: ProviderOrder | null;
+  /** When the provider is next asked about a processing payment whose notification has not come. */
+  nextQueryAt: Date | null;
+  /** Provider queries made so far (the back-off grows with it). */
+  queryAttempts: number;
   expiresAt: Date;
   createdAt: Date;
   updatedAt: Date;
@@ -97,6 +114,7 @@ export interface SuccessReport {
 }
 
 export type SuccessOutcome = 'succeeded' | 'already_succeeded' | 'late_success';
+export type StartOutcome = 'started' | 'already_started';
 export type FailureOutcome = 'failed' | 'already_closed';
 
 export class PaymentAggregate extends AggregateRoot<Payment> {
@@ -124,6 +142,9 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
         transactionId: null,
         provider: null,
         lateSuccess: false,
+        providerOrder: null,
+        nextQueryAt: null,
+        queryAttempts: 0,
         expiresAt: new Date(now.getTime() + input.ttlMinutes * 60_000),
         createdAt: now,
         updatedAt: now,
@@ -140,10 +161,39 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
     return this.current.status;
   }
 
-  /** init → processing: the customer starts paying. */
-  start(actor: string, origin: EventOrigin): void {
-    this.moveTo('processing', 'started', actor);
+  /**
+   * init → processing: the customer starts paying, at the provider order `opened` (null: no provider
+   * involved, e.g. an admin driving a sandbox payment). Starting again while processing keeps the
+   * order already opened, so the customer never gets a second one; a processing payment without one
+   * (started before providers were called) gets the new one.
+   */
+  start(actor: string, origin: EventOrigin, opened: ProviderOrder | null = null, firstQueryAt: Date | null = null): StartOutcome {
+    if (this.current.status === 'processing' && (this.current.providerOrder || !opened)) return 'already_started';
+    if (this.current.status === 'processing' && opened) {
+      this.current = { ...this.current, provider: opened.provider, providerOrder: opened, nextQueryAt: firstQueryAt };
+      this.note('provider_order_opened', actor, `${opened.provider} ${opened.channel}`);
+      return 'started';
+    }
+    this.moveTo('processing', 'started', actor, opened ? `${opened.provider} ${opened.channel}` : null, {
+      ...(opened ? { provider: opened.provider, providerOrder: opened } : {}),
+      nextQueryAt: firstQueryAt,
+    });
     this.recordChange(paymentEvents.processing(this.current, origin));
+    return 'started';
+  }
+
+  /**
+   * The recovery job takes its turn to ask the provider: the next turn moves to `next`. Saved before
+   * the provider is asked, so with several replicas only the one whose save wins asks.
+   */
+  takeQueryTurn(next: Date): void {
+    this.current = { ...this.current, nextQueryAt: next, queryAttempts: this.current.queryAttempts + 1 };
+    this.recordChange();
+  }
+
+  /** A notification from a provider other than the payment's: nothing moves, the log says so. */
+  noteProviderMismatch(reported: string, expected: string, actor: string): void {
+    this.note('provider_mismatch', actor, `notification from ${reported}, the payment is paid at ${expected}`);
   }
 
   /**
@@ -241,7 +291,13 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
   }
 
   /** Every state move goes through here: the table refuses an illegal one, the log records a legal one. */
-  private moveTo(to: PaymentStatus, event: string, actor: string, detail: string | null = null, set: Partial<Pick<Payment, 'transactionId' | 'provider'>> = {}): void {
+  private moveTo(
+    to: PaymentStatus,
+    event: string,
+    actor: string,
+    detail: string | null = null,
+    set: Partial<Pick<Payment, 'transactionId' | 'provider' | 'providerOrder' | 'nextQueryAt'>> = {},
+  ): void {
     const from = this.current.status;
     assertTransition(from, to);
     const at = new Date();

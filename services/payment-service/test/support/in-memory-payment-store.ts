@@ -59,6 +59,15 @@ export class InMemoryPaymentStore implements PaymentStore {
       .map((row) => structuredClone(row.state));
   }
 
+  async dueForQuery(now: Date, limit: number): Promise<Payment[]> {
+    await Promise.resolve();
+    return [...this.rows.values()]
+      .filter((row) => row.state.status === 'processing' && row.state.nextQueryAt !== null && row.state.nextQueryAt.getTime() <= now.getTime())
+      .sort((a, b) => a.state.nextQueryAt!.getTime() - b.state.nextQueryAt!.getTime())
+      .slice(0, limit)
+      .map((row) => structuredClone(row.state));
+  }
+
   async list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }> {
     const all = [...this.rows.values()]
       .map((row) => row.state)

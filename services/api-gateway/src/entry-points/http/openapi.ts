@@ -12,6 +12,7 @@ import {
   dailyAuditReport,
   dailyReportQuery,
   emptyBody,
+  startPaymentBody,
   errorBody,
   listAuditEventsQuery,
   listOrdersQuery,
@@ -126,8 +127,8 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
   },
   {
     method: 'post', path: '/payments/{id}/start', operationId: 'startPayment', tag: 'payments', roles: WRITERS,
-    summary: 'startPayment(id): init → processing',
-    request: { params: byId, body: emptyBody },
+    summary: 'startPayment(id): opens the payment at its provider (init → processing) and answers its pay_params; again while processing: the same provider order',
+    request: { params: byId, body: startPaymentBody },
     success: { status: 200, description: 'The payment, processing', schema: paymentView },
     errors: MOVE,
   },

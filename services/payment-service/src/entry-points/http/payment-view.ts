@@ -17,6 +17,10 @@ export function toPaymentView(payment: Payment): PaymentView {
     expires_at: payment.expiresAt.toISOString(),
     transaction_id: payment.transactionId,
     late_success: payment.lateSuccess,
+    provider: payment.providerOrder?.provider ?? payment.provider,
+    channel: payment.providerOrder?.channel ?? null,
+    // Only while it can still be paid: a closed payment's provider order is closed too.
+    pay_params: payment.status === 'processing' ? (payment.providerOrder?.payParams ?? null) : null,
     logs: payment.logs.map((entry) => ({
       at: entry.at.toISOString(),
       event: entry.event,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { identityOf } from '@pay/auth';
-import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, type Identity } from '@pay/contracts';
+import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, startPaymentBody, type Identity } from '@pay/contracts';
 import { Forbidden, NotFound } from '@pay/errors';
 import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
@@ -9,7 +9,8 @@ import { createPaymentForOrder } from '../../domain/create-payment';
 import type { KnownOrders } from '../../domain/known-orders';
 import type { OrderViewLag } from '../../domain/order-view-lag';
 import type { Payment } from '../../domain/payment';
-import { cancelPayment, expirePayment, failPayment, startPayment } from '../../domain/payment-moves';
+import { cancelAtProvider, expireAtProvider, startAtProvider, type ProviderCalls } from '../../domain/pay-at-provider';
+import { failPayment } from '../../domain/payment-moves';
 import type { PaymentStore } from '../../domain/payment-store';
 import { processPaymentSuccess } from '../../domain/process-success';
 import type { PaymentConfig } from '../../config';
@@ -17,6 +18,8 @@ import { toPaymentView } from './payment-view';
 
 interface Dependencies {
   store: PaymentStore;
+  /** The provider clients and the store, for the moves that ask a provider (start, cancel). */
+  calls: ProviderCalls;
   orders: KnownOrders;
   /**
    * Whether the view of orders lags: an unknown order is then "not known yet" (503), not 404. main.ts
@@ -30,7 +33,7 @@ interface Dependencies {
 const PRODUCER = 'payment-service';
 
 /** Thin: validate → use case → view. Rules live in domain/. */
-export function paymentRoutes({ store, orders, lag, config, logger }: Dependencies): Router {
+export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dependencies): Router {
   const router = Router();
   const origin = (res: Response) => eventOrigin(res, PRODUCER);
   const actorOf = (identity: Identity) => `${identity.role}:${identity.sub}`;
@@ -88,8 +91,9 @@ export function paymentRoutes({ store, orders, lag, config, logger }: Dependenci
   router.post('/payments/:id/start', async (req, res) => {
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
-    validate(emptyBody, req.body ?? {}, 'body');
-    const result = await startPayment(store, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
+    const body = validate(startPaymentBody, req.body ?? {}, 'body');
+    const result = await startAtProvider(calls, paymentIdOf(req.params.id), body, actorOf(identity), origin(res), identity);
+    if (result.outcome === 'started') logger.info('payment started at its provider', { payment_id: result.payment.id, provider: result.payment.provider, channel: result.payment.providerOrder?.channel });
     res.json(toPaymentView(result.payment));
   });
 
@@ -119,7 +123,7 @@ export function paymentRoutes({ store, orders, lag, config, logger }: Dependenci
     const identity = identityOf(res);
     requireCustomerOrAdmin(identity);
     const body = validate(cancelBody, req.body ?? {}, 'body');
-    const result = await cancelPayment(store, paymentIdOf(req.params.id), body.reason ?? 'cancelled by request', actorOf(identity), origin(res), identity);
+    const result = await cancelAtProvider(calls, paymentIdOf(req.params.id), body.reason ?? 'cancelled by request', actorOf(identity), origin(res), { viewer: identity });
     res.json(toPaymentView(result.payment));
   });
 
@@ -127,7 +131,7 @@ export function paymentRoutes({ store, orders, lag, config, logger }: Dependenci
     const identity = identityOf(res);
     if (identity.role !== 'admin') throw new Forbidden('only an admin may expire a payment');
     validate(emptyBody, req.body ?? {}, 'body');
-    const result = await expirePayment(store, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
+    const result = await expireAtProvider(calls, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
     res.json(toPaymentView(result.payment));
   });
 

@@ -3,11 +3,11 @@ import type { EventHandlers } from '@pay/messaging';
 import { applyVerifiedCallback } from '../../domain/apply-callback';
 import { cancelPaymentsOfOrder } from '../../domain/cancel-for-order';
 import type { KnownOrders } from '../../domain/known-orders';
-import type { PaymentStore } from '../../domain/payment-store';
+import type { ProviderCalls } from '../../domain/pay-at-provider';
 import type { paymentServiceEvents } from '../../events';
 
 /** Thin: the broker validated the event and routes it by type; each handler calls its use case. */
-export function paymentEventHandlers(store: PaymentStore, orders: KnownOrders, logger: Logger): EventHandlers<typeof paymentServiceEvents> {
+export function paymentEventHandlers(calls: ProviderCalls, orders: KnownOrders, logger: Logger): EventHandlers<typeof paymentServiceEvents> {
   return {
     'order.created': async (event) => {
       await orders.recordCreated({
@@ -19,11 +19,11 @@ export function paymentEventHandlers(store: PaymentStore, orders: KnownOrders, l
       });
     },
     'order.cancelled': async (event) => {
-      const cancelled = await cancelPaymentsOfOrder(store, orders, event);
+      const cancelled = await cancelPaymentsOfOrder(calls, orders, event);
       logger.info('order cancelled; open payments cancelled', { order_id: event.data.orderId, cancelled });
     },
     'callback.verified': async (event) => {
-      const outcome = await applyVerifiedCallback(store, event, logger);
+      const outcome = await applyVerifiedCallback(calls.store, event, logger);
       logger.info('verified callback applied', { payment_id: event.data.paymentId, provider: event.data.provider, outcome });
     },
   };
