@@ -20,6 +20,15 @@ const paymentRef = {
   currency,
 };
 
+const refundRef = {
+  refundId: id,
+  paymentId: id,
+  orderId: id,
+  userId: id,
+  amountMinor,
+  currency,
+};
+
 export const eventDataSchemas = {
   'order.created': z.object({ orderId: id, orderNumber: z.string(), userId: id, amountMinor, currency }),
   'order.paid': z.object({ orderId: id, orderNumber: z.string(), userId: id, paymentId: id, amountMinor, currency, transactionId: z.string().nullable() }),
@@ -32,13 +41,45 @@ export const eventDataSchemas = {
   'payment.cancelled': z.object({ ...paymentRef, reason: z.string(), actor: z.string() }),
   'payment.expired': z.object({ ...paymentRef, expiresAt: z.string(), actor: z.string() }),
   'payment.late_success': z.object({ ...paymentRef, transactionId: z.string().nullable(), provider: providerName.nullable(), status: z.string() }),
+  'payment.duplicate_paid': z.object({
+    ...paymentRef,
+    /** The second (third, …) transaction: money taken again for a payment already succeeded. */
+    transactionId: z.string(),
+    provider: providerName.nullable(),
+    firstTransactionId: z.string().nullable(),
+  }),
+  'refund.requested': z.object({ ...refundRef, reason: z.string(), actor: z.string() }),
+  'refund.succeeded': z.object({ ...refundRef, providerRefundId: z.string().nullable() }),
+  'refund.failed': z.object({ ...refundRef, reason: z.string() }),
+  /** Money went back for a payment: `amountMinor` is this refund's, `refundedMinor` the payment's total refunded so far. */
+  'payment.refunded': z.object({
+    ...paymentRef,
+    refundId: id,
+    refundMinor: amountMinor,
+    refundedMinor: amountMinor,
+    /** The payment's paid amount (with duplicates) is refunded in full. */
+    fully: z.boolean(),
+    reason: z.string(),
+    actor: z.string(),
+  }),
+  'order.refunded': z.object({ orderId: id, orderNumber: z.string(), userId: id, paymentId: id, refundedMinor: amountMinor, amountMinor, currency, fully: z.boolean() }),
   'callback.verified': z.object({
     provider: providerName,
     notificationId: z.string().min(1).max(128),
     paymentId: id,
     transactionId: z.string().max(128).nullable(),
     outcome: z.enum(['success', 'failure']),
+    /** The payment's amount as the provider states it (for a refund notification: the paid total). */
     amountMinor,
+    /** Present when the notification is about a refund (WeChat REFUND.*) rather than the payment. */
+    refund: z
+      .object({
+        refundId: id,
+        providerRefundId: z.string().max(128).nullable(),
+        status: z.enum(['succeeded', 'failed', 'needs_attention']),
+        refundMinor: amountMinor,
+      })
+      .optional(),
     receivedAt: z.string(),
     /** Time from receiving the request to the verified handoff (for the callback response-time report). */
     verifyMs: z.number().min(0),

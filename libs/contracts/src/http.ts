@@ -121,12 +121,23 @@ export const payParams = z
   ])
   .meta({ id: 'PayParams', description: 'jsapi: the arguments of wx.requestPayment; native: {code_url}; alipay_jsapi: {trade_no}; precreate: {qr_code}; mock: {cashier_url}' });
 
+export const createRefundBody = z
+  .strictObject({
+    amount: decimalAmount.optional().meta({ description: 'Omitted: the rest of the refundable amount' }),
+    reason: storableText(1, 200),
+  })
+  .meta({ id: 'CreateRefundBody', description: 'The sum of non-failed refunds never exceeds the paid amount (422 otherwise; nothing is sent to the provider).' });
+export type CreateRefundBody = z.infer<typeof createRefundBody>;
+
+export const REFUND_STATUS_VALUES = ['pending', 'succeeded', 'failed', 'needs_attention'] as const;
+
 export const MAX_PAGE_SIZE = 100;
 export const pageQuery = {
   page: z.coerce.number().int().min(1).max(100000).default(1),
   page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
 };
 export const listPaymentsQuery = z.strictObject({ order_id: objectId.optional(), ...pageQuery });
+export const listRefundsQuery = z.strictObject({ ...pageQuery });
 export const listOrdersQuery = z.strictObject({
   status: z.enum(ORDER_STATUS_VALUES).optional(),
   ...pageQuery,
@@ -202,10 +213,29 @@ export const paymentView = z
     provider: z.string().nullable().meta({ description: 'The provider the payment is opened at (wechatpay, alipay, mock), once started' }),
     channel: payChannel.nullable(),
     pay_params: payParams.nullable().meta({ description: 'Present once started: what the client opens the provider payment with' }),
+    refunded_amount: money.meta({ description: 'Sum of the refunds not failed (pending ones included)' }),
+    duplicate_transactions: z.array(z.string()).meta({ description: 'Transactions that paid this payment again after it succeeded (to refund)' }),
     logs: z.array(paymentLogView),
   })
   .meta({ id: 'PaymentView' });
 export type PaymentView = z.infer<typeof paymentView>;
+
+export const refundView = z
+  .object({
+    id: z.string().meta({ description: "Our refund id: the provider's out_refund_no / out_request_no, reused on every retry" }),
+    payment_id: z.string(),
+    order_id: z.string(),
+    amount: money,
+    currency: z.string(),
+    reason: z.string(),
+    status: z.string().meta({ description: `One of ${REFUND_STATUS_VALUES.join(', ')}`, example: 'pending' }),
+    provider_refund_id: z.string().nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+    logs: z.array(paymentLogView),
+  })
+  .meta({ id: 'RefundView' });
+export type RefundView = z.infer<typeof refundView>;
 
 export const errorBody = z
   .object({

@@ -1,7 +1,25 @@
 import net from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
+/**
+ * Ports this process has handed out. The OS may return a port it just gave (it was closed again at
+ * once), so two processes of one stack could be told to listen on the same port: the second then fails
+ * to start while the first answers its readiness probe.
+ */
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1 (the OS picks it), never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await osFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free TCP port found that was not handed out already');
+}
+
+function osFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -27,10 +45,17 @@ export function canConnect(host: string, port: number, timeoutMs = 1500): Promis
   });
 }
 
+/** Thrown by a waitFor check to stop waiting at once (any other error counts as "not yet"). */
+export class GiveUpWaiting extends Error {}
+
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    const done = await check().catch((error: unknown) => {
+      if (error instanceof GiveUpWaiting) throw error;
+      return false;
+    });
+    if (done) return;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './ferretdb';
-import { waitFor } from './ports';
+import { GiveUpWaiting, waitFor } from './ports';
 
 /** The provider simulator's default port (PROVIDER_SIM_PORT). */
 export const PROVIDER_SIM_DEFAULT_PORT = 8090;
@@ -46,7 +46,7 @@ export async function startProviderSimProcess(port: number, env: NodeJS.ProcessE
     await waitFor(
       `provider simulator at ${url}`,
       async () => {
-        if (exitCode !== undefined) throw new Error(`the provider simulator exited with code ${exitCode} at start (see ${options.logFile ?? 'its output'})`);
+        if (exitCode !== undefined) throw new GiveUpWaiting(`the provider simulator exited with code ${exitCode} at start (see ${options.logFile ?? 'its output'})`);
         // Any HTTP answer means it is listening.
         return (await fetch(`${url}/healthz`)).status > 0;
       },

@@ -5,7 +5,7 @@ import { declareTopology } from '@pay/messaging';
 import { startBalancer, type Balancer } from './balancer';
 import { ensureServiceBuilt } from './build';
 import { REPO_ROOT } from './ferretdb';
-import { freePort, waitFor } from './ports';
+import { GiveUpWaiting, freePort, waitFor } from './ports';
 import { ALL_SERVICE_EVENTS } from './topology';
 import { PROVIDER_SIM_DEFAULT_PORT, providerSimClientEnv, startProviderSimProcess, type ProviderSimProcess } from './provider-sim';
 
@@ -105,9 +105,13 @@ export async function startService(name: ServiceName, port: number, options: Sta
     await waitFor(
       `${name} ready at ${url}/readyz`,
       async () => {
-        if (exitCode !== undefined) throw new Error(`${name} exited with code ${exitCode} at start (see ${options.logFile ?? 'its output'})`);
+        if (exitCode !== undefined) throw new GiveUpWaiting(`${name} exited with code ${exitCode} at start (see ${options.logFile ?? 'its output'})`);
         const response = await fetch(`${url}/readyz`);
-        return response.status === 200;
+        if (response.status !== 200) return false;
+        // Ready, and it is this service answering (not another process that took the port first).
+        const health = (await (await fetch(`${url}/healthz`)).json()) as { service?: string };
+        if (health.service !== name) throw new GiveUpWaiting(`${url} is answered by ${health.service ?? 'another process'}, not ${name}: the port was taken`);
+        return exitCode === undefined;
       },
       options.readyTimeoutMs ?? 60_000,
       150,
