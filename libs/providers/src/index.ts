@@ -9,6 +9,7 @@ export * from './alipay';
 export {
   type ProviderName,
   type NormalizedNotification,
+  type NotifiedRefund,
   type CallbackRequest,
   type RejectReason,
   type VerifyResult,

@@ -25,8 +25,21 @@ export interface NormalizedNotification {
   /** The provider's (mock: transaction_id, wechatpay: transaction_id, alipay: trade_no) */
   transactionId: string | null;
   outcome: 'success' | 'failure';
-  /** Integer fen, exact (never via float math) */
+  /** Integer fen, exact (never via float math). For a refund notification: the paid total, not the refund. */
   amountMinor: number;
+  /** Present when the notification reports a refund's result (WeChat REFUND.*) rather than the payment's. */
+  refund?: NotifiedRefund;
+}
+
+export interface NotifiedRefund {
+  /** Our refund id (wechatpay: out_refund_no) */
+  refundId: string;
+  /** The provider's (wechatpay: refund_id) */
+  providerRefundId: string | null;
+  /** wechatpay: SUCCESS → succeeded, CLOSED → failed, ABNORMAL → needs_attention (not final: act on it) */
+  status: 'succeeded' | 'failed' | 'needs_attention';
+  /** Integer fen, exact */
+  refundMinor: number;
 }
 
 export interface CallbackRequest {

@@ -17,8 +17,11 @@ import { MAX_AMOUNT_MINOR, isMinorAmount } from '@pay/money';
 import {
   BASE64,
   type CallbackRequest,
+  type NormalizedNotification,
+  type NotifiedRefund,
   type ProviderAdapter,
   type ProviderAnswer,
+  type Rejection,
   type VerifyResult,
   decodeCallbackBody,
   failureStatus,
@@ -31,9 +34,10 @@ import {
 } from './types';
 
 /**
- * WeChat Pay API v3 payment notifications: the headers sign "<timestamp>\n<nonce>\n<raw body>\n" with
- * SHA256withRSA (PKCS#1 v1.5) under the platform key named by Wechatpay-Serial; the payment itself is in
- * `resource`, encrypted with AEAD_AES_256_GCM under the merchant's APIv3 key.
+ * WeChat Pay API v3 notifications of payment results (TRANSACTION.*) and refund results (REFUND.*): the
+ * headers sign "<timestamp>\n<nonce>\n<raw body>\n" with SHA256withRSA (PKCS#1 v1.5) under the platform
+ * key named by Wechatpay-Serial; the payment or refund itself is in `resource`, encrypted with
+ * AEAD_AES_256_GCM under the merchant's APIv3 key.
  */
 
 export interface WechatpayProviderConfig {
@@ -134,12 +138,49 @@ const transactionSchema = z.object({
   payer: z.object({ openid: z.string().max(128).optional() }).optional(),
 });
 
-const OUTCOMES: Record<string, 'success' | 'failure'> = {
-  SUCCESS: 'success',
-  PAYERROR: 'failure',
-  CLOSED: 'failure',
-  REVOKED: 'failure',
-};
+const OUTCOMES = new Map<string, NormalizedNotification['outcome']>([
+  ['SUCCESS', 'success'],
+  ['PAYERROR', 'failure'],
+  ['CLOSED', 'failure'],
+  ['REVOKED', 'failure'],
+]);
+
+const fen = z.number().int().min(0).max(MAX_AMOUNT_MINOR);
+
+// Direct-merchant refund result (doc 4012082053): no appid, unlike a transaction. Unknown keys are
+// dropped rather than refused, as for transactions: WeChat adds fields, and a refused notification is
+// retried until WeChat gives up, leaving the refund unresolved.
+const refundSchema = z.object({
+  mchid: z.string().min(1).max(64),
+  // Our ids: at most 64 characters, as the events that carry them allow (WeChat allows no more).
+  out_trade_no: z.string().min(1).max(64),
+  out_refund_no: z.string().min(1).max(64),
+  transaction_id: z.string().min(1).max(128),
+  refund_id: z.string().min(1).max(128),
+  refund_status: z.string().min(1).max(32),
+  success_time: z.string().max(64).optional(),
+  user_received_account: z.string().max(256),
+  amount: z
+    .object({
+      total: fen,
+      // WeChat refunds at least 1 fen.
+      refund: fen.min(1),
+      payer_total: fen,
+      payer_refund: fen,
+      currency: z.string().max(8).optional(),
+    })
+    .refine((amount) => amount.refund <= amount.total && amount.payer_refund <= amount.payer_total, {
+      message: 'refund exceeds the total',
+    }),
+});
+
+/** The refund results WeChat notifies; PROCESSING is only ever seen by querying. */
+const REFUND_RESULTS = new Map<string, { outcome: NormalizedNotification['outcome']; status: NotifiedRefund['status'] }>([
+  ['SUCCESS', { outcome: 'success', status: 'succeeded' }],
+  ['CLOSED', { outcome: 'failure', status: 'failed' }],
+  // Not final: the merchant must act (e.g. the payer's account is closed), so a person looks at it.
+  ['ABNORMAL', { outcome: 'failure', status: 'needs_attention' }],
+]);
 
 const TRADE_STATE_DESC: Record<WechatpayCallbackInput['tradeState'], string> = {
   SUCCESS: '支付成功',
@@ -184,7 +225,35 @@ interface WechatpayState {
   platformKeys: Map<string, KeyObject>;
 }
 
-function verifyWechatpay(state: WechatpayState, request: CallbackRequest, now: Date): VerifyResult {
+type ResourceKind = 'transaction' | 'refund';
+
+/** The event type and the resource type must agree: a refund resource under TRANSACTION.* is not a payment. */
+function resourceKind(eventType: string, originalType: string): ResourceKind | null {
+  if (eventType.startsWith('TRANSACTION.') && originalType === 'transaction') return 'transaction';
+  if (eventType.startsWith('REFUND.') && REFUND_RESULTS.has(eventType.slice('REFUND.'.length)) && originalType === 'refund') return 'refund';
+  return null;
+}
+
+function schemaFields(error: z.ZodError): string {
+  return error.issues.map((issue) => issue.path.join('.') || issue.code).join(', ');
+}
+
+/** amount.total is in fen only for CNY; any other currency would be compared as if it were fen. */
+function foreignCurrency(currency: string | undefined): Rejection | null {
+  return currency !== undefined && currency !== 'CNY' ? reject('unsupported_event', `currency ${quote(currency)} is not handled`) : null;
+}
+
+interface OpenedNotification {
+  ok: true;
+  id: string;
+  eventType: string;
+  kind: ResourceKind;
+  /** The decrypted, authenticated resource, not yet validated */
+  resource: unknown;
+}
+
+/** Signature, timestamp window, envelope and decryption: what every WeChat Pay notification shares. */
+function openNotification(state: WechatpayState, request: CallbackRequest, now: Date): OpenedNotification | Rejection {
   const body = decodeCallbackBody(request?.rawBody);
   if (!body.ok) return body;
 
@@ -236,13 +305,11 @@ function verifyWechatpay(state: WechatpayState, request: CallbackRequest, now: D
     return reject('malformed', 'body is not JSON');
   }
   const envelope = notificationSchema.safeParse(json);
-  if (!envelope.success) {
-    const fields = envelope.error.issues.map((issue) => issue.path.join('.') || issue.code).join(', ');
-    return reject('malformed', `notification does not match the API v3 schema (${fields})`);
-  }
+  if (!envelope.success) return reject('malformed', `notification does not match the API v3 schema (${schemaFields(envelope.error)})`);
   const notice = envelope.data;
-  // Only payment results are handled here; refunds etc. arrive as REFUND.* with original_type "refund".
-  if (!notice.event_type.startsWith('TRANSACTION.') || notice.resource.original_type !== 'transaction') {
+  // Payment results (TRANSACTION.*) and refund results (REFUND.*); anything else is not ours to handle.
+  const kind = resourceKind(notice.event_type, notice.resource.original_type);
+  if (kind === null) {
     return reject('unsupported_event', `event ${quote(notice.event_type)} (${quote(notice.resource.original_type)}) is not handled`);
   }
   if (notice.resource.algorithm !== AEAD) {
@@ -255,38 +322,81 @@ function verifyWechatpay(state: WechatpayState, request: CallbackRequest, now: D
   const plaintext = decryptResource(state.key, notice.resource.ciphertext, notice.resource.nonce, notice.resource.associated_data ?? '');
   if (plaintext === null) return reject('decrypt_failed', 'resource could not be decrypted and authenticated with the APIv3 key');
 
-  let transaction: unknown;
+  let resource: unknown;
   try {
-    transaction = JSON.parse(strictUtf8.decode(plaintext));
+    resource = JSON.parse(strictUtf8.decode(plaintext));
   } catch {
     return reject('malformed', 'decrypted resource is not UTF-8 JSON');
   }
-  const parsed = transactionSchema.safeParse(transaction);
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((issue) => issue.path.join('.') || issue.code).join(', ');
-    return reject('malformed', `decrypted transaction does not match the schema (${fields})`);
-  }
+  return { ok: true, id: notice.id, eventType: notice.event_type, kind, resource };
+}
+
+function normalizeTransaction(state: WechatpayState, opened: OpenedNotification): VerifyResult {
+  const parsed = transactionSchema.safeParse(opened.resource);
+  if (!parsed.success) return reject('malformed', `decrypted transaction does not match the schema (${schemaFields(parsed.error)})`);
   const trade = parsed.data;
   if (trade.mchid !== state.mchid) return reject('merchant_mismatch', 'mchid is not ours');
   if (trade.appid !== state.appid) return reject('merchant_mismatch', 'appid is not ours');
-  // amount.total is in fen only for CNY; any other currency would be compared as if it were fen.
-  if (trade.amount.currency !== undefined && trade.amount.currency !== 'CNY') {
-    return reject('unsupported_event', `currency ${quote(trade.amount.currency)} is not handled`);
-  }
-  const outcome = OUTCOMES[trade.trade_state];
+  const currency = foreignCurrency(trade.amount.currency);
+  if (currency !== null) return currency;
+  const outcome = OUTCOMES.get(trade.trade_state);
   if (outcome === undefined) return reject('unsupported_event', `trade_state ${quote(trade.trade_state)} is not handled`);
 
   return {
     ok: true,
     notification: {
       provider: 'wechatpay',
-      notificationId: notice.id,
+      notificationId: opened.id,
       paymentId: trade.out_trade_no,
       transactionId: trade.transaction_id ?? null,
       outcome,
       amountMinor: trade.amount.total,
     },
   };
+}
+
+/**
+ * A refund result. amountMinor is the paid total (amount.total), so the gateway still checks it against
+ * the payment; the refunded amount travels in `refund`.
+ */
+function normalizeRefund(state: WechatpayState, opened: OpenedNotification): VerifyResult {
+  const parsed = refundSchema.safeParse(opened.resource);
+  if (!parsed.success) return reject('malformed', `decrypted refund does not match the schema (${schemaFields(parsed.error)})`);
+  const refund = parsed.data;
+  // The merchant is named by mchid alone: refund results carry no appid.
+  if (refund.mchid !== state.mchid) return reject('merchant_mismatch', 'mchid is not ours');
+  const currency = foreignCurrency(refund.amount.currency);
+  if (currency !== null) return currency;
+  const result = REFUND_RESULTS.get(refund.refund_status);
+  if (result === undefined) return reject('unsupported_event', `refund_status ${quote(refund.refund_status)} is not handled`);
+  // Both are WeChat's word on the same refund; when they disagree neither can be trusted to move money.
+  if (opened.eventType !== `REFUND.${refund.refund_status}`) {
+    return reject('malformed', `refund_status ${quote(refund.refund_status)} contradicts event ${quote(opened.eventType)}`);
+  }
+
+  return {
+    ok: true,
+    notification: {
+      provider: 'wechatpay',
+      notificationId: opened.id,
+      paymentId: refund.out_trade_no,
+      transactionId: refund.transaction_id,
+      outcome: result.outcome,
+      amountMinor: refund.amount.total,
+      refund: {
+        refundId: refund.out_refund_no,
+        providerRefundId: refund.refund_id,
+        status: result.status,
+        refundMinor: refund.amount.refund,
+      },
+    },
+  };
+}
+
+function verifyWechatpay(state: WechatpayState, request: CallbackRequest, now: Date): VerifyResult {
+  const opened = openNotification(state, request, now);
+  if (!opened.ok) return opened;
+  return opened.kind === 'refund' ? normalizeRefund(state, opened) : normalizeTransaction(state, opened);
 }
 
 export function createWechatpayProvider(config: WechatpayProviderConfig): ProviderAdapter {

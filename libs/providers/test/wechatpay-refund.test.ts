@@ -71,12 +71,20 @@ describe('wechatpay refund notifications: signing', () => {
     }
   });
 
-  it('is not taken for a payment result by the payment notification verifier', () => {
+  it('is verified as a refund result of the payment, not as a payment result', () => {
     const provider = createWechatpayProvider({ mchid: refund.mchid, appid: 'wxapp', apiV3Key, platformPublicKeys: { [serial]: platform.publicKey } });
     const signed = signWechatpayRefundCallback(refund, keys);
-    expect(provider.verify({ headers: signed.headers, rawBody: Buffer.from(signed.rawBody) }, new Date())).toMatchObject({
-      ok: false,
-      reason: 'unsupported_event',
+    expect(provider.verify({ headers: signed.headers, rawBody: Buffer.from(signed.rawBody) }, new Date())).toEqual({
+      ok: true,
+      notification: {
+        provider: 'wechatpay',
+        notificationId: 'EV-R-1',
+        paymentId: 'pay-1',
+        transactionId: refund.transactionId,
+        outcome: 'success',
+        amountMinor: 9900,
+        refund: { refundId: 'refund-1', providerRefundId: refund.providerRefundId, status: 'succeeded', refundMinor: 1000 },
+      },
     });
   });
 

@@ -7,6 +7,7 @@ import {
   type VerifyResult,
   createWechatpayProvider,
   signWechatpayCallback,
+  signWechatpayRefundCallback,
 } from '../src';
 
 const NOW = new Date('2025-01-15T08:00:00Z');
@@ -100,6 +101,16 @@ function transaction(overrides: Record<string, unknown> = {}): Record<string, un
   };
 }
 
+/** What verify makes of transaction(): the payment an independent implementation notifies. */
+const independentPayment = {
+  provider: 'wechatpay',
+  notificationId: 'EV-7',
+  paymentId: 'pay-7',
+  transactionId: '4200000000000000000000000007',
+  outcome: 'success',
+  amountMinor: 1999,
+} as const;
+
 function envelope(resource: Record<string, unknown>, overrides: Record<string, unknown> = {}): string {
   return JSON.stringify({
     id: 'EV-7',
@@ -141,17 +152,7 @@ describe('wechatpay provider: verify', () => {
   });
 
   it('accepts a notification from an independent implementation of the protocol', () => {
-    expect(provider.verify(notificationOf(transaction()), NOW)).toEqual({
-      ok: true,
-      notification: {
-        provider: 'wechatpay',
-        notificationId: 'EV-7',
-        paymentId: 'pay-7',
-        transactionId: '4200000000000000000000000007',
-        outcome: 'success',
-        amountMinor: 1999,
-      },
-    });
+    expect(provider.verify(notificationOf(transaction()), NOW)).toEqual({ ok: true, notification: independentPayment });
   });
 
   it('selects the platform key by serial', () => {
@@ -289,6 +290,124 @@ describe('wechatpay provider: verify', () => {
     for (const request of [null, { headers: null, rawBody: null }, { headers: {}, rawBody: 'text' }]) {
       expect(provider.verify(request as unknown as CallbackRequest, NOW).ok).toBe(false);
     }
+  });
+});
+
+/** A direct-merchant refund result as WeChat Pay decrypts it: no appid. */
+function refundResource(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    mchid,
+    out_trade_no: 'pay-7',
+    transaction_id: '4200000000000000000000000007',
+    out_refund_no: 'refund-7',
+    refund_id: '50300000000000000000000000007',
+    refund_status: 'SUCCESS',
+    success_time: '2025-01-15T16:00:00+08:00',
+    user_received_account: '支付用户零钱',
+    amount: { total: 1999, refund: 500, payer_total: 1999, payer_refund: 500 },
+    ...overrides,
+  };
+}
+
+function refundNotificationOf(plain: Record<string, unknown>, eventType = `REFUND.${String(plain.refund_status)}`): CallbackRequest {
+  const ciphertext = encrypt(JSON.stringify(plain), apiV3Key, 'abcdefghijkl', 'refund');
+  return signRaw(envelope({ ciphertext, original_type: 'refund', associated_data: 'refund' }, { event_type: eventType, summary: '退款成功' }));
+}
+
+describe('wechatpay provider: verify refund results', () => {
+  const refundInput = {
+    notificationId: 'EV-R-9',
+    mchid,
+    paymentId: 'pay-1',
+    transactionId: input.transactionId,
+    refundId: 'refund-1',
+    providerRefundId: '50300000000000000000000000001',
+    totalMinor: 9900,
+    refundMinor: 1000,
+  };
+
+  it.each([
+    ['SUCCESS', 'success', 'succeeded'],
+    ['CLOSED', 'failure', 'failed'],
+    ['ABNORMAL', 'failure', 'needs_attention'],
+  ] as const)('accepts REFUND.%s as a %s with refund status %s, the paid total as its amount', (refundStatus, outcome, status) => {
+    const signed = signWechatpayRefundCallback({ ...refundInput, refundStatus }, keys, NOW);
+    expect(provider.verify(toRequest(signed), NOW)).toEqual({
+      ok: true,
+      notification: {
+        provider: 'wechatpay',
+        notificationId: 'EV-R-9',
+        paymentId: 'pay-1',
+        transactionId: input.transactionId,
+        outcome,
+        amountMinor: 9900,
+        refund: { refundId: 'refund-1', providerRefundId: '50300000000000000000000000001', status, refundMinor: 1000 },
+      },
+    });
+  });
+
+  it('accepts a refund result from an independent implementation, which carries no appid', () => {
+    expect(provider.verify(refundNotificationOf(refundResource()), NOW)).toEqual({
+      ok: true,
+      notification: {
+        ...independentPayment,
+        refund: { refundId: 'refund-7', providerRefundId: '50300000000000000000000000007', status: 'succeeded', refundMinor: 500 },
+      },
+    });
+  });
+
+  it('refuses a tampered refund notification: a changed byte, an altered ciphertext, another APIv3 key', () => {
+    const signed = signWechatpayRefundCallback({ ...refundInput, refundStatus: 'SUCCESS' }, keys, NOW);
+    expect(provider.verify(toRequest(signed), NOW).ok).toBe(true);
+    expectRejected(provider.verify(toRequest({ ...signed, rawBody: signed.rawBody.replace('REFUND.SUCCESS', 'REFUND.CLOSED') }), NOW), 'bad_signature');
+
+    const sealed = Buffer.from(encrypt(JSON.stringify(refundResource()), apiV3Key, 'abcdefghijkl', 'refund'), 'base64');
+    sealed[3] = (sealed[3]! + 1) % 256;
+    const altered = signRaw(envelope({ ciphertext: sealed.toString('base64'), original_type: 'refund', associated_data: 'refund' }, { event_type: 'REFUND.SUCCESS' }));
+    expectRejected(provider.verify(altered, NOW), 'decrypt_failed');
+    const otherKey = randomBytes(16).toString('hex');
+    expectRejected(provider.verify(toRequest(signWechatpayRefundCallback({ ...refundInput, refundStatus: 'SUCCESS' }, { ...keys, apiV3Key: otherKey }, NOW)), NOW), 'decrypt_failed');
+  });
+
+  it('refuses a refund result for another merchant id', () => {
+    expectRejected(provider.verify(toRequest(signWechatpayRefundCallback({ ...refundInput, mchid: '1900000110', refundStatus: 'SUCCESS' }, keys, NOW)), NOW), 'merchant_mismatch');
+  });
+
+  it('refuses refund amounts that are not exact integers of fen, or a refund over the total', () => {
+    const amounts: unknown[] = [
+      { total: 1999, refund: 500.5, payer_total: 1999, payer_refund: 500 },
+      { total: 1999.5, refund: 500, payer_total: 1999, payer_refund: 500 },
+      { total: 1999, refund: '500', payer_total: 1999, payer_refund: 500 },
+      { total: 1999, refund: -500, payer_total: 1999, payer_refund: 500 },
+      { total: 1999, refund: 0, payer_total: 1999, payer_refund: 0 },
+      { total: 1999, refund: 2000, payer_total: 1999, payer_refund: 500 },
+      { total: 1999, refund: 500, payer_total: 1999, payer_refund: 2000 },
+      { total: 1999, refund: 500, payer_total: 1999 },
+      undefined,
+    ];
+    for (const amount of amounts) expectRejected(provider.verify(refundNotificationOf(refundResource({ amount })), NOW), 'malformed');
+  });
+
+  it('refuses a refund resource without our refund id, the provider refund id or the transaction id', () => {
+    for (const field of ['out_refund_no', 'refund_id', 'transaction_id', 'out_trade_no', 'user_received_account']) {
+      expectRejected(provider.verify(refundNotificationOf(refundResource({ [field]: undefined })), NOW), 'malformed');
+    }
+    expectRejected(provider.verify(refundNotificationOf(refundResource({ out_refund_no: 'r'.repeat(65) })), NOW), 'malformed');
+  });
+
+  it('refuses an unknown refund status, and a status that contradicts the event type', () => {
+    const processing = provider.verify(refundNotificationOf(refundResource({ refund_status: 'PROCESSING' }), 'REFUND.SUCCESS'), NOW);
+    expectRejected(processing, 'unsupported_event');
+    expect(!processing.ok && processing.detail).toContain('refund_status');
+    expectRejected(provider.verify(refundNotificationOf(refundResource({ refund_status: 'PROCESSING' })), NOW), 'unsupported_event');
+    expectRejected(provider.verify(refundNotificationOf(refundResource({ refund_status: 'CLOSED' }), 'REFUND.SUCCESS'), NOW), 'malformed');
+  });
+
+  it('refuses a refund in another currency than CNY', () => {
+    const amount = { total: 1999, refund: 500, payer_total: 1999, payer_refund: 500, currency: 'USD' };
+    const result = provider.verify(refundNotificationOf(refundResource({ amount })), NOW);
+    expectRejected(result, 'unsupported_event');
+    expect(!result.ok && result.detail).toContain('USD');
   });
 });
 

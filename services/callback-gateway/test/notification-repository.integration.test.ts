@@ -85,3 +85,31 @@ describe('notification log with two replicas (real database)', () => {
     expect(await log.recordOnce(seen, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
   });
 });
+
+describe('notification log (real database)', () => {
+  it('records a refund result with its refund id, status and amount besides the paid total', async () => {
+    const dbName = isolatedPrefix('ntfrefund');
+    const connection = await openConnection(dbName);
+    const log = new NotificationRepository(connection);
+    await ensureIndexes(connection);
+    const seen: NormalizedNotification = {
+      ...notification(),
+      outcome: 'failure',
+      amountMinor: 9900,
+      refund: { refundId: 'refund-1', providerRefundId: '50300000000000000000000000001', status: 'needs_attention', refundMinor: 1000 },
+    };
+    const key = `wechatpay:${seen.notificationId}`;
+    expect(await log.recordOnce(seen, 'event-1', new Date())).toBeNull();
+    expect(await connection.collection('notifications').findOne({ _id: key as never })).toMatchObject({
+      payment_id: seen.paymentId,
+      outcome: 'failure',
+      amount_minor: 9900,
+      refund_id: 'refund-1',
+      refund_status: 'needs_attention',
+      refund_minor: 1000,
+    });
+    const payment = notification();
+    await log.recordOnce(payment, 'event-2', new Date());
+    expect(await connection.collection('notifications').findOne({ _id: `wechatpay:${payment.notificationId}` as never })).not.toHaveProperty('refund_id');
+  });
+});

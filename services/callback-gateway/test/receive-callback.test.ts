@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { deterministicEventId, type EventEnvelope, type PaymentMethod } from '@pay/contracts';
 import { createLogger } from '@pay/logger';
-import { createMockProvider, signMockCallback, type CallbackRequest, type NormalizedNotification, type ProviderName } from '@pay/providers';
+import {
+  createMockProvider,
+  createWechatpayProvider,
+  generateWechatpayDevKeys,
+  signMockCallback,
+  signWechatpayRefundCallback,
+  type CallbackRequest,
+  type NormalizedNotification,
+  type ProviderAnswer,
+  type ProviderName,
+  type WechatpayRefundCallbackInput,
+} from '@pay/providers';
 import { waitForPayment, type KnownPayment, type KnownPayments } from '../src/domain/known-payments';
 import { matchPayment } from '../src/domain/match-payment';
 import { notificationKey, type NotificationLog, type SeenNotification } from '../src/domain/notification-log';
@@ -61,6 +72,24 @@ function setup(options: { paymentWaitMs?: number; brokerDown?: boolean } = {}) {
     observe: (_provider, outcome) => outcomes.push(outcome),
   };
   return { deps, published, outcomes, payments, log, state };
+}
+
+/**
+ * A verified notification refused for what it says (422 with the mismatch): reported once as
+ * callback.rejected with its ids, never handed on, never recorded as seen.
+ */
+function expectRefusedAsMismatch(
+  answer: ProviderAnswer,
+  { published, outcomes, log }: ReturnType<typeof setup>,
+  kind: 'amount_mismatch' | 'provider_mismatch',
+  notification: { provider: ProviderName; notificationId: string },
+): void {
+  expect(answer.status).toBe(422);
+  expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: kind });
+  expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
+  expect(published[0]!.data).toMatchObject({ ...notification, paymentId: 'pay-1', reason: expect.stringMatching(new RegExp(`^${kind}: `)) });
+  expect(log.seen.size).toBe(0);
+  expect(outcomes).toEqual(['rejected']);
 }
 
 function signed(body: { notification_id?: string; payment_id?: string; status?: 'SUCCESS' | 'FAILED'; amount?: string } = {}): CallbackRequest {
@@ -169,15 +198,10 @@ describe('receiving a provider callback', () => {
   });
 
   it('refuses a verified notification whose amount differs (422), reports amount_mismatch and hands nothing on', async () => {
-    const { deps, published, outcomes, payments, log } = setup();
-    await payments.recordCreated(payment());
-    const answer = await receiveCallback(provider, signed({ amount: '98.99' }), deps, 'req-1');
-    expect(answer.status).toBe(422);
-    expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: 'amount_mismatch' });
-    expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
-    expect(published[0]!.data).toMatchObject({ provider: 'mock', paymentId: 'pay-1', notificationId: 'ntf-1', reason: expect.stringMatching(/^amount_mismatch: /) });
-    expect(log.seen.size).toBe(0);
-    expect(outcomes).toEqual(['rejected']);
+    const gateway = setup();
+    await gateway.payments.recordCreated(payment());
+    const answer = await receiveCallback(provider, signed({ amount: '98.99' }), gateway.deps, 'req-1');
+    expectRefusedAsMismatch(answer, gateway, 'amount_mismatch', { provider: 'mock', notificationId: 'ntf-1' });
   });
 
   it('reports a retried amount mismatch under the same event id, so it is audited once', async () => {
@@ -190,18 +214,14 @@ describe('receiving a provider callback', () => {
   });
 
   it('refuses a signed mock notification for a wechat payment (422), reports provider_mismatch and hands nothing on', async () => {
-    const { deps, published, outcomes, payments, log } = setup();
-    await payments.recordCreated(payment(9900, 'CNY', 'pay-1', 'wechat'));
-    const answer = await receiveCallback(provider, signed(), deps, 'req-1');
-    expect(answer.status).toBe(422);
-    expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: 'provider_mismatch' });
-    expect(published.map((event) => event.type)).toEqual(['callback.rejected']);
-    expect(published[0]).toMatchObject({
+    const gateway = setup();
+    await gateway.payments.recordCreated(payment(9900, 'CNY', 'pay-1', 'wechat'));
+    const answer = await receiveCallback(provider, signed(), gateway.deps, 'req-1');
+    expectRefusedAsMismatch(answer, gateway, 'provider_mismatch', { provider: 'mock', notificationId: 'ntf-1' });
+    expect(gateway.published[0]).toMatchObject({
       id: deterministicEventId('mock:ntf-1:rejected:provider_mismatch'),
-      data: { provider: 'mock', paymentId: 'pay-1', notificationId: 'ntf-1', reason: 'provider_mismatch: mock notified about a wechat payment, which is paid at wechatpay' },
+      data: { reason: 'provider_mismatch: mock notified about a wechat payment, which is paid at wechatpay' },
     });
-    expect(log.seen.size).toBe(0);
-    expect(outcomes).toEqual(['rejected']);
   });
 
   it('accepts a notification for a payment recorded without its method (by an older gateway), with a warning', async () => {
@@ -284,5 +304,96 @@ describe('receiving a provider callback', () => {
     expect(again.status).toBe(200);
     expect(published).toHaveLength(1);
     expect(outcomes).toEqual(['accepted', 'replayed']);
+  });
+});
+
+describe('receiving a WeChat Pay refund result', () => {
+  const wechatKeys = generateWechatpayDevKeys();
+  const mchid = '1900000109';
+  const wechatpay = createWechatpayProvider({ mchid, appid: 'wxd678efh567hg6787', apiV3Key: wechatKeys.apiV3Key, platformPublicKeys: { [wechatKeys.serial]: wechatKeys.platformPublicKey } });
+
+  /** REFUND.<status> as WeChat Pay sends it to the refund's notify_url: 10.00 refunded of the 99.00 paid. */
+  function refundResult(overrides: Partial<WechatpayRefundCallbackInput> = {}): CallbackRequest {
+    const request = signWechatpayRefundCallback(
+      {
+        notificationId: 'EV-R-1',
+        mchid,
+        paymentId: 'pay-1',
+        transactionId: '4200000000000000000000000001',
+        refundId: 'refund-1',
+        providerRefundId: '50300000000000000000000000001',
+        refundStatus: 'SUCCESS',
+        totalMinor: 9900,
+        refundMinor: 1000,
+        ...overrides,
+      },
+      { apiV3Key: wechatKeys.apiV3Key, platformPrivateKey: wechatKeys.platformPrivateKey, serial: wechatKeys.serial },
+    );
+    return { headers: request.headers, rawBody: Buffer.from(request.rawBody) };
+  }
+
+  const wechatPayment = () => payment(9900, 'CNY', 'pay-1', 'wechat');
+
+  it('hands a signed REFUND.SUCCESS on as callback.verified with the refund, and answers WeChat success', async () => {
+    const { deps, published, outcomes, payments } = setup();
+    await payments.recordCreated(wechatPayment());
+    const info = jest.spyOn(logger, 'info');
+    try {
+      const answer = await receiveCallback(wechatpay, refundResult(), deps, 'req-1');
+      expect(answer).toEqual(wechatpay.acknowledge());
+      expect(answer.status).toBe(200);
+      expect(published).toHaveLength(1);
+      expect(published[0]).toMatchObject({
+        type: 'callback.verified',
+        id: deterministicEventId('wechatpay:EV-R-1'),
+        data: {
+          provider: 'wechatpay',
+          notificationId: 'EV-R-1',
+          paymentId: 'pay-1',
+          transactionId: '4200000000000000000000000001',
+          outcome: 'success',
+          amountMinor: 9900,
+          refund: { refundId: 'refund-1', providerRefundId: '50300000000000000000000000001', status: 'succeeded', refundMinor: 1000 },
+        },
+      });
+      expect(outcomes).toEqual(['accepted']);
+      expect(info).toHaveBeenCalledWith('notification verified and handed on', expect.objectContaining({ payment_id: 'pay-1', refund_id: 'refund-1', refund_status: 'succeeded' }));
+    } finally {
+      info.mockRestore();
+    }
+  });
+
+  it('hands a duplicate refund result on once and answers both with success', async () => {
+    const { deps, published, outcomes, payments } = setup();
+    await payments.recordCreated(wechatPayment());
+    expect((await receiveCallback(wechatpay, refundResult(), deps, 'req-1')).status).toBe(200);
+    expect((await receiveCallback(wechatpay, refundResult(), deps, 'req-2')).status).toBe(200);
+    expect(published.map((event) => event.id)).toEqual([deterministicEventId('wechatpay:EV-R-1')]);
+    expect(outcomes).toEqual(['accepted', 'replayed']);
+  });
+
+  it.each([
+    ['ABNORMAL', 'needs_attention'],
+    ['CLOSED', 'failed'],
+  ] as const)('hands REFUND.%s on as a failure outcome with refund status %s', async (refundStatus, status) => {
+    const { deps, published, payments } = setup();
+    await payments.recordCreated(wechatPayment());
+    expect((await receiveCallback(wechatpay, refundResult({ refundStatus }), deps, 'req-1')).status).toBe(200);
+    expect(published).toHaveLength(1);
+    expect(published[0]!.data).toMatchObject({ outcome: 'failure', amountMinor: 9900, refund: { refundId: 'refund-1', status, refundMinor: 1000 } });
+  });
+
+  it('refuses (422) a refund result whose paid total differs from the payment, reports amount_mismatch and hands nothing on', async () => {
+    const gateway = setup();
+    await gateway.payments.recordCreated(wechatPayment());
+    const answer = await receiveCallback(wechatpay, refundResult({ totalMinor: 9800 }), gateway.deps, 'req-1');
+    expectRefusedAsMismatch(answer, gateway, 'amount_mismatch', { provider: 'wechatpay', notificationId: 'EV-R-1' });
+  });
+
+  it('refuses (422) a refund result for a payment not paid at WeChat Pay, reporting provider_mismatch', async () => {
+    const gateway = setup();
+    await gateway.payments.recordCreated(payment(9900, 'CNY', 'pay-1', 'alipay'));
+    const answer = await receiveCallback(wechatpay, refundResult(), gateway.deps, 'req-1');
+    expectRefusedAsMismatch(answer, gateway, 'provider_mismatch', { provider: 'wechatpay', notificationId: 'EV-R-1' });
   });
 });

@@ -9,7 +9,12 @@ interface NotificationDocument {
   notification_id: string;
   payment_id: string;
   outcome: string;
+  /** For a refund result: the paid total, as the provider states it; the refund is in refund_*. */
   amount_minor: number;
+  /** Present on refund results (WeChat REFUND.*) only: our refund id, its status and amount. */
+  refund_id?: string;
+  refund_status?: string;
+  refund_minor?: number;
   event_id: string;
   handed_off: boolean;
   received_at: Date;
@@ -26,6 +31,9 @@ const schema = new Schema<NotificationDocument>(
     payment_id: { type: String, required: true, index: true },
     outcome: { type: String, required: true },
     amount_minor: { type: Number, required: true },
+    refund_id: { type: String },
+    refund_status: { type: String },
+    refund_minor: { type: Number },
     event_id: { type: String, required: true },
     handed_off: { type: Boolean, required: true },
     received_at: { type: Date, required: true },
@@ -53,6 +61,9 @@ export class NotificationRepository implements NotificationLog {
         payment_id: notification.paymentId,
         outcome: notification.outcome,
         amount_minor: notification.amountMinor,
+        ...(notification.refund
+          ? { refund_id: notification.refund.refundId, refund_status: notification.refund.status, refund_minor: notification.refund.refundMinor }
+          : {}),
         event_id: eventId,
         handed_off: false,
         received_at: receivedAt,

@@ -51,12 +51,14 @@ export function statusForRejection(reason: RejectReason): number {
 }
 
 /**
- * A provider notification: verify (signature over the raw bytes, timestamp window) → refuse and report
- * `callback.rejected` if bad → payment not known (yet)? ask the provider to retry (503) → not the
- * provider of the payment's method, or not our payment's amount? refuse (422) and report
+ * A provider notification, of a payment's result or (WeChat REFUND.*) of a refund's: verify (signature
+ * over the raw bytes, timestamp window) → refuse and report `callback.rejected` if bad → payment not
+ * known (yet)? ask the provider to retry (503) → not the provider of the payment's method, or not our
+ * payment's amount (for a refund too: it states the paid total)? refuse (422) and report
  * `callback.rejected` (provider_mismatch, amount_mismatch) → seen before and handed on? answer
- * success, no second effect → hand the normalised notification on as `callback.verified` and answer
- * success ONLY after the broker confirmed it; if that fails, answer 5xx so the provider retries.
+ * success, no second effect → hand the normalised notification on as `callback.verified` (a refund
+ * result with the refund's id, status and amount) and answer success ONLY after the broker confirmed
+ * it; if that fails, answer 5xx so the provider retries.
  */
 export async function receiveCallback(
   provider: ProviderAdapter,
@@ -87,35 +89,22 @@ export async function receiveCallback(
     const match = matchPayment(notification, await waitForPayment(deps.payments, notification.paymentId, deps.paymentWaitMs));
     if (match.kind === 'unknown_payment') {
       // Never accepted blindly (the amount could not be checked), never dropped: the provider retries.
-      deps.logger.warn('notification for a payment not known here (yet); asking the provider to retry', {
-        provider: provider.name,
-        payment_id: notification.paymentId,
-        notification_id: notification.notificationId,
-      });
+      deps.logger.warn('notification for a payment not known here (yet); asking the provider to retry', logFields(notification));
       return finish('payment_unknown', provider.refuse(503, 'payment not known yet, retry later'));
     }
     if (match.kind === 'provider_mismatch' || match.kind === 'amount_mismatch') {
-      deps.logger.warn(MISMATCH_LOG[match.kind], {
-        provider: provider.name,
-        payment_id: notification.paymentId,
-        notification_id: notification.notificationId,
-        detail: match.detail,
-      });
+      deps.logger.warn(MISMATCH_LOG[match.kind], { ...logFields(notification), detail: match.detail });
       await report(`${match.kind}: ${match.detail}`, notification);
       return finish('rejected', provider.refuse(MISMATCH_STATUS, match.kind));
     }
     if (!match.providerChecked) {
-      deps.logger.warn('payment recorded without its method (by an older gateway): the provider of this notification is not checked', {
-        provider: provider.name,
-        payment_id: notification.paymentId,
-        notification_id: notification.notificationId,
-      });
+      deps.logger.warn('payment recorded without its method (by an older gateway): the provider of this notification is not checked', logFields(notification));
     }
 
     const eventId = deterministicEventId(key);
     const seen = await deps.log.recordOnce(notification, eventId, receivedAt);
     if (seen?.handedOff) {
-      deps.logger.info('replayed notification acknowledged without effect', { provider: provider.name, notification_id: notification.notificationId });
+      deps.logger.info('replayed notification acknowledged without effect', logFields(notification));
       return finish('replayed', provider.acknowledge());
     }
     const verified = createEvent(
@@ -127,6 +116,7 @@ export async function receiveCallback(
         transactionId: notification.transactionId,
         outcome: notification.outcome,
         amountMinor: notification.amountMinor,
+        ...(notification.refund ? { refund: notification.refund } : {}),
         receivedAt: receivedAt.toISOString(),
         verifyMs: elapsedMs(),
       },
@@ -134,13 +124,23 @@ export async function receiveCallback(
     );
     await deps.publish(verified);
     await deps.log.markHandedOff(key);
-    deps.logger.info('notification verified and handed on', { provider: provider.name, payment_id: notification.paymentId, outcome: notification.outcome, event_id: eventId });
+    deps.logger.info('notification verified and handed on', { ...logFields(notification), outcome: notification.outcome, event_id: eventId });
     return finish('accepted', provider.acknowledge());
   } catch (error) {
     // Not checked or not durably handed on: the provider must retry (the retry gets the same event id).
-    deps.logger.error('could not check or hand the notification on; asking the provider to retry', { provider: provider.name, error: (error as Error).message });
+    deps.logger.error('could not check or hand the notification on; asking the provider to retry', { ...logFields(notification), error: (error as Error).message });
     return finish('retry_later', provider.refuse(503, 'temporarily unavailable'));
   }
+}
+
+/** What every log line about a verified notification names; for a refund result, the refund too. */
+function logFields(notification: NormalizedNotification): Record<string, string> {
+  return {
+    provider: notification.provider,
+    payment_id: notification.paymentId,
+    notification_id: notification.notificationId,
+    ...(notification.refund ? { refund_id: notification.refund.refundId, refund_status: notification.refund.status } : {}),
+  };
 }
 
 interface Rejection {
