@@ -24,6 +24,42 @@ export const paymentLateSuccess = (n: number, at: string) =>
   eventAt('payment.late_success', { ...ref(n), transactionId: `late-tx${n}`, provider: 'mock', status: 'expired' }, at);
 export const orderPaid = (n: number, at: string) =>
   eventAt('order.paid', { orderId: `o${n}`, orderNumber: `ORD-${n}`, userId: `u${n}`, paymentId: `p${n}`, amountMinor: 9900, currency: 'CNY', transactionId: `tx${n}` }, at);
+export const duplicatePaid = (n: number, at: string) =>
+  eventAt('payment.duplicate_paid', { ...ref(n), transactionId: `dup-tx${n}`, provider: 'mock', firstTransactionId: `tx${n}` }, at);
+const refundRef = (n: number, refundMinor: number, sequence: number) => ({ ...ref(n, refundMinor), refundId: `p${n}r0${sequence}` });
+export const refundRequested = (n: number, refundMinor: number, at: string, sequence = 1) =>
+  eventAt('refund.requested', { ...refundRef(n, refundMinor, sequence), reason: 'money back', actor: 'admin:ops' }, at);
+export const refundSucceeded = (n: number, refundMinor: number, at: string, sequence = 1) =>
+  eventAt('refund.succeeded', { ...refundRef(n, refundMinor, sequence), providerRefundId: `prov-r${n}` }, at);
+export const refundFailed = (n: number, refundMinor: number, at: string, sequence = 1) =>
+  eventAt('refund.failed', { ...refundRef(n, refundMinor, sequence), reason: 'provider refused' }, at);
+/** payment.refunded of a 99.00 payment: `refundedMinor` is the payment's total refunded so far, `paidMinor` what it took. */
+export const paymentRefunded = (n: number, refund: { refundMinor: number; refundedMinor: number; paidMinor?: number; sequence?: number }, at: string) =>
+  eventAt(
+    'payment.refunded',
+    {
+      ...ref(n),
+      refundId: `p${n}r0${refund.sequence ?? 1}`,
+      refundMinor: refund.refundMinor,
+      refundedMinor: refund.refundedMinor,
+      fully: refund.refundedMinor >= (refund.paidMinor ?? 9900),
+      reason: 'money back',
+      actor: 'admin:ops',
+    },
+    at,
+  );
+/** A refund that went through: requested, succeeded, and the payment refunded (the three events of one refund). */
+export const refundedInOne = (n: number, refund: { refundMinor: number; refundedMinor: number; paidMinor?: number; sequence?: number }, at: string) => [
+  refundRequested(n, refund.refundMinor, at, refund.sequence),
+  refundSucceeded(n, refund.refundMinor, at, refund.sequence),
+  paymentRefunded(n, refund, at),
+];
+export const orderRefunded = (n: number, refundedMinor: number, at: string) =>
+  eventAt(
+    'order.refunded',
+    { orderId: `o${n}`, orderNumber: `ORD-${n}`, userId: `u${n}`, paymentId: `p${n}`, refundedMinor, amountMinor: 9900, currency: 'CNY', fully: refundedMinor >= 9900 },
+    at,
+  );
 export const callbackVerified = (n: number, verifyMs: number, at: string) =>
   eventAt(
     'callback.verified',
@@ -52,4 +88,35 @@ export function craftedDayEvents(): AnyEvent[] {
   events.push(paymentLateSuccess(8, day(40)));
   events.push(orderPaid(7, at('2024-03-16', 1)), paymentSucceeded(11, at('2024-03-16', 2)));
   return events;
+}
+
+/**
+ * Two days of refunds (2024-04-01, 2024-04-02), on top of nothing else. Day 1: payment 21 succeeds late
+ * (its order was cancelled), 22 succeeds, its order is paid and it is paid again (a duplicate), 23
+ * succeeds late, 24 succeeds but its order never becomes paid, 25 succeeds and its order is paid.
+ * Day 2: 21 refunded in full; 22 refunded its duplicate (99.00 of 198.00 taken); 23 refunded 30.00 of
+ * 99.00; 24 refunded in full; a refund of 25 asked for and refused by the provider.
+ */
+export const REFUND_DAY_1 = '2024-04-01';
+export const REFUND_DAY_2 = '2024-04-02';
+export function refundDaysEvents(): AnyEvent[] {
+  const at = (day: string, minute: number) => `${day}T08:${String(minute).padStart(2, '0')}:00.000Z`;
+  const one = (minute: number) => at(REFUND_DAY_1, minute);
+  const two = (minute: number) => at(REFUND_DAY_2, minute);
+  return [
+    paymentLateSuccess(21, one(1)),
+    paymentSucceeded(22, one(2)),
+    orderPaid(22, one(3)),
+    duplicatePaid(22, one(4)),
+    paymentLateSuccess(23, one(5)),
+    paymentSucceeded(24, one(6)),
+    paymentSucceeded(25, one(7)),
+    orderPaid(25, one(8)),
+    ...refundedInOne(21, { refundMinor: 9900, refundedMinor: 9900 }, two(1)),
+    ...refundedInOne(22, { refundMinor: 9900, refundedMinor: 9900, paidMinor: 19800 }, two(2)),
+    ...refundedInOne(23, { refundMinor: 3000, refundedMinor: 3000 }, two(3)),
+    ...refundedInOne(24, { refundMinor: 9900, refundedMinor: 9900 }, two(4)),
+    refundRequested(25, 9900, two(5)),
+    refundFailed(25, 9900, two(6)),
+  ];
 }

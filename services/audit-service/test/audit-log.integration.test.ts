@@ -8,7 +8,7 @@ import { buildAuditEntry } from '../src/domain/audit-record';
 import { computeDailyReport, produceDailyReport } from '../src/domain/daily-report';
 import { chainNext, checkpointMac } from '../src/domain/hash-chain';
 import { recordAuditEvent } from '../src/domain/record-event';
-import { craftedDayEvents, paymentCreated, paymentSucceeded, REPORT_DAY } from './audit-fixtures';
+import { craftedDayEvents, paymentCreated, paymentSucceeded, REFUND_DAY_1, REFUND_DAY_2, refundDaysEvents, REPORT_DAY } from './audit-fixtures';
 
 /**
  * The audit log against the real database (FerretDB from jest's global setup, or MONGO_URL). Each test
@@ -149,7 +149,7 @@ describe('audit log on the real database', () => {
     const now = new Date('2024-03-17T00:00:00Z');
     const report = await produceDailyReport(store, REPORT_DAY, now);
 
-    expect(report.payments).toEqual({ created: 10, succeeded: 7, failed: 0, expired: 2, cancelled: 1, late_success: 1, success_rate: 0.7, timeout_rate: 0.2 });
+    expect(report.payments).toEqual({ created: 10, succeeded: 7, failed: 0, expired: 2, cancelled: 1, late_success: 1, duplicate_paid: 0, success_rate: 0.7, timeout_rate: 0.2 });
     expect(report.callbacks).toEqual({
       verified: 7,
       rejected: 1,
@@ -166,6 +166,28 @@ describe('audit log on the real database', () => {
 
     const nextDay = await produceDailyReport(store, '2024-03-16', now);
     expect(nextDay.reconciliation.payments_succeeded_without_order_paid.map((p) => p.payment_id)).toEqual(['p11']);
+  });
+
+  it('gives the refund days in the daily report as computed from the records: refunded money leaves reconciliation', async () => {
+    const { models, store } = await openAuditLog('refunds');
+    const events = refundDaysEvents();
+    await recordAll(store, events);
+    const now = new Date('2024-04-05T00:00:00Z');
+    const entries = events.map((event) => buildAuditEntry(event, now));
+    for (const day of [REFUND_DAY_1, REFUND_DAY_2]) {
+      expect(await produceDailyReport(store, day, now)).toEqual(computeDailyReport(entries, day, now));
+    }
+    const report = await produceDailyReport(store, REFUND_DAY_2, now);
+    expect(report.refunds).toEqual({ requested: 5, succeeded: 4, failed: 1 });
+    expect(report.reconciliation.late_successes.map((item) => [item.payment_id, item.open])).toEqual([['p23', '69.00']]);
+    expect(report.reconciliation.refunded_in_full.map((item) => item.payment_id)).toEqual(['p21', 'p22', 'p24']);
+    expect(report.reconciliation.duplicate_payments).toEqual([]);
+    expect(await models.reconciliation.findById('p22').lean()).toMatchObject({
+      duplicate_day: REFUND_DAY_1,
+      duplicates: { [REFUND_DAY_1]: { count: 1, amount_minor: 9900 } },
+      refunds: { [REFUND_DAY_2]: { count: 1, amount_minor: 9900 } },
+      transaction_id: 'tx22',
+    });
   });
 
   it('lists records newest first with filters and pages', async () => {

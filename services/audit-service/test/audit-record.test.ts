@@ -1,5 +1,19 @@
 import { actionFor, buildAuditEntry, utcDay } from '../src/domain/audit-record';
-import { callbackRejected, callbackVerified, eventAt, orderPaid, paymentSucceeded, ref } from './audit-fixtures';
+import { EVENT_TYPES } from '@pay/contracts';
+import {
+  callbackRejected,
+  callbackVerified,
+  duplicatePaid,
+  eventAt,
+  orderPaid,
+  orderRefunded,
+  paymentRefunded,
+  paymentSucceeded,
+  ref,
+  refundFailed,
+  refundRequested,
+  refundSucceeded,
+} from './audit-fixtures';
 
 describe('audit actions', () => {
   it.each([
@@ -13,6 +27,11 @@ describe('audit actions', () => {
     ['payment.expired', 'payment_expired'],
     ['payment.late_success', 'payment_late_success'],
     ['callback.verified', 'callback_verified'],
+    ['refund.requested', 'refund_requested'],
+    ['refund.succeeded', 'refund_succeeded'],
+    ['refund.failed', 'refund_failed'],
+    ['payment.duplicate_paid', 'payment_duplicate_paid'],
+    ['order.refunded', 'order_refunded'],
   ])('audits %s as %s', (type, action) => {
     expect(actionFor(type, {})).toBe(action);
   });
@@ -84,6 +103,28 @@ describe('building an audit record', () => {
   it('keeps the response time of a verified callback and leaves absent fields null', () => {
     const entry = buildAuditEntry(callbackVerified(3, 42, '2024-03-15T10:00:00.000Z'), recordedAt);
     expect(entry).toMatchObject({ action: 'callback_verified', payment_id: 'p3', order_id: null, user_id: null, currency: null, verify_ms: 42 });
+  });
+
+  it('records a refund as payment_refunded with the original fields, the amount this refund’s', () => {
+    const event = paymentRefunded(5, { refundMinor: 1050, refundedMinor: 4050 }, '2024-03-15T10:00:00.000Z');
+    const entry = buildAuditEntry(event, recordedAt);
+    expect(entry).toMatchObject({ action: 'payment_refunded', payment_id: 'p5', order_id: 'o5', user_id: 'u5', amount_minor: 1050, currency: 'CNY', reason: 'money back' });
+    expect(entry.data).toMatchObject({ refundId: 'p5r01', refundMinor: 1050, refundedMinor: 4050, amountMinor: 9900, fully: false, actor: 'admin:ops' });
+  });
+
+  it.each([
+    ['refund.requested', refundRequested(6, 2000, '2024-03-15T10:00:00.000Z'), { action: 'refund_requested', amount_minor: 2000, reason: 'money back' }],
+    ['refund.succeeded', refundSucceeded(6, 2000, '2024-03-15T10:00:00.000Z'), { action: 'refund_succeeded', amount_minor: 2000, reason: null }],
+    ['refund.failed', refundFailed(6, 2000, '2024-03-15T10:00:00.000Z'), { action: 'refund_failed', amount_minor: 2000, reason: 'provider refused' }],
+    ['payment.duplicate_paid', duplicatePaid(6, '2024-03-15T10:00:00.000Z'), { action: 'payment_duplicate_paid', amount_minor: 9900, transaction_id: 'dup-tx6', provider: 'mock' }],
+    ['order.refunded', orderRefunded(6, 2000, '2024-03-15T10:00:00.000Z'), { action: 'order_refunded', amount_minor: 9900 }],
+  ])('records %s with its payment, order, user and amount', (_type, event, fields) => {
+    expect(buildAuditEntry(event, recordedAt)).toMatchObject({ payment_id: 'p6', order_id: 'o6', user_id: 'u6', currency: 'CNY', ...fields });
+  });
+
+  it('records every event type of the contracts under an action of its own', () => {
+    const actions = EVENT_TYPES.filter((type) => type !== 'callback.rejected').map((type) => actionFor(type, {}));
+    expect(new Set(actions).size).toBe(actions.length);
   });
 
   it('copies the data so later changes to the event cannot reach the record', () => {

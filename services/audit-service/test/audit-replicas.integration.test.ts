@@ -6,8 +6,17 @@ import { auditModels, type AuditModels } from '../src/data-access/audit-models';
 import { AuditRepository } from '../src/data-access/audit-repository';
 import { buildAuditEntry } from '../src/domain/audit-record';
 import type { AuditRecord } from '../src/domain/hash-chain';
-import { reconciliationRowsOf, type ReconciliationRow } from '../src/domain/reconciliation';
-import { callbackVerified, orderPaid, paymentCreated, paymentExpired, paymentLateSuccess, paymentSucceeded } from './audit-fixtures';
+import { reconcile, reconciliationRowsOf, type ReconciliationRow } from '../src/domain/reconciliation';
+import {
+  callbackVerified,
+  duplicatePaid,
+  orderPaid,
+  paymentCreated,
+  paymentExpired,
+  paymentLateSuccess,
+  paymentRefunded,
+  paymentSucceeded,
+} from './audit-fixtures';
 
 /**
  * Two replicas of the audit service on one real database (FerretDB from jest's global setup, or
@@ -29,18 +38,26 @@ const BURST = 2;
 const at = (day: string, n: number) => new Date(Date.parse(`${day}T10:00:00.000Z`) + n * 1000).toISOString();
 
 /**
- * 200 events: for each of 50 payments, created and its callback verified on day 1, then either
- * succeeded on day 1 and its order paid on day 2, or (every tenth) expired on day 1 and succeeded late on
- * day 2. A succeeded payment's reconciliation row gets fields from two records (succeeded, paid).
+ * 209 events: for each of 50 payments, created and its callback verified on day 1, then either
+ * succeeded on day 1 and its order paid on day 2, or (every tenth) expired on day 1, succeeded late on
+ * day 2 and refunded in full on day 2. A succeeded payment's reconciliation row gets fields from two
+ * records (succeeded, paid). Payments 1 and 26 are paid again on day 2 (duplicates); payment 1's
+ * duplicate is refunded in two parts: rows that add up (`$inc`) from several records.
  */
-function twoHundredEvents(): AnyEvent[] {
+function replicaEvents(): AnyEvent[] {
   const events: AnyEvent[] = [];
   for (let n = 1; n <= PAYMENTS; n++) {
     const late = n % 10 === 0;
     events.push(paymentCreated(n, at(DAY_1, n)), callbackVerified(n, n, at(DAY_1, 100 + n)));
     events.push(late ? paymentExpired(n, at(DAY_1, 200 + n)) : paymentSucceeded(n, at(DAY_1, 200 + n)));
     events.push(late ? paymentLateSuccess(n, at(DAY_2, n)) : orderPaid(n, at(DAY_2, n)));
+    if (late) events.push(paymentRefunded(n, { refundMinor: AMOUNT, refundedMinor: AMOUNT }, at(DAY_2, 100 + n)));
+    if (n % 25 === 1) events.push(duplicatePaid(n, at(DAY_2, 200 + n)));
   }
+  events.push(
+    paymentRefunded(1, { refundMinor: 3000, refundedMinor: 3000, paidMinor: 2 * AMOUNT }, at(DAY_2, 300)),
+    paymentRefunded(1, { refundMinor: AMOUNT - 3000, refundedMinor: AMOUNT, paidMinor: 2 * AMOUNT, sequence: 2 }, at(DAY_2, 301)),
+  );
   return events;
 }
 
@@ -89,7 +106,7 @@ describe('audit log with two replicas on one database', () => {
 
       const first = await startReplica(dbName);
       const second = await startReplica(dbName);
-      const events = twoHundredEvents();
+      const events = replicaEvents();
 
       // Every event is delivered to both replicas (a redelivery after a lost ack), in opposite orders, a
       // few at a time; after each delivery both fold at once, so they keep folding the same records.
@@ -107,7 +124,7 @@ describe('audit log with two replicas on one database', () => {
       // a newer record's: here both replicas would have counted it.
       expect(counted).toBe(events.length);
 
-      // The chain: each event once, seqs 1..200 without a gap, intact, the head on the last record.
+      // The chain: each event once, seqs 1..209 without a gap, intact, the head on the last record.
       const records = await models.records.find({}).sort({ seq: 1 }).lean<AuditRecord[]>();
       expect(records.map((record) => record.seq)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
       expect(new Set(records.map((record) => record._id))).toEqual(new Set(events.map((event) => event.id)));
@@ -126,8 +143,13 @@ describe('audit log with two replicas on one database', () => {
         },
       });
       expect(await second.store.dayStats(DAY_2)).toEqual({
-        counts: { order_paid: succeeded, payment_late_success: late },
-        amount_minor: { order_paid: { CNY: succeeded * AMOUNT }, payment_late_success: { CNY: late * AMOUNT } },
+        counts: { order_paid: succeeded, payment_late_success: late, payment_refunded: late + 2, payment_duplicate_paid: 2 },
+        amount_minor: {
+          order_paid: { CNY: succeeded * AMOUNT },
+          payment_late_success: { CNY: late * AMOUNT },
+          payment_refunded: { CNY: (late + 1) * AMOUNT },
+          payment_duplicate_paid: { CNY: 2 * AMOUNT },
+        },
       });
 
       // Reconciliation: every field either replica wrote is there, as if one folder had folded the chain.
@@ -136,6 +158,15 @@ describe('audit log with two replicas on one database', () => {
       expect(sortByPayment(stored)).toEqual(sortByPayment(reconciliationRowsOf(records)));
       expect(stored.filter((row) => row.succeeded_day === DAY_1 && row.paid_day === DAY_2)).toHaveLength(succeeded);
       expect(stored.filter((row) => row.late_success_day === DAY_2 && row.transaction_id?.startsWith('late-tx'))).toHaveLength(late);
+      expect(stored.find((row) => row.payment_id === 'p1')).toMatchObject({
+        duplicates: { [DAY_2]: { count: 1, amount_minor: AMOUNT } },
+        refunds: { [DAY_2]: { count: 2, amount_minor: AMOUNT } },
+      });
+      // Every late success refunded in full, payment 1's duplicate refunded, payment 26's still open.
+      const open = reconcile(stored, DAY_2);
+      expect(open.late_successes).toEqual([]);
+      expect(open.duplicate_payments.map((item) => item.payment_id)).toEqual(['p26']);
+      expect(open.refunded_in_full).toHaveLength(late + 1);
 
       expect(await models.foldCursor.findById('daily_stats').lean()).toMatchObject({ seq: events.length });
     },

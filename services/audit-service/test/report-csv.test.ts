@@ -1,7 +1,7 @@
 import { buildAuditEntry } from '../src/domain/audit-record';
 import { computeDailyReport } from '../src/domain/daily-report';
 import { csvField, renderReportCsv } from '../src/entry-points/http/report-csv';
-import { craftedDayEvents, REPORT_DAY } from './audit-fixtures';
+import { craftedDayEvents, REFUND_DAY_1, REFUND_DAY_2, refundDaysEvents, REPORT_DAY } from './audit-fixtures';
 
 describe('daily report as CSV', () => {
   const now = new Date('2024-03-17T00:00:00Z');
@@ -38,6 +38,29 @@ describe('daily report as CSV', () => {
       'reconciliation.payment_succeeded_without_order_paid,p7',
       'reconciliation.order_paid_without_payment_succeeded,o99',
       'reconciliation.late_success,p8',
+    ]);
+  });
+
+  it('writes the refund and duplicate figures and the refund reconciliation rows, as in the JSON', () => {
+    const entries = refundDaysEvents().map((event) => buildAuditEntry(event, now));
+    const rowsOf = (day: string) => renderReportCsv(computeDailyReport(entries, day, now)).trimEnd().split('\r\n');
+    const dayOne = rowsOf(REFUND_DAY_1);
+    expect(dayOne).toEqual(expect.arrayContaining(['payments.duplicate_paid,1', 'amounts.duplicate_paid.CNY.amount_minor,9900', 'amounts.duplicate_paid.CNY.amount,99.00']));
+    expect(dayOne.filter((row) => row.startsWith('reconciliation.'))).toEqual([
+      'reconciliation.payment_succeeded_without_order_paid,p24',
+      'reconciliation.late_success,p21',
+      'reconciliation.late_success,p23',
+      'reconciliation.duplicate_payment,p22',
+    ]);
+    const dayTwo = rowsOf(REFUND_DAY_2);
+    expect(dayTwo).toEqual(
+      expect.arrayContaining(['refunds.requested,5', 'refunds.succeeded,4', 'refunds.failed,1', 'amounts.refunded.CNY.amount_minor,32700', 'amounts.refunded.CNY.amount,327.00']),
+    );
+    expect(dayTwo.filter((row) => row.startsWith('reconciliation.'))).toEqual([
+      'reconciliation.late_success,p23',
+      'reconciliation.refunded_in_full,p21',
+      'reconciliation.refunded_in_full,p22',
+      'reconciliation.refunded_in_full,p24',
     ]);
   });
 

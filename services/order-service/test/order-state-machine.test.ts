@@ -4,9 +4,11 @@ import { ORDER_STATUSES, OrderAggregate, OrderTotalTooLarge, newOrderNumber, ord
 const origin = { producer: 'test' };
 const tea = [{ productId: 'p', name: 'n', unitPriceMinor: 100, quantity: 1 }];
 
-function orderIn(status: OrderStatus): OrderAggregate {
-  return OrderAggregate.rehydrate({ ...OrderAggregate.place({ userId: 'u1', items: tea, currency: 'CNY', origin }).state, status, paymentId: null }, 2);
+function orderIn(status: OrderStatus, paymentId: string | null = null, refundedMinor = 0): OrderAggregate {
+  return OrderAggregate.rehydrate({ ...OrderAggregate.place({ userId: 'u1', items: tea, currency: 'CNY', origin }).state, status, paymentId, refundedMinor }, 2);
 }
+
+const refundOf = (refundedMinor: number, fully: boolean, paymentId = 'pay-1') => ({ paymentId, refundId: `${paymentId}r01`, refundedMinor, fully, actor: 'admin:ops' });
 
 const DESIGN: Record<OrderStatus, OrderStatus[]> = {
   pending_payment: ['paid', 'cancelled'],
@@ -15,7 +17,7 @@ const DESIGN: Record<OrderStatus, OrderStatus[]> = {
   completed: [],
   cancelled: [],
   refunded: [],
-  partially_refunded: [],
+  partially_refunded: ['partially_refunded', 'refunded'],
 };
 
 const cells = ORDER_STATUSES.flatMap((from) => ORDER_STATUSES.map((to) => [from, to, DESIGN[from].includes(to)] as const));
@@ -55,6 +57,26 @@ describe('order transition table', () => {
       expect(order.changed).toBe(false);
     }
   });
+
+  it.each(ORDER_STATUSES.flatMap((from) => [[from, false], [from, true]] as const))(
+    'recordRefund from %s (fully: %s) of the paying payment follows the table',
+    (from, fully) => {
+      const order = orderIn(from, 'pay-1', from === 'partially_refunded' ? 30 : 0);
+      const to = fully ? 'refunded' : 'partially_refunded';
+      const outcome = order.recordRefund(refundOf(fully ? 100 : 40, fully), origin);
+      if (DESIGN[from].includes(to)) {
+        expect(outcome).toBe(to);
+        expect(order.state).toMatchObject({ status: to, refundedMinor: fully ? 100 : 40 });
+        expect(order.state.history.at(-1)).toMatchObject({ from, to, actor: 'payment:pay-1' });
+        expect(order.newEvents.map((e) => [e.type, e.data])).toEqual([
+          ['order.refunded', expect.objectContaining({ orderId: order.id, paymentId: 'pay-1', refundedMinor: fully ? 100 : 40, amountMinor: 100, currency: 'CNY', fully })],
+        ]);
+      } else {
+        expect(outcome).toBe(from === 'refunded' ? 'already_recorded' : 'not_refundable');
+        expect(order.changed).toBe(false);
+      }
+    },
+  );
 });
 
 describe('order rules', () => {
@@ -99,5 +121,17 @@ describe('order rules', () => {
     expect(stored.markPaid({ paymentId: 'pay-1', transactionId: 't', amountMinor: 100 }, origin)).toBe('already_paid');
     expect(stored.markPaid({ paymentId: 'pay-2', transactionId: 't', amountMinor: 100 }, origin)).toBe('not_payable');
     expect(stored.changed).toBe(false);
+  });
+
+  it('records a refund only of the payment that paid the order, never lowering what is recorded', () => {
+    expect(orderIn('paid', 'pay-1').recordRefund(refundOf(100, true, 'pay-2'), origin)).toBe('other_payment');
+    expect(orderIn('cancelled').recordRefund(refundOf(100, true, 'pay-2'), origin)).toBe('other_payment');
+    const partly = orderIn('partially_refunded', 'pay-1', 60);
+    expect(partly.recordRefund(refundOf(60, false), origin)).toBe('already_recorded');
+    expect(partly.recordRefund(refundOf(30, false), origin)).toBe('already_recorded');
+    expect(partly.changed).toBe(false);
+    const refunded = orderIn('refunded', 'pay-1', 100);
+    expect(refunded.recordRefund(refundOf(30, false), origin)).toBe('already_recorded');
+    expect(refunded.state).toMatchObject({ status: 'refunded', refundedMinor: 100 });
   });
 });

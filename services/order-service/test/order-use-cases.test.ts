@@ -6,7 +6,9 @@ import { createLogger } from '@pay/logger';
 import { OutboxRelay } from '@pay/outbox';
 import { backfillIdempotencyKeys, orderModel, type OrderModel } from '../src/data-access/order-model';
 import { OrderRepository } from '../src/data-access/order-repository';
-import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce } from '../src/domain/order-use-cases';
+import type { OrderStore } from '../src/domain/order-store';
+import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce, recordOrderRefund } from '../src/domain/order-use-cases';
+import { InMemoryOrderStore } from './support/in-memory-order-store';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
 import { storedEventTypes } from '../../../test/support/stored-events';
 
@@ -14,6 +16,35 @@ const logger = createLogger('order-test', 'error');
 const alice = { sub: 'alice', role: 'customer' as const };
 const origin = { producer: 'test' };
 const items = [{ productId: 'tea', name: 'Tea', unitPriceMinor: 4950, quantity: 2 }];
+
+function succeeded(orderId: string, paymentId: string, amountMinor = 9900) {
+  return createEvent(
+    'payment.succeeded',
+    { paymentId, orderId, userId: 'alice', amountMinor, currency: 'CNY', transactionId: 'txn', provider: 'mock', actor: 'provider:mock' },
+    { producer: 'payment-service' },
+  );
+}
+
+/** payment.refunded of a 99.00 payment: `refundedMinor` is its total refunded so far. */
+function refunded(orderId: string, paymentId: string, refundedMinor: number, options: { fully?: boolean; refundMinor?: number; sequence?: number } = {}) {
+  return createEvent(
+    'payment.refunded',
+    {
+      paymentId,
+      orderId,
+      userId: 'alice',
+      amountMinor: 9900,
+      currency: 'CNY',
+      refundId: `${paymentId}r0${options.sequence ?? 1}`,
+      refundMinor: options.refundMinor ?? refundedMinor,
+      refundedMinor,
+      fully: options.fully ?? refundedMinor >= 9900,
+      reason: 'returned',
+      actor: 'admin:ops',
+    },
+    { producer: 'payment-service' },
+  );
+}
 
 describe('order use cases (real database)', () => {
   let connection: Connection;
@@ -37,14 +68,6 @@ describe('order use cases (real database)', () => {
   });
 
   const outboxTypes = (orderId: string) => storedEventTypes(model, orderId, published, (event) => (event.data as { orderId?: string }).orderId === orderId);
-
-  function succeeded(orderId: string, paymentId: string, amountMinor = 9900) {
-    return createEvent(
-      'payment.succeeded',
-      { paymentId, orderId, userId: 'alice', amountMinor, currency: 'CNY', transactionId: 'txn', provider: 'mock', actor: 'provider:mock' },
-      { producer: 'payment-service' },
-    );
-  }
 
   it('places an order with a server-computed total and order.created in the same write', async () => {
     const order = await placeOrder(store, 'alice', items, 'CNY', origin);
@@ -112,5 +135,137 @@ describe('order use cases (real database)', () => {
   it('hides another customer’s order', async () => {
     const order = await placeOrder(store, 'alice', items, 'CNY', origin);
     await expect(cancelOrder(store, order.id, { sub: 'mallory', role: 'customer' }, 'x', origin)).rejects.toBeInstanceOf(NotFound);
+  });
+});
+
+/** The refund use case against one implementation of the order store. */
+interface Kit {
+  store: OrderStore;
+  /** Types of the events stored for the order, in the order they were stored. */
+  eventTypes(orderId: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+function inMemoryKit(): Kit {
+  const store = new InMemoryOrderStore();
+  return {
+    store,
+    eventTypes: async (orderId) => store.events.filter((event) => (event.data as { orderId?: string }).orderId === orderId).map((event) => event.type),
+    close: async () => undefined,
+  };
+}
+
+/** The repository on the real database, its outbox relay publishing to a recorder. */
+async function databaseKit(): Promise<Kit> {
+  const connection = await mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix('orderrefund'), maxPoolSize: 5 }).asPromise();
+  const model = orderModel(connection);
+  const published: EventEnvelope[] = [];
+  const relay = new OutboxRelay({ models: [model], publisher: { publish: async (event) => void published.push(event) }, logger });
+  await ensureIndexes(connection);
+  return {
+    store: new OrderRepository(model, relay),
+    eventTypes: (orderId) => storedEventTypes(model, orderId, published, (event) => (event.data as { orderId?: string }).orderId === orderId),
+    async close() {
+      await relay.stop();
+      await connection.dropDatabase();
+      await connection.close();
+    },
+  };
+}
+
+describe.each([
+  ['in memory', async () => inMemoryKit()],
+  ['real database', databaseKit],
+])('order refunds (%s)', (_name, makeKit) => {
+  let kit: Kit;
+  let store: OrderStore;
+
+  beforeAll(async () => {
+    kit = await makeKit();
+    store = kit.store;
+  });
+
+  afterAll(async () => {
+    await kit.close();
+  });
+
+  async function paidOrder(paymentId: string) {
+    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    expect(await markOrderPaid(store, succeeded(order.id, paymentId), logger)).toBe('paid');
+    return order;
+  }
+
+  const refundEvents = async (orderId: string) => (await kit.eventTypes(orderId)).filter((type) => type === 'order.refunded');
+
+  it('moves a paid order to partially_refunded, then to refunded, with order.refunded each time', async () => {
+    const order = await paidOrder('pay-1');
+    expect(await recordOrderRefund(store, refunded(order.id, 'pay-1', 3000), logger)).toBe('partially_refunded');
+    expect(await store.get(order.id)).toMatchObject({ status: 'partially_refunded', refundedMinor: 3000 });
+    expect(await recordOrderRefund(store, refunded(order.id, 'pay-1', 9900, { refundMinor: 6900, sequence: 2 }), logger)).toBe('refunded');
+    const stored = (await store.get(order.id))!;
+    expect(stored).toMatchObject({ status: 'refunded', refundedMinor: 9900 });
+    expect(stored.history.slice(-2)).toEqual([
+      expect.objectContaining({ from: 'paid', to: 'partially_refunded', actor: 'payment:pay-1', detail: 'refund pay-1r01 by admin:ops: 30.00 of 99.00 refunded' }),
+      expect.objectContaining({ from: 'partially_refunded', to: 'refunded', actor: 'payment:pay-1', detail: 'refund pay-1r02 by admin:ops: 99.00 of 99.00 refunded' }),
+    ]);
+    expect(await kit.eventTypes(order.id)).toEqual(['order.created', 'order.paid', 'order.refunded', 'order.refunded']);
+  });
+
+  it('records another partial refund on a partially refunded order', async () => {
+    const order = await paidOrder('pay-2');
+    await recordOrderRefund(store, refunded(order.id, 'pay-2', 1000), logger);
+    expect(await recordOrderRefund(store, refunded(order.id, 'pay-2', 2500, { refundMinor: 1500, sequence: 2 }), logger)).toBe('partially_refunded');
+    expect(await store.get(order.id)).toMatchObject({ status: 'partially_refunded', refundedMinor: 2500 });
+    expect(await refundEvents(order.id)).toHaveLength(2);
+  });
+
+  it('ends at the larger refund total when two refunds arrive out of order', async () => {
+    const order = await paidOrder('pay-3');
+    const first = refunded(order.id, 'pay-3', 300);
+    const second = refunded(order.id, 'pay-3', 1000, { refundMinor: 700, sequence: 2 });
+    expect(await recordOrderRefund(store, second, logger)).toBe('partially_refunded');
+    expect(await recordOrderRefund(store, first, logger)).toBe('already_recorded');
+    expect(await store.get(order.id)).toMatchObject({ status: 'partially_refunded', refundedMinor: 1000 });
+    expect(await refundEvents(order.id)).toHaveLength(1);
+  });
+
+  it('keeps a fully refunded order refunded when an earlier partial refund arrives after it', async () => {
+    const order = await paidOrder('pay-4');
+    expect(await recordOrderRefund(store, refunded(order.id, 'pay-4', 9900, { refundMinor: 9600, sequence: 2 }), logger)).toBe('refunded');
+    expect(await recordOrderRefund(store, refunded(order.id, 'pay-4', 300), logger)).toBe('already_recorded');
+    expect(await store.get(order.id)).toMatchObject({ status: 'refunded', refundedMinor: 9900 });
+    expect(await refundEvents(order.id)).toHaveLength(1);
+  });
+
+  it('applies a payment.refunded delivered three times at once exactly once', async () => {
+    const order = await paidOrder('pay-5');
+    const event = refunded(order.id, 'pay-5', 4000);
+    const outcomes = await Promise.all([1, 2, 3].map(() => recordOrderRefund(store, event, logger)));
+    expect(outcomes.sort()).toEqual(['already_recorded', 'already_recorded', 'partially_refunded']);
+    expect(await store.get(order.id)).toMatchObject({ status: 'partially_refunded', refundedMinor: 4000 });
+    expect(await refundEvents(order.id)).toHaveLength(1);
+    expect((await store.get(order.id))!.history.filter((entry) => entry.to === 'partially_refunded')).toHaveLength(1);
+  });
+
+  it('leaves the order as it is for a refund of a payment that did not pay it', async () => {
+    const cancelled = await placeOrder(store, 'alice', items, 'CNY', origin);
+    await cancelOrder(store, cancelled.id, alice, 'changed mind', origin);
+    // A late success on the cancelled order, refunded in full.
+    expect(await recordOrderRefund(store, refunded(cancelled.id, 'pay-late', 9900), logger)).toBe('other_payment');
+    expect(await store.get(cancelled.id)).toMatchObject({ status: 'cancelled', refundedMinor: 0 });
+
+    const paid = await paidOrder('pay-first');
+    // A duplicate payment of the same order, refunded: the paying payment is untouched.
+    expect(await recordOrderRefund(store, refunded(paid.id, 'pay-second', 9900), logger)).toBe('other_payment');
+    expect(await store.get(paid.id)).toMatchObject({ status: 'paid', paymentId: 'pay-first', refundedMinor: 0 });
+
+    const unpaid = await placeOrder(store, 'alice', items, 'CNY', origin);
+    expect(await recordOrderRefund(store, refunded(unpaid.id, 'pay-x', 9900), logger)).toBe('other_payment');
+    expect((await store.get(unpaid.id))!.status).toBe('pending_payment');
+    for (const order of [cancelled, paid, unpaid]) expect(await refundEvents(order.id)).toEqual([]);
+  });
+
+  it('reports a refund for an unknown order without failing the message', async () => {
+    expect(await recordOrderRefund(store, refunded('no-such-order', 'pay-9', 9900), logger)).toBe('unknown_order');
   });
 });

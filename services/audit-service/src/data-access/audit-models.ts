@@ -133,6 +133,10 @@ const reconciliationSchema = new Schema<ReconciliationDocument>(
     paid_at: { type: Date, default: null },
     late_success_day: { type: String, default: null },
     late_success_at: { type: Date, default: null },
+    duplicate_day: { type: String, default: null },
+    duplicate_at: { type: Date, default: null },
+    duplicates: { type: Schema.Types.Mixed, default: null },
+    refunds: { type: Schema.Types.Mixed, default: null },
     last_seq: { type: Number },
     version: { type: Number },
   },
@@ -141,6 +145,7 @@ const reconciliationSchema = new Schema<ReconciliationDocument>(
 reconciliationSchema.index({ succeeded_day: 1, paid_day: 1 });
 reconciliationSchema.index({ paid_day: 1, succeeded_day: 1 });
 reconciliationSchema.index({ late_success_day: 1 });
+reconciliationSchema.index({ duplicate_day: 1 });
 
 export function auditModels(connection: Connection) {
   return {

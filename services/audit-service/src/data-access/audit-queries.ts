@@ -38,9 +38,10 @@ export class AuditQueries {
   /**
    * The rows that do not match as of the end of `day`. Each query has no `$or` and leads with the field
    * an index can bound: an equality on null (`{paid_day, succeeded_day}` and `{succeeded_day, paid_day}`),
-   * a range after the day (only what happened after it), or the rare late successes. So the keys read are
-   * the rows returned (the open mismatches), not every payment in history; a `$or` inside a range on the
-   * leading field (as before) can make the planner read every row with `succeeded_day ≤ day`.
+   * a range after the day (only what happened after it), or the rare late successes and duplicate
+   * payments. So the keys read are the open mismatches (plus the rare ones refunded since: they stay
+   * candidates, the pure `reconcile` settles them), not every payment in history; a `$or` inside a range
+   * on the leading field (as before) can make the planner read every row with `succeeded_day ≤ day`.
    */
   async reconciliationCandidates(day: string): Promise<ReconciliationRow[]> {
     const find = (filter: Record<string, unknown>) => this.models.reconciliation.find(filter, NOT_ROW_FIELDS).lean<ReconciliationDocument[]>();
@@ -50,6 +51,7 @@ export class AuditQueries {
       find({ succeeded_day: null, paid_day: { $lte: day } }), // paid, never succeeded
       find({ succeeded_day: { $gt: day }, paid_day: { $lte: day } }), // paid, succeeded only after the day
       find({ late_success_day: { $lte: day } }),
+      find({ duplicate_day: { $lte: day } }),
     ]);
     const rows = new Map<string, ReconciliationRow>();
     for (const document of batches.flat()) {

@@ -80,7 +80,11 @@ export class StatsFolder {
         change.paymentId,
         // A row written before `last_seq` existed has none: it has not seen this record either.
         { $or: [{ last_seq: { $lt: record.seq } }, { last_seq: { $exists: false } }] },
-        { $set: { ...change.set, last_seq: record.seq } },
+        {
+          $set: { ...change.set, last_seq: record.seq },
+          ...(change.inc ? { $inc: change.inc } : {}),
+          ...(change.min ? { $min: change.min } : {}),
+        },
       );
     }
     return counted;

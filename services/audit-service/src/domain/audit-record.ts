@@ -40,6 +40,14 @@ const NAMED_ACTIONS: Record<string, string> = {
   'payment.refunded': 'payment_refunded',
 };
 
+/**
+ * Where the record's amount is not the event's `amountMinor`: a payment refund records this refund's
+ * amount (the original's `payment_refunded`), its event's `amountMinor` being the payment's.
+ */
+const AMOUNT_FIELDS: Partial<Record<AnyEvent['type'], string>> = {
+  'payment.refunded': 'refundMinor',
+};
+
 /** Rejection reasons that mean the notification's signature could not be trusted. */
 const SIGNATURE_FAILURE_REASONS = ['bad_signature', 'missing_signature', 'unknown_serial'];
 
@@ -72,7 +80,7 @@ export function buildAuditEntry(event: AnyEvent, recordedAt: Date): AuditEntry {
     payment_id: text(data.paymentId),
     order_id: text(data.orderId),
     user_id: text(data.userId),
-    amount_minor: integer(data.amountMinor),
+    amount_minor: integer(data[AMOUNT_FIELDS[event.type] ?? 'amountMinor']),
     currency: text(data.currency),
     transaction_id: text(data.transactionId),
     provider: text(data.provider),

@@ -7,13 +7,17 @@ import { reconcile, reconciliationRowsOf, type Reconciliation, type Reconciliati
 /** Records whose `verify_ms` is the callback response time. */
 export const CALLBACK_ACTIONS = ['callback_verified', 'callback_rejected', SIGNATURE_FAILURE_ACTION];
 
-/** Payment outcomes whose amounts the report shows. */
+/** Outcomes whose amounts the report shows, and the action whose records carry them. */
 const AMOUNT_STATUSES = {
   succeeded: 'payment_succeeded',
   failed: 'payment_failed',
   expired: 'payment_expired',
   cancelled: 'payment_cancelled',
   late_success: 'payment_late_success',
+  /** Money taken again for a payment already paid (each time: the payment's amount). */
+  duplicate_paid: 'payment_duplicate_paid',
+  /** Refunds that succeeded (each refund's own amount). */
+  refunded: 'refund_succeeded',
 } as const;
 type AmountStatus = keyof typeof AMOUNT_STATUSES;
 
@@ -34,6 +38,8 @@ export interface DailyReport {
     expired: number;
     cancelled: number;
     late_success: number;
+    /** Payments paid again under another transaction (payment.duplicate_paid): money to send back. */
+    duplicate_paid: number;
     /** succeeded / (succeeded + failed + expired + cancelled); null when none finished that day. */
     success_rate: number | null;
     /** expired / (succeeded + failed + expired + cancelled); null when none finished that day. */
@@ -49,7 +55,13 @@ export interface DailyReport {
     /** Receipt to verified hand-off (or to rejection), nearest-rank percentiles. */
     response_time_ms: { count: number; p50: number | null; p95: number | null; p99: number | null };
   };
-  /** By payment outcome, then currency (always at least CNY). */
+  /** Refunds asked for, and how those that ended that day ended (sums in `amounts.refunded`). */
+  refunds: {
+    requested: number;
+    succeeded: number;
+    failed: number;
+  };
+  /** By payment outcome (and refunded), then currency (always at least CNY). */
   amounts: Record<AmountStatus, Record<string, AmountFigure>>;
   /** As of the end of the day, over all history. */
   reconciliation: Reconciliation;
@@ -112,6 +124,7 @@ export function assembleDailyReport(date: string, figures: DailyFigures, now: Da
       expired,
       cancelled,
       late_success: count('payment_late_success'),
+      duplicate_paid: count('payment_duplicate_paid'),
       success_rate: ratio(succeeded, finished),
       timeout_rate: ratio(expired, finished),
     },
@@ -121,6 +134,11 @@ export function assembleDailyReport(date: string, figures: DailyFigures, now: Da
       signature_failures: signatureFailures,
       signature_failure_rate: ratio(signatureFailures, verified + rejected),
       response_time_ms: { count: times.length, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) },
+    },
+    refunds: {
+      requested: count('refund_requested'),
+      succeeded: count('refund_succeeded'),
+      failed: count('refund_failed'),
     },
     amounts: amountsByStatus(figures.stats),
     reconciliation: reconcile(figures.reconciliationRows, date),

@@ -18,6 +18,8 @@ export interface OrderDocument extends OutboxFields {
   currency: string;
   status: OrderStatus;
   payment_id: string | null;
+  /** Absent on orders stored before refunds existed (read as 0). */
+  refunded_minor?: number;
   created_at: Date;
   updated_at: Date;
   history: OrderHistoryEntry[];
@@ -51,6 +53,7 @@ const orderSchema = new Schema<OrderDocument>(
     currency: { type: String, required: true },
     status: { type: String, enum: ORDER_STATUSES, required: true },
     payment_id: { type: String, default: null },
+    refunded_minor: { type: Number, default: 0, min: 0 },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     history: { type: [historySchema], default: [] },

@@ -3,7 +3,7 @@ import { causedBy, type EventEnvelope, type EventOrigin, type Identity } from '@
 import { createHash } from 'node:crypto';
 import { BusinessRuleViolation, Conflict, NotFound } from '@pay/errors';
 import type { Logger } from '@pay/logger';
-import { OrderAggregate, type Order, type OrderItem, type PaidOutcome } from './order';
+import { OrderAggregate, type Order, type OrderItem, type PaidOutcome, type RefundOutcome } from './order';
 import type { OrderStore } from './order-store';
 
 const PRODUCER = 'order-service';
@@ -102,21 +102,53 @@ export type PaidResult = PaidOutcome | 'unknown_order';
  */
 export async function markOrderPaid(store: OrderStore, event: EventEnvelope<'payment.succeeded'>, logger: Logger): Promise<PaidResult> {
   const { orderId, paymentId } = event.data;
+  const changed = await changeOrderOfEvent(store, event, (order) => order.markPaid(event.data, causedBy(event, PRODUCER)), logger);
+  if (changed?.result === 'not_payable') {
+    logger.error('payment succeeded but the order cannot become paid; needs a refund', {
+      order_id: orderId,
+      order_status: changed.aggregate.state.status,
+      payment_id: paymentId,
+      amount_minor: event.data.amountMinor,
+      total_minor: changed.aggregate.state.totalAmountMinor,
+    });
+  }
+  return changed?.result ?? 'unknown_order';
+}
+
+export type RefundResult = RefundOutcome | 'unknown_order';
+
+/**
+ * payment.refunded → the order becomes partially_refunded or refunded (emits order.refunded) through
+ * `OrderAggregate.recordRefund`. Idempotent and order-independent: a redelivered or older refund total
+ * changes nothing. A refund of a payment that did not pay the order (a late success, a duplicate
+ * payment) leaves the order as it is: that money was never the order's.
+ */
+export async function recordOrderRefund(store: OrderStore, event: EventEnvelope<'payment.refunded'>, logger: Logger): Promise<RefundResult> {
+  const changed = await changeOrderOfEvent(store, event, (order) => order.recordRefund(event.data, causedBy(event, PRODUCER)), logger);
+  const facts = () => ({
+    order_id: event.data.orderId,
+    payment_id: event.data.paymentId,
+    refund_id: event.data.refundId,
+    order_status: changed?.aggregate.state.status,
+    order_payment_id: changed?.aggregate.state.paymentId,
+  });
+  if (changed?.result === 'other_payment') logger.info('refund of a payment that did not pay the order; the order is unchanged', facts());
+  if (changed?.result === 'not_refundable') logger.warn('the paying payment was refunded but the order can no longer become refunded', facts());
+  return changed?.result ?? 'unknown_order';
+}
+
+/** A change an event of a payment asks of its order; null (logged) when there is no such order. */
+async function changeOrderOfEvent<R>(
+  store: OrderStore,
+  event: EventEnvelope<'payment.succeeded' | 'payment.refunded'>,
+  act: (order: OrderAggregate) => R,
+  logger: Logger,
+): Promise<{ aggregate: OrderAggregate; result: R } | null> {
   try {
-    const { aggregate, result } = await changeOrder(store, orderId, (order) => order.markPaid(event.data, causedBy(event, PRODUCER)));
-    if (result === 'not_payable') {
-      logger.error('payment succeeded but the order cannot become paid; needs a refund', {
-        order_id: orderId,
-        order_status: aggregate.state.status,
-        payment_id: paymentId,
-        amount_minor: event.data.amountMinor,
-        total_minor: aggregate.state.totalAmountMinor,
-      });
-    }
-    return result;
+    return await changeOrder(store, event.data.orderId, act);
   } catch (error) {
     if (!(error instanceof NotFound)) throw error;
-    logger.error('payment succeeded for an unknown order', { order_id: orderId, payment_id: paymentId });
-    return 'unknown_order';
+    logger.error(`${event.type} for an unknown order`, { order_id: event.data.orderId, payment_id: event.data.paymentId });
+    return null;
   }
 }

@@ -17,7 +17,8 @@ export const orderStateMachine = defineStateMachine<OrderStatus>('order', {
   completed: [],
   cancelled: [],
   refunded: [],
-  partially_refunded: [],
+  // Refunds of the paying payment only add up: another partial refund, or the rest.
+  partially_refunded: ['partially_refunded', 'refunded'],
 });
 
 export interface OrderItem {
@@ -44,6 +45,8 @@ export interface Order {
   currency: string;
   status: OrderStatus;
   paymentId: string | null;
+  /** Refunded so far of the paying payment (its `refundedMinor`): only grows, so a late, older refund event never lowers it. */
+  refundedMinor: number;
   createdAt: Date;
   updatedAt: Date;
   history: OrderHistoryEntry[];
@@ -91,8 +94,25 @@ function orderRef(order: Order) {
 export type PaidOutcome = 'paid' | 'already_paid' | 'not_payable';
 
 /**
+ * `other_payment`: the refunded payment is not the one that paid the order (a late success, a duplicate
+ * payment of a cancelled or unpaid order); `not_refundable`: paid by it, but shipped or completed.
+ */
+export type RefundOutcome = 'refunded' | 'partially_refunded' | 'already_recorded' | 'other_payment' | 'not_refundable';
+
+/** What the order needs to know of a refund of a payment (payment.refunded). */
+export interface PaymentRefund {
+  paymentId: string;
+  refundId: string;
+  /** The payment's total refunded so far, this refund included. */
+  refundedMinor: number;
+  /** The payment is refunded in full. */
+  fully: boolean;
+  actor: string;
+}
+
+/**
  * The order aggregate: every move checks the table, appends to the history and records its event.
- * "Where does an order become paid?": `OrderAggregate.markPaid`.
+ * "Where does an order become paid?": `OrderAggregate.markPaid`; "refunded?": `OrderAggregate.recordRefund`.
  */
 export class OrderAggregate extends AggregateRoot<Order> {
   private constructor(state: Order, version: number) {
@@ -116,6 +136,7 @@ export class OrderAggregate extends AggregateRoot<Order> {
         currency: input.currency,
         status: 'pending_payment',
         paymentId: null,
+        refundedMinor: 0,
         createdAt: now,
         updatedAt: now,
         history: [{ at: now, from: null, to: 'pending_payment', actor: `customer:${input.userId}`, detail: null }],
@@ -148,7 +169,28 @@ export class OrderAggregate extends AggregateRoot<Order> {
     return 'paid';
   }
 
-  private moveTo(to: OrderStatus, actor: string, detail: string | null, set: Partial<Pick<Order, 'paymentId'>> = {}): void {
+  /**
+   * payment.refunded → refunded (the payment refunded in full) or partially_refunded, only for the
+   * payment that paid the order; `order.refunded`. Out-of-order and repeated deliveries never regress:
+   * a refunded order stays refunded, and a refund total not above the one recorded changes nothing.
+   */
+  recordRefund(refund: PaymentRefund, origin: EventOrigin): RefundOutcome {
+    if (this.current.paymentId !== refund.paymentId) return 'other_payment';
+    const { status, refundedMinor } = this.current;
+    if (status === 'refunded') return 'already_recorded';
+    if (status !== 'paid' && status !== 'partially_refunded') return 'not_refundable';
+    if (!refund.fully && refund.refundedMinor <= refundedMinor) return 'already_recorded';
+    const to = refund.fully ? 'refunded' : 'partially_refunded';
+    const total = Math.max(refundedMinor, refund.refundedMinor);
+    const detail = `refund ${refund.refundId} by ${refund.actor}: ${formatMinorAmount(total)} of ${formatMinorAmount(this.current.totalAmountMinor)} refunded`;
+    this.moveTo(to, `payment:${refund.paymentId}`, detail, { refundedMinor: total });
+    this.recordChange(
+      createEvent('order.refunded', { ...orderRef(this.current), paymentId: refund.paymentId, refundedMinor: total, fully: refund.fully }, origin),
+    );
+    return to;
+  }
+
+  private moveTo(to: OrderStatus, actor: string, detail: string | null, set: Partial<Pick<Order, 'paymentId' | 'refundedMinor'>> = {}): void {
     const from = this.current.status;
     orderStateMachine.assertTransition(from, to);
     const at = new Date();

@@ -9,7 +9,7 @@ export function renderReportCsv(report: DailyReport): string {
     ['date', report.date],
     ['generated_at', report.generated_at],
   ];
-  const figures = { payments: report.payments, callbacks: report.callbacks, amounts: report.amounts };
+  const figures = { payments: report.payments, callbacks: report.callbacks, refunds: report.refunds, amounts: report.amounts };
   flatten(figures, '', rows);
   for (const item of report.reconciliation.payments_succeeded_without_order_paid) {
     rows.push(['reconciliation.payment_succeeded_without_order_paid', item.payment_id]);
@@ -18,6 +18,8 @@ export function renderReportCsv(report: DailyReport): string {
     rows.push(['reconciliation.order_paid_without_payment_succeeded', item.order_id ?? item.payment_id]);
   }
   for (const item of report.reconciliation.late_successes) rows.push(['reconciliation.late_success', item.payment_id]);
+  for (const item of report.reconciliation.duplicate_payments) rows.push(['reconciliation.duplicate_payment', item.payment_id]);
+  for (const item of report.reconciliation.refunded_in_full) rows.push(['reconciliation.refunded_in_full', item.payment_id]);
   return `${['metric,value', ...rows.map(([metric, value]) => `${csvField(metric)},${csvField(value)}`)].join('\r\n')}\r\n`;
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from '@pay/logger';
 import type { EventHandlers } from '@pay/messaging';
 import type { OrderStore } from '../../domain/order-store';
-import { markOrderPaid } from '../../domain/order-use-cases';
+import { markOrderPaid, recordOrderRefund } from '../../domain/order-use-cases';
 import type { orderServiceEvents } from '../../events';
 
 /** Thin: the broker validated the event and routes it by type; each handler calls its use case. */
@@ -10,6 +10,10 @@ export function orderEventHandlers(store: OrderStore, logger: Logger): EventHand
     'payment.succeeded': async (event) => {
       const outcome = await markOrderPaid(store, event, logger);
       logger.info('payment.succeeded applied', { order_id: event.data.orderId, payment_id: event.data.paymentId, outcome });
+    },
+    'payment.refunded': async (event) => {
+      const outcome = await recordOrderRefund(store, event, logger);
+      logger.info('payment.refunded applied', { order_id: event.data.orderId, payment_id: event.data.paymentId, refund_id: event.data.refundId, outcome });
     },
   };
 }
