@@ -51,7 +51,7 @@ describe('the public payments API through the gateway', () => {
     const payment = await alice.createPayment({ order_id: order.id, method: 'alipay', amount: '24.68' });
     const orderFields = { id: 1, order_number: 1, user_id: 1, items: 1, total_amount: 1, currency: 1, status: 1, created_at: 1, updated_at: 1 } satisfies Record<keyof OrderView, 1>;
     const paymentFields = {
-      id: 1, order_id: 1, user_id: 1, amount: 1, currency: 1, method: 1, status: 1, created_at: 1, updated_at: 1, expires_at: 1, transaction_id: 1, late_success: 1, provider: 1, channel: 1, pay_params: 1, logs: 1,
+      id: 1, order_id: 1, user_id: 1, amount: 1, currency: 1, method: 1, status: 1, created_at: 1, updated_at: 1, expires_at: 1, transaction_id: 1, late_success: 1, provider: 1, channel: 1, pay_params: 1, refunded_amount: 1, duplicate_transactions: 1, logs: 1,
     } satisfies Record<keyof PaymentView, 1>;
     expect(Object.keys(order).sort()).toEqual(Object.keys(orderFields).sort());
     expect(Object.keys(payment).sort()).toEqual(Object.keys(paymentFields).sort());

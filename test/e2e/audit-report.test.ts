@@ -12,10 +12,11 @@ import { eventually, startTestStack, type TestStack } from '../support/stack';
  */
 interface DailyReport {
   date: string;
-  payments: Record<'created' | 'succeeded' | 'failed' | 'expired' | 'cancelled' | 'late_success', number> & { success_rate: number | null; timeout_rate: number | null };
+  payments: Record<'created' | 'succeeded' | 'failed' | 'expired' | 'cancelled' | 'late_success' | 'duplicate_paid', number> & { success_rate: number | null; timeout_rate: number | null };
+  refunds: Record<'requested' | 'succeeded' | 'failed', number>;
   callbacks: { verified: number; rejected: number; signature_failures: number; signature_failure_rate: number | null; response_time_ms: { count: number } };
   amounts: Record<string, Record<string, { amount_minor: number; amount: string }>>;
-  reconciliation: Record<'payments_succeeded_without_order_paid' | 'orders_paid_without_payment_succeeded' | 'late_successes', unknown[]>;
+  reconciliation: Record<'payments_succeeded_without_order_paid' | 'orders_paid_without_payment_succeeded' | 'late_successes' | 'duplicate_payments' | 'refunded_in_full', unknown[]>;
 }
 
 const PAYMENTS = 10;
@@ -93,7 +94,8 @@ describe('the daily audit report of a known day', () => {
 
   it('counts the day’s payments and rates exactly', () => {
     expect(report.date).toBe(today);
-    expect(report.payments).toEqual({ created: 10, succeeded: 7, failed: 0, expired: 2, cancelled: 1, late_success: 0, success_rate: 0.7, timeout_rate: 0.2 });
+    expect(report.payments).toEqual({ created: 10, succeeded: 7, failed: 0, expired: 2, cancelled: 1, late_success: 0, duplicate_paid: 0, success_rate: 0.7, timeout_rate: 0.2 });
+    expect(report.refunds).toEqual({ requested: 0, succeeded: 0, failed: 0 });
   });
 
   it('counts the callbacks: 7 verified, 1 signature failure, a response time for each', () => {
@@ -110,7 +112,13 @@ describe('the daily audit report of a known day', () => {
   });
 
   it('reconciles: every succeeded payment has its order paid, nothing else is open', () => {
-    expect(report.reconciliation).toEqual({ payments_succeeded_without_order_paid: [], orders_paid_without_payment_succeeded: [], late_successes: [] });
+    expect(report.reconciliation).toEqual({
+      payments_succeeded_without_order_paid: [],
+      orders_paid_without_payment_succeeded: [],
+      late_successes: [],
+      duplicate_payments: [],
+      refunded_in_full: [],
+    });
   });
 
   it('gives the same figures as CSV', async () => {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, ErrorBody, startPaymentBody, OrderView, Page, PaymentView } from '@pay/contracts';
+import { IDEMPOTENCY_KEY_HEADER } from '@pay/contracts';
+import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, createRefundBody, ErrorBody, RefundView, startPaymentBody, OrderView, Page, PaymentView } from '@pay/contracts';
 
 /**
  * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
@@ -36,6 +37,7 @@ export interface PaymentListParams {
  */
 export type CreatePaymentParams = z.input<typeof createPaymentBody>;
 export type StartPaymentParams = z.input<typeof startPaymentBody>;
+export type CreateRefundParams = z.input<typeof createRefundBody>;
 
 /** `{items: [{product_id, name, unit_price: "49.50", quantity}], currency?}`; the total is computed by the server. */
 export type CreateOrderParams = z.input<typeof createOrderBody>;
@@ -51,13 +53,13 @@ export interface AuditEventParams {
 }
 
 export function createClient({ baseUrl, token }: ClientOptions) {
-  async function call<T>(method: string, path: string, body?: unknown, query?: object): Promise<T> {
+  async function call<T>(method: string, path: string, body?: unknown, query?: object, extraHeaders: Record<string, string> = {}): Promise<T> {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
     const url = `${baseUrl}${path}${params.size ? `?${params.toString()}` : ''}`;
     const response = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extraHeaders },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await response.text();
@@ -92,6 +94,11 @@ export function createClient({ baseUrl, token }: ClientOptions) {
     failPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/fail`, reasonBody(reason)),
     cancelPayment: (paymentId: string, reason?: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/cancel`, reasonBody(reason)),
     expirePayment: (paymentId: string) => call<PaymentView>('POST', `/payments/${id(paymentId)}/expire`, {}),
+    // refunds (admin creates; the Idempotency-Key makes a retried create answer the first refund)
+    createRefund: (paymentId: string, params: CreateRefundParams, idempotencyKey?: string) =>
+      call<RefundView>('POST', `/payments/${id(paymentId)}/refunds`, params, undefined, idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } : {}),
+    getRefunds: (paymentId: string, params: { page?: number; page_size?: number } = {}) => call<Page<RefundView>>('GET', `/payments/${id(paymentId)}/refunds`, undefined, params),
+    getRefund: (refundId: string) => call<RefundView>('GET', `/refunds/${id(refundId)}`),
     // orders
     createOrder: (params: CreateOrderParams) => call<OrderView>('POST', '/orders', params),
     getOrders: (params: { status?: string; page?: number; page_size?: number } = {}) => call<Page<OrderView>>('GET', '/orders', undefined, params),

@@ -51,13 +51,17 @@ export const eventDataSchemas = {
   'refund.requested': z.object({ ...refundRef, reason: z.string(), actor: z.string() }),
   'refund.succeeded': z.object({ ...refundRef, providerRefundId: z.string().nullable() }),
   'refund.failed': z.object({ ...refundRef, reason: z.string() }),
-  /** Money went back for a payment: `amountMinor` is this refund's, `refundedMinor` the payment's total refunded so far. */
+  /**
+   * Money went back for a payment: `amountMinor` is the payment's amount, `refundMinor` this refund's,
+   * `refundedMinor` how much of the payment's own amount is refunded so far (refunds count against
+   * duplicate charges first, so refunding a duplicate leaves it 0).
+   */
   'payment.refunded': z.object({
     ...paymentRef,
     refundId: id,
     refundMinor: amountMinor,
     refundedMinor: amountMinor,
-    /** The payment's paid amount (with duplicates) is refunded in full. */
+    /** The payment's own amount is refunded in full (its order, if it paid one, is refunded). */
     fully: z.boolean(),
     reason: z.string(),
     actor: z.string(),

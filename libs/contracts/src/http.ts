@@ -326,6 +326,10 @@ const unmatchedPayment = z.object({
   currency: z.string().nullable(),
   transaction_id: z.string().nullable(),
   occurred_at: z.string().nullable(),
+  refunded_minor: z.number().int().meta({ description: 'All refunds of the payment up to the end of the day' }),
+  refunded: money,
+  open_minor: z.number().int().meta({ description: 'What is still to go back under this heading' }),
+  open: money,
 });
 
 export const dailyAuditReport = z
@@ -339,6 +343,7 @@ export const dailyAuditReport = z
       expired: z.number().int(),
       cancelled: z.number().int(),
       late_success: z.number().int(),
+      duplicate_paid: z.number().int().meta({ description: 'Payments paid again under another transaction (money to send back)' }),
       success_rate: rate,
       timeout_rate: rate,
     }),
@@ -349,11 +354,20 @@ export const dailyAuditReport = z
       signature_failure_rate: rate,
       response_time_ms: z.object({ count: z.number().int(), p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() }),
     }),
-    amounts: z.record(z.string(), amountsByCurrency).meta({ description: 'By outcome (succeeded, failed, expired, cancelled, late_success), then currency' }),
+    refunds: z.object({ requested: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }).meta({ description: 'Refunds asked for that day, and how those that ended that day ended' }),
+    amounts: z
+      .record(z.string(), amountsByCurrency)
+      .meta({ description: 'By outcome (succeeded, failed, expired, cancelled, late_success, duplicate_paid, refunded), then currency' }),
     reconciliation: z.object({
       payments_succeeded_without_order_paid: z.array(unmatchedPayment),
       orders_paid_without_payment_succeeded: z.array(z.object({ order_id: z.string().nullable(), payment_id: z.string(), paid_at: z.string().nullable() })),
       late_successes: z.array(unmatchedPayment),
+      duplicate_payments: z.array(
+        unmatchedPayment.extend({ duplicate_count: z.number().int(), duplicate_minor: z.number().int(), duplicate_amount: money }),
+      ).meta({ description: 'Money taken again under another transaction, not yet refunded in full' }),
+      refunded_in_full: z
+        .array(unmatchedPayment.extend({ causes: z.array(z.enum(['succeeded_without_order_paid', 'late_success', 'duplicate_payment'])) }))
+        .meta({ description: 'Not a mismatch: payments whose money to go back was refunded in full that day' }),
     }),
   })
   .meta({ id: 'DailyAuditReport' });

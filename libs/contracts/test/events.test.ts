@@ -27,7 +27,8 @@ describe('event contracts', () => {
     expect(EVENT_TYPES.sort()).toEqual(
       [
         'order.created', 'order.paid', 'order.cancelled', 'payment.created', 'payment.processing', 'payment.verified', 'payment.succeeded',
-        'payment.failed', 'payment.cancelled', 'payment.expired', 'payment.late_success', 'callback.verified', 'callback.rejected',
+        'payment.failed', 'payment.cancelled', 'payment.expired', 'payment.late_success', 'payment.duplicate_paid', 'callback.verified', 'callback.rejected',
+        'refund.requested', 'refund.succeeded', 'refund.failed', 'payment.refunded', 'order.refunded',
       ].sort(),
     );
   });

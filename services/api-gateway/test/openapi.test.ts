@@ -16,10 +16,11 @@ jest.mock('@pay/http', () => {
 });
 const validateSpy = validate as jest.MockedFunction<typeof validate>;
 
-/** The design's "Public REST API" section, route by route. */
+/** The design's "Public REST API" and "Refunds" sections, route by route. */
 const DESIGN_ROUTES = [
   'GET /payments', 'POST /payments', 'GET /payments/{id}', 'POST /payments/{id}/start', 'POST /payments/{id}/succeed',
   'POST /payments/{id}/fail', 'POST /payments/{id}/cancel', 'POST /payments/{id}/expire',
+  'POST /payments/{id}/refunds', 'GET /payments/{id}/refunds', 'GET /refunds/{id}',
   'POST /orders', 'GET /orders', 'GET /orders/{id}', 'POST /orders/{id}/cancel',
   'GET /audit/events', 'GET /audit/verify', 'GET /audit/reports/daily',
 ];

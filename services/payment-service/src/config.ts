@@ -21,6 +21,8 @@ export const paymentConfigSchema = z
      */
     /** A processing payment with no notification is asked at its provider this long after start, then on a back-off. */
     PAYMENT_QUERY_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(120),
+    /** A refund the provider has not settled is asked about this long after it was sent, then on a back-off. */
+    REFUND_QUERY_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(60),
     /** How often the provider query job looks for due payments. */
     PROVIDER_QUERY_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
     CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(500).default(100),

@@ -12,6 +12,11 @@ export const paymentServiceEvents = defineServiceEvents({
     'payment.cancelled',
     'payment.expired',
     'payment.late_success',
+    'payment.duplicate_paid',
+    'refund.requested',
+    'refund.succeeded',
+    'refund.failed',
+    'payment.refunded',
   ],
   // order.created: its own copy of the orders it may take payments for; callback.verified: provider
   // notifications the callback gateway checked; order.cancelled: open payments of the order are cancelled.

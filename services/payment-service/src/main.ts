@@ -9,7 +9,8 @@ import { paymentConfigSchema } from './config';
 import { paymentModel } from './data-access/payment-model';
 import { PaymentRepository } from './data-access/payment-repository';
 import { KnownOrdersRepository } from './data-access/known-orders-repository';
-import { expireOverduePayments, queryDuePayments, type ProviderCalls } from './domain/pay-at-provider';
+import { expireOverduePayments, queryDuePayments } from './domain/pay-at-provider';
+import { queryDueRefunds, type RefundCalls } from './domain/refund-at-provider';
 import { paymentRoutes } from './entry-points/http/routes';
 import { paymentEventHandlers } from './entry-points/messaging/consumers';
 import { InHandDeliveries } from './entry-points/messaging/in-hand-deliveries';
@@ -54,7 +55,7 @@ void runService({
     });
     const providers = providerDirectory(config);
     logger.info('payment providers', { configured: Object.keys(providers) });
-    const calls: ProviderCalls = { store, providers, logger, queryAfterSeconds: config.PAYMENT_QUERY_AFTER_S };
+    const calls: RefundCalls = { store, providers, logger, queryAfterSeconds: config.PAYMENT_QUERY_AFTER_S, refundQueryAfterSeconds: config.REFUND_QUERY_AFTER_S };
     const orders = new KnownOrdersRepository(db!);
     // order.created deliveries in hand count as lag (RabbitMQ's queue depth counts only ready messages).
     const orderDeliveries = new InHandDeliveries(['order.created']);
@@ -73,6 +74,7 @@ void runService({
         sweepers = [
           startSweeper('expiry', () => expireOverduePayments(calls), config.EXPIRY_SWEEP_INTERVAL_MS, logger),
           startSweeper('provider query', () => queryDuePayments(calls), config.PROVIDER_QUERY_INTERVAL_MS, logger),
+          startSweeper('refund query', () => queryDueRefunds(calls), config.PROVIDER_QUERY_INTERVAL_MS, logger),
         ];
       },
       background: [{ stop: async () => void (await Promise.all(sweepers.map((sweeper) => sweeper.stop()))) }, relay],

@@ -28,7 +28,7 @@ function payment(status: PaymentStatus, version = 3): PaymentAggregate {
   const now = new Date();
   const state: Payment = {
     id: 'p1', orderId: 'o1', userId: 'u1', amountMinor: 9900, currency: 'CNY', method: 'wechat', status,
-    transactionId: null, provider: null, lateSuccess: false, providerOrder: null, nextQueryAt: null, queryAttempts: 0, expiresAt: new Date(now.getTime() + 60_000), createdAt: now, updatedAt: now, logs: [],
+    transactionId: null, provider: null, lateSuccess: false, providerOrder: null, nextQueryAt: null, queryAttempts: 0, refunds: [], duplicateTransactions: [], expiresAt: new Date(now.getTime() + 60_000), createdAt: now, updatedAt: now, logs: [],
   };
   return PaymentAggregate.rehydrate(state, version);
 }
@@ -99,15 +99,28 @@ describe('payment aggregate moves', () => {
     expect(aggregate.changed).toBe(false);
   });
 
-  it.each(['failed', 'cancelled', 'expired'] as const)('flags a success for a %s payment as late_success, once, keeping the first transaction id', (status) => {
+  it.each(['failed', 'cancelled', 'expired'] as const)('flags a success for a %s payment as late_success, once; another transaction after it is a duplicate payment', (status) => {
     const aggregate = payment(status);
     expect(aggregate.succeed(report)).toBe('late_success');
     expect(aggregate.state).toMatchObject({ status, lateSuccess: true, transactionId: 'txn-1' });
     expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.late_success']);
     const again = PaymentAggregate.rehydrate(aggregate.state, 4);
-    expect(again.succeed({ ...report, transactionId: 'txn-2' })).toBe('late_success');
+    expect(again.succeed(report)).toBe('late_success'); // the same report again: nothing new
     expect(again.changed).toBe(false);
-    expect(again.state.transactionId).toBe('txn-1');
+    expect(again.succeed({ ...report, transactionId: 'txn-2' })).toBe('duplicate_paid'); // money taken a second time
+    expect(again.state).toMatchObject({ transactionId: 'txn-1', duplicateTransactions: [expect.objectContaining({ transactionId: 'txn-2', amountMinor: 9900 })] });
+    expect(again.newEvents.map((e) => e.type)).toEqual(['payment.duplicate_paid']);
+  });
+
+  it('a second success under another transaction id is a duplicate payment, flagged once per transaction', () => {
+    const aggregate = payment('processing');
+    expect(aggregate.succeed(report)).toBe('succeeded');
+    expect(aggregate.succeed({ ...report, transactionId: 'txn-1' })).toBe('already_succeeded');
+    expect(aggregate.succeed({ ...report, transactionId: 'txn-9' })).toBe('duplicate_paid');
+    expect(aggregate.succeed({ ...report, transactionId: 'txn-9' })).toBe('already_succeeded');
+    expect(aggregate.newEvents.map((e) => e.type)).toEqual(['payment.verified', 'payment.succeeded', 'payment.duplicate_paid']);
+    // A person marking it succeeded again (no provider) is not money taken again.
+    expect(aggregate.succeed({ ...report, provider: null, transactionId: 'manual-2' })).toBe('already_succeeded');
   });
 
   it('expires an open payment past its deadline when the success arrives, then flags it late', () => {

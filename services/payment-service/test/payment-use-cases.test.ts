@@ -1,24 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import mongoose, { type Connection } from 'mongoose';
-import { createEvent, type EventEnvelope, type Identity } from '@pay/contracts';
-import { bumpVersion, ensureIndexes, writeWithRetry } from '@pay/db';
+import { createEvent, type Identity } from '@pay/contracts';
 import { BusinessRuleViolation, IllegalTransition, NotFound } from '@pay/errors';
 import { createLogger } from '@pay/logger';
-import { OutboxRelay } from '@pay/outbox';
 import { applyVerifiedCallback } from '../src/domain/apply-callback';
 import { cancelPaymentsOfOrder } from '../src/domain/cancel-for-order';
 import { createPaymentForOrder } from '../src/domain/create-payment';
 import { expireOverduePayments, type ProviderCalls } from '../src/domain/pay-at-provider';
 import { expirePayment, failPayment, startPayment } from '../src/domain/payment-moves';
 import { processPaymentSuccess } from '../src/domain/process-success';
-import { KnownOrdersRepository } from '../src/data-access/known-orders-repository';
 import type { KnownOrders } from '../src/domain/known-orders';
 import type { PaymentStore } from '../src/domain/payment-store';
-import { paymentModel } from '../src/data-access/payment-model';
-import { LivePaymentExists, PaymentRepository } from '../src/data-access/payment-repository';
-import { InMemoryKnownOrders, InMemoryPaymentStore } from './support/in-memory-payment-store';
-import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
-import { storedEventTypes } from '../../../test/support/stored-events';
+import { LivePaymentExists } from '../src/data-access/payment-repository';
+import { databaseKit, inMemoryKit, type Kit } from './support/payment-kits';
 
 const logger = createLogger('payment-test', 'error');
 const alice: Identity = { sub: 'alice', role: 'customer' };
@@ -27,61 +20,9 @@ const origin = { producer: 'test' };
 /** The use cases that may ask a provider, with none configured (these payments were never opened at one). */
 const withoutProviders = (store: PaymentStore): ProviderCalls => ({ store, providers: {}, logger, queryAfterSeconds: 60 });
 
-/** The use cases against one implementation of their storage ports. */
-interface Kit {
-  store: PaymentStore;
-  orders: KnownOrders;
-  /** Types of the events stored for the payment, in the order they were stored. */
-  eventTypes(paymentId: string): Promise<string[]>;
-  makeOverdue(paymentId: string): Promise<void>;
-  statusesForOrder(orderId: string): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-function inMemoryKit(): Kit {
-  const store = new InMemoryPaymentStore();
-  return {
-    store,
-    orders: new InMemoryKnownOrders(),
-    eventTypes: async (paymentId) => store.events.filter((event) => (event.data as { paymentId?: string }).paymentId === paymentId).map((event) => event.type),
-    makeOverdue: async (paymentId) => store.setExpiresAt(paymentId, new Date(Date.now() - 1000)),
-    statusesForOrder: async (orderId) => (await store.list({ orderId }, 1, 100)).items.map((payment) => payment.status),
-    close: async () => undefined,
-  };
-}
-
-/** The repository on the real database, its outbox relay publishing to a recorder. */
-async function databaseKit(): Promise<Kit> {
-  const connection: Connection = await mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix('payments'), maxPoolSize: 10 }).asPromise();
-  const model = paymentModel(connection);
-  const published: EventEnvelope[] = [];
-  const relay = new OutboxRelay({ models: [model], publisher: { publish: async (event) => void published.push(event) }, logger });
-  const store = new PaymentRepository(model, relay);
-  const orders = new KnownOrdersRepository(connection);
-  await ensureIndexes(connection);
-  return {
-    store,
-    orders,
-    eventTypes: (paymentId) => storedEventTypes(model, paymentId, published, (event) => (event.data as { paymentId?: string }).paymentId === paymentId),
-    async makeOverdue(paymentId) {
-      // A write like any other to a versioned document: it bumps the version, and runs again if the relay's
-      // clean-up of the payment's outbox got in first.
-      await writeWithRetry(`payments/${paymentId}`, () =>
-        model.collection.updateOne({ _id: paymentId as never }, bumpVersion({ $set: { expires_at: new Date(Date.now() - 1000) } })),
-      );
-    },
-    statusesForOrder: async (orderId) => (await model.find({ order_id: orderId }).lean()).map((payment) => payment.status),
-    async close() {
-      await relay.stop();
-      await connection.dropDatabase();
-      await connection.close();
-    },
-  };
-}
-
 describe.each([
   ['in memory', async () => inMemoryKit()],
-  ['real database', databaseKit],
+  ['real database', () => databaseKit(logger)],
 ])('payment use cases (%s)', (_name, makeKit) => {
   let kit: Kit;
   let store: PaymentStore;

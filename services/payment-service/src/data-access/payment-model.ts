@@ -2,6 +2,30 @@ import { Schema, type Connection } from 'mongoose';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentLogEntry, type PaymentMethod, type PaymentStatus } from '../domain/payment';
 
+/** A refund as stored inside its payment (see domain/refund.ts). */
+export interface RefundDocument {
+  id: string;
+  amount_minor: number;
+  reason: string;
+  status: string;
+  provider_refund_id: string | null;
+  actor: string;
+  idempotency_key: string | null;
+  request_fingerprint: string | null;
+  next_query_at: Date | null;
+  query_attempts: number;
+  created_at: Date;
+  updated_at: Date;
+  logs: { at: Date; event: string; from: string | null; to: string; actor: string; detail: string | null }[];
+}
+
+export interface DuplicateTransactionDocument {
+  transaction_id: string;
+  provider: string | null;
+  amount_minor: number;
+  at: Date;
+}
+
 /** The provider order as stored (snake_case, pay_params as the provider's client needs them). */
 export interface ProviderOrderDocument {
   provider: string;
@@ -27,6 +51,10 @@ export interface PaymentDocument extends OutboxFields {
   provider_order: ProviderOrderDocument | null;
   next_query_at: Date | null;
   query_attempts: number;
+  refunds: RefundDocument[];
+  duplicate_transactions: DuplicateTransactionDocument[];
+  /** The earliest time a refund of this payment is to be asked about (null: none pending): the refund job's query. */
+  refunds_due_at: Date | null;
   expires_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -62,6 +90,10 @@ const paymentSchema = new Schema<PaymentDocument>(
     provider_order: { type: Schema.Types.Mixed, default: null },
     next_query_at: { type: Date, default: null },
     query_attempts: { type: Number, default: 0 },
+    // Mixed for the same reason: the domain owns these shapes (refund.ts, payment.ts).
+    refunds: { type: Schema.Types.Mixed, default: [] },
+    duplicate_transactions: { type: Schema.Types.Mixed, default: [] },
+    refunds_due_at: { type: Date, default: null },
     expires_at: { type: Date, required: true },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
@@ -73,6 +105,7 @@ const paymentSchema = new Schema<PaymentDocument>(
 paymentSchema.index({ user_id: 1, created_at: -1 });
 paymentSchema.index({ status: 1, expires_at: 1 }); // the expiry sweeper's query
 paymentSchema.index({ status: 1, next_query_at: 1 }); // the provider query job's
+paymentSchema.index({ refunds_due_at: 1 }); // the refund query job's
 
 export function paymentModel(connection: Connection) {
   return connection.model<PaymentDocument>('Payment', paymentSchema);

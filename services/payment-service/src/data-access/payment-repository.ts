@@ -4,6 +4,7 @@ import { Conflict } from '@pay/errors';
 import { AggregateCollection, type OutboxRelay, type Versioned } from '@pay/outbox';
 import type { PayParams } from '@pay/provider-clients';
 import { OPEN_STATUSES, PaymentAggregate, liveKeyFor, type Payment, type ProviderOrder } from '../domain/payment';
+import type { Refund } from '../domain/refund';
 import type { PaymentStore } from '../domain/payment-store';
 import type { PaymentDocument, PaymentModel } from './payment-model';
 
@@ -79,6 +80,15 @@ export class PaymentRepository implements PaymentStore {
     return documents.map(toPayment);
   }
 
+  async refundsDue(now: Date, limit: number): Promise<Payment[]> {
+    const documents = await this.model
+      .find({ refunds_due_at: { $lte: now } }, { outbox: 0 })
+      .sort({ refunds_due_at: 1 })
+      .limit(limit)
+      .lean<PaymentDocument[]>();
+    return documents.map(toPayment);
+  }
+
   async list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }> {
     const query: Record<string, string> = {};
     if (filter.userId) query.user_id = filter.userId;
@@ -86,6 +96,12 @@ export class PaymentRepository implements PaymentStore {
     const { documents, count } = await findPage<PaymentDocument>(this.model, query, page, pageSize);
     return { items: documents.map(toPayment), count };
   }
+}
+
+/** The earliest query time of a refund still waiting for its provider's word. */
+function refundsDueAt(refunds: readonly Refund[]): Date | null {
+  const due = refunds.filter((refund) => refund.nextQueryAt && (refund.status === 'pending' || refund.status === 'needs_attention')).map((refund) => refund.nextQueryAt!.getTime());
+  return due.length > 0 ? new Date(Math.min(...due)) : null;
 }
 
 function toDocument(payment: Payment): StoredPayment {
@@ -112,6 +128,28 @@ function toDocument(payment: Payment): StoredPayment {
       : null,
     next_query_at: payment.nextQueryAt,
     query_attempts: payment.queryAttempts,
+    refunds: payment.refunds.map((refund) => ({
+      id: refund.id,
+      amount_minor: refund.amountMinor,
+      reason: refund.reason,
+      status: refund.status,
+      provider_refund_id: refund.providerRefundId,
+      actor: refund.actor,
+      idempotency_key: refund.idempotencyKey,
+      request_fingerprint: refund.requestFingerprint,
+      next_query_at: refund.nextQueryAt,
+      query_attempts: refund.queryAttempts,
+      created_at: refund.createdAt,
+      updated_at: refund.updatedAt,
+      logs: refund.logs,
+    })),
+    duplicate_transactions: payment.duplicateTransactions.map((duplicate) => ({
+      transaction_id: duplicate.transactionId,
+      provider: duplicate.provider,
+      amount_minor: duplicate.amountMinor,
+      at: duplicate.at,
+    })),
+    refunds_due_at: refundsDueAt(payment.refunds),
     expires_at: payment.expiresAt,
     created_at: payment.createdAt,
     updated_at: payment.updatedAt,
@@ -142,6 +180,27 @@ function toPayment(document: Versioned<StoredPayment> | StoredPayment): Payment 
       : null,
     nextQueryAt: document.next_query_at ? new Date(document.next_query_at) : null,
     queryAttempts: document.query_attempts ?? 0,
+    refunds: (document.refunds ?? []).map((refund) => ({
+      id: refund.id,
+      amountMinor: refund.amount_minor,
+      reason: refund.reason,
+      status: refund.status as Refund['status'],
+      providerRefundId: refund.provider_refund_id ?? null,
+      actor: refund.actor,
+      idempotencyKey: refund.idempotency_key ?? null,
+      requestFingerprint: refund.request_fingerprint ?? null,
+      nextQueryAt: refund.next_query_at ? new Date(refund.next_query_at) : null,
+      queryAttempts: refund.query_attempts ?? 0,
+      createdAt: new Date(refund.created_at),
+      updatedAt: new Date(refund.updated_at),
+      logs: (refund.logs ?? []).map((entry) => ({ ...entry, at: new Date(entry.at), from: (entry.from ?? null) as Refund['status'] | null, to: entry.to as Refund['status'], detail: entry.detail ?? null })),
+    })),
+    duplicateTransactions: (document.duplicate_transactions ?? []).map((duplicate) => ({
+      transactionId: duplicate.transaction_id,
+      provider: (duplicate.provider ?? null) as Payment['provider'],
+      amountMinor: duplicate.amount_minor,
+      at: new Date(duplicate.at),
+    })),
     expiresAt: new Date(document.expires_at),
     createdAt: new Date(document.created_at),
     updatedAt: new Date(document.updated_at),

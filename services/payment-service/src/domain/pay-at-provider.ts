@@ -98,7 +98,7 @@ export function nextQueryDelaySeconds(queryAfterSeconds: number, attempts: numbe
   return Math.min(queryAfterSeconds * 2 ** Math.min(attempts, 20), 30 * 60);
 }
 
-export type ProviderWordOutcome = 'succeeded' | 'already_succeeded' | 'late_success' | 'failed' | 'already_closed' | 'amount_mismatch' | 'no_change';
+export type ProviderWordOutcome = 'succeeded' | 'already_succeeded' | 'late_success' | 'duplicate_paid' | 'failed' | 'already_closed' | 'amount_mismatch' | 'no_change';
 
 /**
  * What a provider said when asked, through the same decisions as a notification: paid (with our exact
@@ -158,7 +158,7 @@ async function applyProviderWord(calls: ProviderCalls, paymentId: string, word: 
 function logWordOutcome(logger: Logger, payment: Payment, outcome: ProviderWordOutcome, word: TradeStatus): void {
   if (outcome === 'amount_mismatch') {
     logger.error('provider reports another amount than the payment; not applied', { payment_id: payment.id, expected: payment.amountMinor, got: word.amountMinor });
-  } else if (outcome === 'succeeded' || outcome === 'already_succeeded' || outcome === 'late_success') {
+  } else if (outcome === 'succeeded' || outcome === 'already_succeeded' || outcome === 'late_success' || outcome === 'duplicate_paid') {
     logSuccessOutcome(logger, payment, outcome, word);
   } else if (outcome !== 'no_change') {
     logger.info('provider query applied', { payment_id: payment.id, outcome, provider_state: word.providerState });

@@ -11,5 +11,7 @@ export interface PaymentStore extends AggregateRepository<PaymentAggregate> {
   overdue(now: Date, limit: number): Promise<Payment[]>;
   /** Processing payments whose provider query is due (next_query_at ≤ now), oldest first. */
   dueForQuery(now: Date, limit: number): Promise<Payment[]>;
+  /** Payments with a refund whose provider query is due (pending or needs_attention), oldest first. */
+  refundsDue(now: Date, limit: number): Promise<Payment[]>;
   list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }>;
 }

@@ -3,6 +3,17 @@ import { PAYMENT_STATUS_VALUES, paymentMethod, type EventOrigin } from '@pay/con
 import type { PayChannel, PayParams } from '@pay/provider-clients';
 import { defineStateMachine } from '@pay/state-machine';
 import { paymentEvents } from './payment-events';
+import {
+  MAX_REFUNDS_PER_PAYMENT,
+  committedMinor,
+  refundIdFor,
+  refundStateMachine,
+  refundedMinor,
+  type Refund,
+  type RefundLogEntry,
+  type RefundStatus,
+} from './refund';
+import { BusinessRuleViolation, NotFound } from '@pay/errors';
 
 /**
  * The payment aggregate. Its state machine is the ONE transition table (the design's), used by every
@@ -61,6 +72,13 @@ export interface ProviderOrder {
   openedAt: Date;
 }
 
+export interface DuplicateTransaction {
+  transactionId: string;
+  provider: ProviderName | null;
+  amountMinor: number;
+  at: Date;
+}
+
 /** A payment's state as stored and shown. */
 export interface Payment {
   id: string;
@@ -79,6 +97,10 @@ export interface Payment {
   nextQueryAt: Date | null;
   /** Provider queries made so far (the back-off grows with it). */
   queryAttempts: number;
+  /** Money going back, each refund with its own state (see refund.ts). */
+  refunds: Refund[];
+  /** Transactions that paid this payment again after it had succeeded: money to send back. */
+  duplicateTransactions: DuplicateTransaction[];
   expiresAt: Date;
   createdAt: Date;
   updatedAt: Date;
@@ -86,6 +108,10 @@ export interface Payment {
 }
 
 export function logEntry(event: string, from: PaymentStatus | null, to: PaymentStatus, actor: string, detail: string | null = null, at = new Date()): PaymentLogEntry {
+  return { at, event, from, to, actor, detail };
+}
+
+function refundLog(event: string, from: RefundStatus | null, to: RefundStatus, actor: string, detail: string | null, at: Date): RefundLogEntry {
   return { at, event, from, to, actor, detail };
 }
 
@@ -113,7 +139,28 @@ export interface SuccessReport {
   origin: EventOrigin;
 }
 
-export type SuccessOutcome = 'succeeded' | 'already_succeeded' | 'late_success';
+export type SuccessOutcome = 'succeeded' | 'already_succeeded' | 'late_success' | 'duplicate_paid';
+
+export interface RefundRequest {
+  /** null: the rest of the refundable amount. */
+  amountMinor: number | null;
+  reason: string;
+  actor: string;
+  idempotencyKey: string | null;
+  /** What the request said (a replay with the same key must say the same). */
+  requestFingerprint: string | null;
+  origin: EventOrigin;
+  now?: Date;
+  /** When the provider is first asked about the refund if it has not answered by then. */
+  firstQueryAt: Date;
+}
+
+/** What a provider said about a refund, as our states. */
+export interface RefundWord {
+  status: RefundStatus;
+  providerRefundId: string | null;
+  detail: string | null;
+}
 export type StartOutcome = 'started' | 'already_started';
 export type FailureOutcome = 'failed' | 'already_closed';
 
@@ -145,6 +192,8 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
         providerOrder: null,
         nextQueryAt: null,
         queryAttempts: 0,
+        refunds: [],
+        duplicateTransactions: [],
         expiresAt: new Date(now.getTime() + input.ttlMinutes * 60_000),
         createdAt: now,
         updatedAt: now,
@@ -203,7 +252,13 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
    * transaction id, a log line and `payment.succeeded` (the order becomes paid through that event).
    */
   succeed(report: SuccessReport, now = new Date()): SuccessOutcome {
-    if (this.current.status === 'succeeded') return 'already_succeeded';
+    if (this.current.status === 'succeeded' || this.current.lateSuccess) {
+      // Paid again under another transaction: money taken twice is never ignored.
+      if (report.provider && report.transactionId && this.current.transactionId && report.transactionId !== this.current.transactionId) {
+        return this.flagDuplicate(report);
+      }
+      if (this.current.status === 'succeeded') return 'already_succeeded';
+    }
     if (isTerminal(this.current.status) || isExpiredAt(this.current, now)) {
       this.flagLateSuccess(report);
       return 'late_success';
@@ -222,6 +277,129 @@ export class PaymentAggregate extends AggregateRoot<Payment> {
     }
     this.recordChange(paymentEvents.succeeded(this.current, report.actor, report.origin));
     return 'succeeded';
+  }
+
+  /** A second (third, …) success under another transaction id: recorded once per transaction, `payment.duplicate_paid`. */
+  private flagDuplicate(report: SuccessReport): SuccessOutcome {
+    const transactionId = report.transactionId!;
+    if (this.current.duplicateTransactions.some((duplicate) => duplicate.transactionId === transactionId)) return 'already_succeeded';
+    const status = this.current.status;
+    const at = new Date();
+    this.current = {
+      ...this.current,
+      duplicateTransactions: [...this.current.duplicateTransactions, { transactionId, provider: report.provider, amountMinor: this.current.amountMinor, at }],
+      logs: [...this.current.logs, logEntry('duplicate_paid', status, status, report.actor, `paid again under transaction ${transactionId}`, at)],
+      updatedAt: at,
+    };
+    this.recordChange(paymentEvents.duplicatePaid(this.current, transactionId, report.provider, report.origin));
+    return 'duplicate_paid';
+  }
+
+  /** What may go back: the paid amount once the provider took it (succeeded or late), plus every duplicate. */
+  refundableMinor(): number {
+    const paid = this.current.status === 'succeeded' || this.current.lateSuccess ? this.current.amountMinor : 0;
+    return paid + this.current.duplicateTransactions.reduce((sum, duplicate) => sum + duplicate.amountMinor, 0);
+  }
+
+  refund(refundId: string): Refund {
+    const refund = this.current.refunds.find((candidate) => candidate.id === refundId);
+    if (!refund) throw new NotFound(`refund ${refundId} not found`);
+    return refund;
+  }
+
+  /**
+   * A refund is asked for: checked against what is left in the same decision that records it, so the sum
+   * of refunds not failed can never exceed what was paid (the versioned save makes it one atomic write:
+   * a concurrent request re-decides on the new sum). A replay of the same Idempotency-Key answers the
+   * refund it made; the same key with another body is refused.
+   */
+  requestRefund(request: RefundRequest): { refund: Refund; replayed: boolean } {
+    if (request.idempotencyKey) {
+      const earlier = this.current.refunds.find((refund) => refund.idempotencyKey === request.idempotencyKey);
+      if (earlier) {
+        if (earlier.requestFingerprint !== request.requestFingerprint) {
+          throw new BusinessRuleViolation('this Idempotency-Key was used for another refund request', { refund_id: earlier.id }, 'idempotency_key_reused');
+        }
+        return { refund: earlier, replayed: true };
+      }
+    }
+    const refundable = this.refundableMinor();
+    if (refundable === 0) {
+      throw new BusinessRuleViolation(`payment ${this.current.id} has taken no money to refund (status ${this.current.status})`, { status: this.current.status }, 'not_refundable');
+    }
+    const left = refundable - committedMinor(this.current.refunds);
+    const amount = request.amountMinor ?? left;
+    if (amount <= 0 || amount > left) {
+      throw new BusinessRuleViolation(
+        amount <= 0 ? 'nothing is left to refund' : `a refund of ${amount} exceeds what is left to refund (${left} of ${refundable})`,
+        { requested_minor: amount, refundable_minor: left, paid_minor: refundable },
+        'refund_exceeds_paid',
+      );
+    }
+    if (this.current.refunds.length >= MAX_REFUNDS_PER_PAYMENT) {
+      throw new BusinessRuleViolation(`a payment takes at most ${MAX_REFUNDS_PER_PAYMENT} refunds`, undefined, 'too_many_refunds');
+    }
+    const at = request.now ?? new Date();
+    const refund: Refund = {
+      id: refundIdFor(this.current.id, this.current.refunds.length + 1),
+      amountMinor: amount,
+      reason: request.reason,
+      status: 'pending',
+      providerRefundId: null,
+      actor: request.actor,
+      idempotencyKey: request.idempotencyKey,
+      requestFingerprint: request.requestFingerprint,
+      nextQueryAt: request.firstQueryAt,
+      queryAttempts: 0,
+      createdAt: at,
+      updatedAt: at,
+      logs: [refundLog('requested', null, 'pending', request.actor, request.reason, at)],
+    };
+    this.current = { ...this.current, refunds: [...this.current.refunds, refund], updatedAt: at };
+    this.recordChange(paymentEvents.refundRequested(this.current, refund, request.origin));
+    return { refund, replayed: false };
+  }
+
+  /**
+   * What the provider said about a refund (its answer, a notification or a query), through the refund's
+   * table: succeeded → `refund.succeeded` + `payment.refunded`; failed → `refund.failed` (the amount is
+   * free again); needs_attention → logged for someone to act. A word that is no move (the same state, or
+   * a final state) changes nothing. Returns whether the refund moved.
+   */
+  settleRefund(refundId: string, word: RefundWord, actor: string, origin: EventOrigin): boolean {
+    const refund = this.refund(refundId);
+    if (word.status === refund.status || !refundStateMachine.canTransition(refund.status, word.status)) return false;
+    const at = new Date();
+    const settled: Refund = {
+      ...refund,
+      status: word.status,
+      providerRefundId: word.providerRefundId ?? refund.providerRefundId,
+      nextQueryAt: word.status === 'succeeded' || word.status === 'failed' ? null : refund.nextQueryAt,
+      updatedAt: at,
+      logs: [...refund.logs, refundLog(word.status, refund.status, word.status, actor, word.detail, at)],
+    };
+    this.replaceRefund(settled, at);
+    if (word.status === 'succeeded') {
+      this.recordChange(paymentEvents.refundSucceeded(this.current, settled, origin));
+      // Refunds go against duplicate charges first: what the order sees refunded is what exceeds them.
+      const duplicates = this.current.duplicateTransactions.reduce((sum, duplicate) => sum + duplicate.amountMinor, 0);
+      const ofPayment = Math.max(0, refundedMinor(this.current.refunds) - duplicates);
+      this.recordChange(paymentEvents.refunded(this.current, settled, ofPayment, ofPayment >= this.current.amountMinor, actor, origin));
+    } else if (word.status === 'failed') {
+      this.recordChange(paymentEvents.refundFailed(this.current, settled, word.detail ?? 'refused by the provider', origin));
+    }
+    return true;
+  }
+
+  /** The refund job takes its turn to ask the provider about a refund (saved first: one replica asks). */
+  takeRefundQueryTurn(refundId: string, next: Date): void {
+    const refund = this.refund(refundId);
+    this.replaceRefund({ ...refund, nextQueryAt: next, queryAttempts: refund.queryAttempts + 1 }, this.current.updatedAt);
+  }
+
+  private replaceRefund(refund: Refund, at: Date): void {
+    this.current = { ...this.current, refunds: this.current.refunds.map((candidate) => (candidate.id === refund.id ? refund : candidate)), updatedAt: at };
+    this.recordChange();
   }
 
   /**

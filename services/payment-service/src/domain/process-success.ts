@@ -18,6 +18,12 @@ export async function processPaymentSuccess(store: PaymentStore, paymentId: stri
 export function logSuccessOutcome(logger: Logger, payment: Payment, outcome: SuccessOutcome, report: Pick<SuccessReport, 'transactionId'>): void {
   if (outcome === 'already_succeeded') {
     logger.warn('payment already succeeded; success report ignored', { payment_id: payment.id, transaction_id: report.transactionId });
+  } else if (outcome === 'duplicate_paid') {
+    logger.error('payment paid again under another transaction; flagged as a duplicate payment for refund', {
+      payment_id: payment.id,
+      transaction_id: report.transactionId,
+      first_transaction_id: payment.transactionId,
+    });
   } else if (outcome === 'late_success') {
     logger.error('provider reports success for a closed payment; flagged late_success for refund', {
       payment_id: payment.id,

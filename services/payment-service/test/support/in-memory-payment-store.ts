@@ -68,6 +68,17 @@ export class InMemoryPaymentStore implements PaymentStore {
       .map((row) => structuredClone(row.state));
   }
 
+  async refundsDue(now: Date, limit: number): Promise<Payment[]> {
+    await Promise.resolve();
+    const dueAt = (payment: Payment) =>
+      Math.min(...payment.refunds.filter((r) => r.nextQueryAt && (r.status === 'pending' || r.status === 'needs_attention')).map((r) => r.nextQueryAt!.getTime()));
+    return [...this.rows.values()]
+      .filter((row) => dueAt(row.state) <= now.getTime())
+      .sort((a, b) => dueAt(a.state) - dueAt(b.state))
+      .slice(0, limit)
+      .map((row) => structuredClone(row.state));
+  }
+
   async list(filter: { userId?: string; orderId?: string }, page: number, pageSize: number): Promise<{ items: Payment[]; count: number }> {
     const all = [...this.rows.values()]
       .map((row) => row.state)

@@ -1,4 +1,4 @@
-import type { OpenRequest, OpenedOrder, ProviderClient, ProviderErrorKind, RefundStatus, TradeStatus } from '@pay/provider-clients';
+import type { OpenRequest, OpenedOrder, ProviderClient, ProviderErrorKind, RefundRequest, RefundStatus, TradeStatus } from '@pay/provider-clients';
 import { ProviderError } from '@pay/provider-clients';
 
 /**
@@ -15,7 +15,12 @@ export class ScriptedProvider implements ProviderClient {
   /** The next calls of an operation fail with this kind. */
   private readonly failures = new Map<string, ProviderErrorKind[]>();
 
-  failNext(operation: 'open' | 'query' | 'close', kind: ProviderErrorKind, times = 1): void {
+  /** Refunds the provider received, by our refund id (a re-send with the same id is the same refund). */
+  readonly refunds = new Map<string, RefundRequest & { state: RefundStatus['state'] }>();
+  /** How the provider answers a new refund: accepted for later (WeChat) or settled at once (Alipay). */
+  refundAnswer: RefundStatus['state'] = 'pending';
+
+  failNext(operation: 'open' | 'query' | 'close' | 'refund' | 'queryRefund', kind: ProviderErrorKind, times = 1): void {
     this.failures.set(operation, [...(this.failures.get(operation) ?? []), ...Array<ProviderErrorKind>(times).fill(kind)]);
   }
 
@@ -51,11 +56,27 @@ export class ScriptedProvider implements ProviderClient {
     if (!word || word.state === 'pending') this.words.set(paymentId, { state: 'closed', transactionId: null, amountMinor: null, providerState: 'CLOSED' });
   }
 
-  async refund(): Promise<RefundStatus> {
-    throw new Error('not scripted');
+  /** The provider settles a refund it holds (as its notification or a later query would say). */
+  settleRefund(refundId: string, state: RefundStatus['state']): void {
+    this.refunds.get(refundId)!.state = state;
   }
 
-  async queryRefund(): Promise<RefundStatus> {
-    throw new Error('not scripted');
+  async refund(request: RefundRequest): Promise<RefundStatus> {
+    await this.called('refund', request.paymentId);
+    const known = this.refunds.get(request.refundId) ?? { ...request, state: this.refundAnswer };
+    this.refunds.set(request.refundId, known);
+    return { state: known.state, providerRefundId: `wx-refund-${request.refundId}`, amountMinor: known.amountMinor, providerState: known.state.toUpperCase() };
+  }
+
+  async queryRefund(paymentId: string, refundId: string): Promise<RefundStatus> {
+    await this.called('queryRefund', paymentId);
+    const known = this.refunds.get(refundId);
+    if (!known) return { state: 'not_found', providerRefundId: null, amountMinor: null, providerState: 'RESOURCE_NOT_EXISTS' };
+    return { state: known.state, providerRefundId: `wx-refund-${refundId}`, amountMinor: known.amountMinor, providerState: known.state.toUpperCase() };
+  }
+
+  /** Money the provider has paid back or holds as accepted (everything not failed). */
+  refundedAtProvider(): number {
+    return [...this.refunds.values()].filter((refund) => refund.state !== 'failed').reduce((sum, refund) => sum + refund.amountMinor, 0);
   }
 }

@@ -13,6 +13,9 @@ import {
   dailyReportQuery,
   emptyBody,
   startPaymentBody,
+  createRefundBody,
+  listRefundsQuery,
+  refundView,
   errorBody,
   listAuditEventsQuery,
   listOrdersQuery,
@@ -66,6 +69,7 @@ const byId = z.object({ id: objectId });
 const orderPage = pageSchema(orderView, 'OrderPage');
 const paymentPage = pageSchema(paymentView, 'PaymentPage');
 const auditEventPage = pageSchema(auditEventView, 'AuditEventPage');
+const refundPage = pageSchema(refundView, 'RefundPage');
 
 const ALL_ROLES = ['customer', 'admin', 'auditor'] as const;
 const WRITERS = ['customer', 'admin'] as const;
@@ -159,6 +163,27 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
     request: { params: byId, body: emptyBody },
     success: { status: 200, description: 'The payment, expired', schema: paymentView },
     errors: MOVE,
+  },
+  {
+    method: 'post', path: '/payments/{id}/refunds', operationId: 'createRefund', tag: 'payments', roles: ['admin'],
+    summary: 'createRefund(id, {amount?, reason}): admin only; no amount = the rest; sent to the provider with our refund id (the same on every retry)',
+    request: { params: byId, body: createRefundBody, headers: idempotentCreateHeaders },
+    success: { status: 201, description: 'The refund (pending until the provider settles it), or for a repeated Idempotency-Key the refund the first request made', schema: refundView },
+    errors: [400, 401, 403, 404, 409, 413, 422, 429, 503],
+  },
+  {
+    method: 'get', path: '/payments/{id}/refunds', operationId: 'getRefunds', tag: 'payments', roles: ALL_ROLES,
+    summary: "getRefunds(id): the payment's refunds (a customer sees only their own payments')",
+    request: { params: byId, query: listRefundsQuery },
+    success: { status: 200, description: 'A page of refunds', schema: refundPage },
+    errors: READ_ONE,
+  },
+  {
+    method: 'get', path: '/refunds/{id}', operationId: 'getRefund', tag: 'payments', roles: ALL_ROLES,
+    summary: 'getRefund(id): one refund',
+    request: { params: byId },
+    success: { status: 200, description: 'The refund, with its log', schema: refundView },
+    errors: READ_ONE,
   },
   {
     method: 'get', path: '/audit/events', operationId: 'getAuditEvents', tag: 'audit', roles: AUDIT_ROLES,

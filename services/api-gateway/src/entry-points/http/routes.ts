@@ -14,6 +14,8 @@ function routeFamilies(config: GatewayConfig): { family: string; roles: readonly
   return [
     { family: '/orders', roles: ['customer', 'admin', 'auditor'], targets: config.ORDER_SERVICE_URL },
     { family: '/payments', roles: ['customer', 'admin', 'auditor'], targets: config.PAYMENT_SERVICE_URL },
+    // A refund lives in its payment's document: the payment-service owns it.
+    { family: '/refunds', roles: ['customer', 'admin', 'auditor'], targets: config.PAYMENT_SERVICE_URL },
     { family: '/audit', roles: ['auditor', 'admin'], targets: config.AUDIT_SERVICE_URL },
   ];
 }

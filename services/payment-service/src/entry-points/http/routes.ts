@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { identityOf } from '@pay/auth';
-import { cancelBody, createPaymentBody, emptyBody, listPaymentsQuery, objectId, startPaymentBody, type Identity } from '@pay/contracts';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  cancelBody,
+  createPaymentBody,
+  createRefundBody,
+  emptyBody,
+  idempotentCreateHeaders,
+  listPaymentsQuery,
+  listRefundsQuery,
+  objectId,
+  startPaymentBody,
+  type Identity,
+} from '@pay/contracts';
 import { Forbidden, NotFound } from '@pay/errors';
 import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
@@ -9,17 +21,18 @@ import { createPaymentForOrder } from '../../domain/create-payment';
 import type { KnownOrders } from '../../domain/known-orders';
 import type { OrderViewLag } from '../../domain/order-view-lag';
 import type { Payment } from '../../domain/payment';
-import { cancelAtProvider, expireAtProvider, startAtProvider, type ProviderCalls } from '../../domain/pay-at-provider';
+import { cancelAtProvider, expireAtProvider, startAtProvider } from '../../domain/pay-at-provider';
+import { findRefund, refundAtProvider, type RefundCalls } from '../../domain/refund-at-provider';
 import { failPayment } from '../../domain/payment-moves';
 import type { PaymentStore } from '../../domain/payment-store';
 import { processPaymentSuccess } from '../../domain/process-success';
 import type { PaymentConfig } from '../../config';
-import { toPaymentView } from './payment-view';
+import { toPaymentView, toRefundView } from './payment-view';
 
 interface Dependencies {
   store: PaymentStore;
-  /** The provider clients and the store, for the moves that ask a provider (start, cancel). */
-  calls: ProviderCalls;
+  /** The provider clients and the store, for the moves that ask a provider (start, cancel, expire, refund). */
+  calls: RefundCalls;
   orders: KnownOrders;
   /**
    * Whether the view of orders lags: an unknown order is then "not known yet" (503), not 404. main.ts
@@ -133,6 +146,44 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
     validate(emptyBody, req.body ?? {}, 'body');
     const result = await expireAtProvider(calls, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
     res.json(toPaymentView(result.payment));
+  });
+
+  router.post('/payments/:id/refunds', async (req, res) => {
+    const identity = identityOf(res);
+    if (identity.role !== 'admin') throw new Forbidden('only an admin may refund');
+    const paymentId = paymentIdOf(req.params.id);
+    const key = validate(idempotentCreateHeaders, req.headers, 'headers')[IDEMPOTENCY_KEY_HEADER] ?? null;
+    const body = validate(createRefundBody, req.body, 'body');
+    const result = await refundAtProvider(
+      calls,
+      paymentId,
+      {
+        amountMinor: body.amount ?? null,
+        reason: body.reason,
+        idempotencyKey: key,
+        // What a replay with the same key must repeat: the amount asked (or "the rest") and the reason.
+        requestFingerprint: key ? JSON.stringify([body.amount ?? null, body.reason]) : null,
+      },
+      actorOf(identity),
+      origin(res),
+    );
+    if (result.replayed) res.setHeader('idempotent-replayed', 'true');
+    res.status(201).json(toRefundView(result.payment, result.refund));
+  });
+
+  router.get('/payments/:id/refunds', async (req, res) => {
+    const identity = identityOf(res);
+    const query = validate(listRefundsQuery, req.query, 'query');
+    const payment = await visiblePayment(req.params.id, identity);
+    const all = payment.refunds.map((refund) => toRefundView(payment, refund));
+    const start = (query.page - 1) * query.page_size;
+    res.json(pageOf(all.slice(start, start + query.page_size), all.length, query.page, query.page_size, `/api/v1/payments/${payment.id}/refunds`, query));
+  });
+
+  router.get('/refunds/:id', async (req, res) => {
+    const identity = identityOf(res);
+    const { payment, refund } = await findRefund(calls, validate(objectId, req.params.id, 'refund id'), identity);
+    res.json(toRefundView(payment, refund));
   });
 
   return router;
