@@ -29,7 +29,17 @@ export interface HttpAppOptions {
   parseJson?: boolean;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+/**
+ * A client's `x-request-id` is kept (echoed, logged, and the correlation_id of the events the request
+ * causes, stored in the audit log) only when it is 1-64 letters, digits or `. _ : -`; anything else
+ * (too long, a line break, markup) is replaced by a generated one.
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The client's request id when acceptable, else a fresh UUID. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+}
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
 type RequestWithRawBody = IncomingMessage & { rawBody?: Buffer };
@@ -57,8 +67,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.use(helmet());
 
   app.use((req, res, next) => {
-    const incoming = req.header(REQUEST_ID_HEADER);
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
     res.locals.requestId = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = process.hrtime.bigint();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadInput, IllegalTransition, NotFound } from '@pay/errors';
 import { createLogger } from '@pay/logger';
 import { createMetrics } from '@pay/metrics';
-import { createHttpApp, finishApp, pageOf, rawBodyOf, validate } from '../src';
+import { createHttpApp, eventOrigin, finishApp, pageOf, rawBodyOf, requestIdOf, validate } from '../src';
 import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 
 const logger = createLogger('http-test', 'error');
@@ -18,6 +18,9 @@ describe('the shared HTTP app', () => {
     app.post('/echo', (req, res) => {
       const body = validate(z.strictObject({ name: z.string().max(5) }), req.body, 'body');
       res.json({ body, raw: rawBodyOf(req)?.toString('utf8') });
+    });
+    app.get('/origin', (_req, res) => {
+      res.json(eventOrigin(res, 'test'));
     });
     app.get('/missing', () => {
       throw new NotFound('payment p1 not found');
@@ -82,6 +85,29 @@ describe('the shared HTTP app', () => {
     expect(kept.headers.get('x-request-id')).toBe('req-12345678');
     const replaced = await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'bad id\twith tab' } });
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('makes a client request id the correlation_id only when it is 1-64 characters of [A-Za-z0-9._:-]', async () => {
+    const correlationOf = async (requestId: string) => {
+      const answer = await fetch(`${base}/origin`, { headers: { 'x-request-id': requestId } });
+      const origin = (await answer.json()) as { correlation_id: string };
+      expect(answer.headers.get('x-request-id')).toBe(origin.correlation_id);
+      return origin.correlation_id;
+    };
+    for (const kept of ['a', 'x'.repeat(64), 'order-7.retry:2_B']) expect(await correlationOf(kept)).toBe(kept);
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    for (const refused of ['x'.repeat(65), 'y'.repeat(10 * 1024), '<script>alert(1)</script>', 'id"onload=x']) {
+      expect(await correlationOf(refused)).toMatch(uuid);
+    }
+  });
+
+  it('never takes a request id with a line break, markup or 10 kB of text', () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    for (const refused of ['req-1\nforged log line', 'req-1\r\nx-admin: 1', '<script>alert(1)</script>', 'z'.repeat(10 * 1024), '', 'ä-request']) {
+      expect(requestIdOf(refused)).toMatch(uuid);
+    }
+    expect(requestIdOf(undefined)).toMatch(uuid);
+    expect(requestIdOf('req-12345678')).toBe('req-12345678');
   });
 
   it('reports readiness from its checks, liveness always, and security headers', async () => {

@@ -28,6 +28,8 @@ export interface BrokerOptions {
   /** Attempts after the first before a message goes to the dead-letter queue. */
   maxRetries?: number;
   reconnectDelayMs?: number;
+  /** How long `start` keeps retrying an unreachable broker (default 60 s; 0: one attempt). */
+  connectTimeoutMs?: number;
 }
 
 export interface ConsumeOptions {
@@ -58,7 +60,7 @@ export class Broker {
     this.served = options.events ?? null;
     this.retry = { retryDelaysMs: options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES };
     this.connection = new BrokerConnection(
-      { url: options.url, name: options.service, logger: options.logger, reconnectDelayMs: options.reconnectDelayMs ?? 1000 },
+      { url: options.url, name: options.service, logger: options.logger, reconnectDelayMs: options.reconnectDelayMs ?? 1000, connectTimeoutMs: options.connectTimeoutMs },
       { opened: (connection, confirmChannel) => this.restore(connection, confirmChannel), lost: () => this.lose() },
     );
   }
@@ -71,7 +73,10 @@ export class Broker {
     return this.connection.current !== null && this.publisher !== null;
   }
 
-  /** Connects once; throws a message naming the fix when the broker cannot be reached. */
+  /**
+   * Connects, retrying an unreachable broker with back-off for up to `connectTimeoutMs`; throws a
+   * message naming the fix when it still cannot be reached.
+   */
   start(): Promise<void> {
     return this.connection.open();
   }

@@ -8,7 +8,17 @@ export interface ConnectionOptions {
   name: string;
   logger: Logger;
   reconnectDelayMs: number;
+  /**
+   * How long `open` keeps trying at start-up (a broker that is still starting, a network not yet up);
+   * 0: one attempt. Default DEFAULT_CONNECT_TIMEOUT_MS.
+   */
+  connectTimeoutMs?: number;
 }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
+/** The pause after the first failed start-up attempt; it doubles after each one, up to the maximum. */
+export const CONNECT_RETRY_FIRST_MS = 500;
+export const CONNECT_RETRY_MAX_MS = 5_000;
 
 export interface ConnectionHooks {
   /** Restores what lives on channels (exchange, publisher, consumer) on each new connection, first one included. */
@@ -35,14 +45,33 @@ export class BrokerConnection {
     return this.connection;
   }
 
-  /** Connects once; throws a message naming the fix when the broker cannot be reached. */
+  /**
+   * Connects, retrying with back-off (0.5 s doubling to 5 s) for up to `connectTimeoutMs`: a service
+   * started while RabbitMQ is down for a moment waits for it (and is not ready until then) instead of
+   * exiting. Each failed attempt is logged once, at warn. A refusal that no retry can mend (credentials,
+   * vhost, a declaration the broker refuses) fails at once. Throws a message naming the fix.
+   */
   async open(): Promise<void> {
-    try {
-      await this.connect();
-    } catch (error) {
-      throw new BrokerUnavailable(
-        `cannot reach RabbitMQ at ${redactUrl(this.options.url)} (${(error as Error).message}); start RabbitMQ or set AMQP_URL`,
-      );
+    const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const started = Date.now();
+    let delayMs = CONNECT_RETRY_FIRST_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.connect();
+        if (attempt > 1) this.options.logger.info('connected to the broker', { attempts: attempt });
+        return;
+      } catch (error) {
+        const message = (error as Error).message;
+        const remainingMs = timeoutMs - (Date.now() - started);
+        if (this.closing || isPermanent(error) || remainingMs <= 0) {
+          const tried = attempt > 1 ? ` after ${attempt} attempts in ${Math.round((Date.now() - started) / 1000)} s (BROKER_CONNECT_TIMEOUT_MS=${timeoutMs})` : '';
+          throw new BrokerUnavailable(`cannot reach RabbitMQ at ${redactUrl(this.options.url)}${tried} (${message}); start RabbitMQ or set AMQP_URL`);
+        }
+        const pauseMs = Math.min(delayMs, remainingMs);
+        this.options.logger.warn('broker not reachable yet; retrying', { attempt, error: message, retry_in_ms: pauseMs });
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        delayMs = Math.min(delayMs * 2, CONNECT_RETRY_MAX_MS);
+      }
     }
   }
 
@@ -102,6 +131,12 @@ export class BrokerConnection {
     if (connection) this.hooks.lost();
     await connection?.close().catch(() => undefined);
   }
+}
+
+/** Refusals a retry cannot mend: wrong credentials or vhost, a declaration the broker refuses, a bad URL. */
+function isPermanent(error: unknown): boolean {
+  if (error instanceof TypeError) return true;
+  return /ACCESS[-_]REFUSED|NOT[-_]ALLOWED|PRECONDITION[-_]FAILED/.test((error as Error).message ?? '');
 }
 
 function redactUrl(url: string): string {

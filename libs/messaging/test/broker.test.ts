@@ -246,7 +246,7 @@ describe('Broker (real RabbitMQ)', () => {
   });
 
   it('names the fix when the broker cannot be reached', async () => {
-    const unreachable = new Broker({ url: 'amqp://guest:guest@127.0.0.1:1', prefix, service: 'x', logger });
+    const unreachable = new Broker({ url: 'amqp://guest:guest@127.0.0.1:1', prefix, service: 'x', logger, connectTimeoutMs: 0 });
     await expect(unreachable.start()).rejects.toThrow(/cannot reach RabbitMQ.*start RabbitMQ or set AMQP_URL/);
   });
 });

@@ -80,11 +80,44 @@ describe('POST /callbacks/:provider (in process)', () => {
     const limited = await sendMock(base, 'forged-x', true);
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBeTruthy();
+    expect(await limited.json()).toEqual({ code: 'FAIL', message: 'too many refused callbacks' });
     expect(published.filter((event) => event.type === 'callback.rejected')).toHaveLength(reported);
-    // The address is limited as a whole until the window passes; a provider retries a 429 later.
-    expect((await sendMock(base, 'genuine-late')).status).toBe(429);
     expect(published.filter((event) => event.type === 'callback.verified')).toHaveLength(5);
   });
+
+  it('never refuses a correctly signed notification from an address over the limit (an ingress shares one address)', async () => {
+    const shared = await startGateway({ mock: createMockProvider({ secret }) }, 2);
+    try {
+      const { base, published } = shared;
+      for (let i = 0; i < 2; i++) expect((await sendMock(base, `flood-${i}`, true)).status).toBe(401);
+      expect((await sendMock(base, 'flood-over', true)).status).toBe(429);
+
+      const genuine = await sendMock(base, 'genuine-behind-ingress');
+      expect(genuine.status).toBe(200);
+      expect(await genuine.json()).toEqual({ code: 'SUCCESS' });
+      expect(published.filter((event) => event.type === 'callback.verified').map((event) => (event.data as { notificationId: string }).notificationId)).toEqual([
+        'genuine-behind-ingress',
+      ]);
+      // A replay of it is verified too, so it is answered (success, no second effect), not limited.
+      expect((await sendMock(base, 'genuine-behind-ingress')).status).toBe(200);
+      expect((await sendMock(base, 'flood-after', true)).status).toBe(429);
+      expect(published.filter((event) => event.type === 'callback.rejected')).toHaveLength(2);
+    } finally {
+      await shared.server.close();
+    }
+  });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'answers POST /callbacks/%s as an unknown provider (404), never an Object.prototype member',
+    async (name) => {
+      const { base, published, lookups } = gateway;
+      const before = { published: published.length, lookups: lookups.length };
+      const answer = await fetch(`${base}/callbacks/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(answer.status).toBe(404);
+      expect(await answer.json()).toEqual({ error: { code: 'not_found', message: `unknown provider ${name}`, request_id: expect.any(String) } });
+      expect({ published: published.length, lookups: lookups.length }).toEqual(before);
+    },
+  );
 });
 
 describe('POST /callbacks/mock without MOCK_PROVIDER_SECRET (in process)', () => {

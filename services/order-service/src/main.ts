@@ -1,10 +1,9 @@
-import { requireInternalIdentity } from '@pay/auth';
 import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
 import { OutboxRelay } from '@pay/outbox';
 import { runService } from '@pay/runtime';
 import { orderConfigSchema } from './config';
-import { backfillIdempotencyKeys, orderModel } from './data-access/order-model';
+import { backfillIdempotencyKeys, migrateIdempotencyKeys, orderModel } from './data-access/order-model';
 import { OrderRepository } from './data-access/order-repository';
 import { orderRoutes } from './entry-points/http/routes';
 import { orderEventHandlers } from './entry-points/messaging/consumers';
@@ -16,14 +15,18 @@ void runService({
   port: (config) => config.ORDER_PORT,
   database: 'orders',
   events: orderServiceEvents,
-  async build({ config, logger, metrics, broker, db, readiness }) {
+  // Served only to the API gateway's identity tokens for this service (INTERNAL_TOKEN_SECRET).
+  acceptsGatewayIdentity: true,
+  async build({ logger, metrics, broker, db, readiness, gatewayIdentity }) {
     const model = orderModel(db!);
     const backfilled = await backfillIdempotencyKeys(model); // before the unique index is created
     if (backfilled > 0) logger.info('older orders given their idempotency key value', { count: backfilled });
+    const migrated = await migrateIdempotencyKeys(model); // before the (user_id, idempotency_key) index is created
+    if (migrated > 0) logger.info('older idempotency keys no longer carry the user (it is their own field)', { count: migrated });
     const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, onBacklog: (n) => metrics.outboxBacklog.set(n) });
     const store = new OrderRepository(model, relay);
     const app = createHttpApp({ service: 'order-service', logger, metrics, readiness });
-    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), orderRoutes(store, logger));
+    app.use('/api/v1', gatewayIdentity(), orderRoutes(store, logger));
     return {
       app,
       async start() {

@@ -4,7 +4,7 @@ import { ensureIndexes } from '@pay/db';
 import { IllegalTransition, NotFound } from '@pay/errors';
 import { createLogger } from '@pay/logger';
 import { OutboxRelay } from '@pay/outbox';
-import { backfillIdempotencyKeys, orderModel, type OrderModel } from '../src/data-access/order-model';
+import { backfillIdempotencyKeys, IDEMPOTENCY_INDEX, LEGACY_IDEMPOTENCY_INDEX, migrateIdempotencyKeys, orderModel, type OrderModel } from '../src/data-access/order-model';
 import { OrderRepository } from '../src/data-access/order-repository';
 import type { OrderStore } from '../src/domain/order-store';
 import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce, recordOrderRefund } from '../src/domain/order-use-cases';
@@ -112,7 +112,7 @@ describe('order use cases (real database)', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => placeOrderOnce(store, 'alice', items, 'CNY', origin, 'key-12345678')));
     expect(new Set(results.map((result) => result.order.id)).size).toBe(1);
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
-    expect(await model.countDocuments({ user_id: 'alice', idempotency_key: 'alice:key-12345678' })).toBe(1);
+    expect(await model.countDocuments({ user_id: 'alice', idempotency_key: 'key-12345678' })).toBe(1);
     const bob = await placeOrderOnce(store, 'bob', items, 'CNY', origin, 'key-12345678');
     expect(bob.replayed).toBe(false);
     await expect(placeOrderOnce(store, 'alice', [{ ...items[0]!, quantity: 3 }], 'CNY', origin, 'key-12345678')).rejects.toMatchObject({
@@ -129,6 +129,24 @@ describe('order use cases (real database)', () => {
     await expect(legacyModel.createIndexes()).resolves.toBeUndefined();
     expect(await legacyModel.collection.findOne({ _id: 'old-2' as never })).toMatchObject({ idempotency_key: 'none:old-2' });
     expect(await backfillIdempotencyKeys(legacyModel)).toBe(0);
+    await legacyModel.db.dropDatabase();
+  });
+
+  it('rewrites `<user>:<key>` values of older orders and drops their key-only unique index', async () => {
+    const legacyModel = orderModel(connection.useDb(`${connection.name}_oldkeys`));
+    const legacy = (id: string, user: string, key: string, fingerprint: string | null) => ({ _id: id as never, user_id: user, idempotency_key: key, request_fingerprint: fingerprint, version: 1 });
+    await legacyModel.collection.insertMany([
+      legacy('old-k', 'alice', 'alice:shop:K1-0001', 'f1'),
+      legacy('old-n', 'alice', 'none:old-n', null),
+    ]);
+    await legacyModel.collection.createIndex({ idempotency_key: 1 }, { unique: true, name: LEGACY_IDEMPOTENCY_INDEX });
+    expect(await migrateIdempotencyKeys(legacyModel)).toBe(1);
+    expect(await legacyModel.collection.findOne({ _id: 'old-k' as never })).toMatchObject({ idempotency_key: 'shop:K1-0001', version: 2 });
+    expect(await legacyModel.collection.findOne({ _id: 'old-n' as never })).toMatchObject({ idempotency_key: 'none:old-n', version: 1 });
+    expect((await legacyModel.collection.indexes()).map((index) => index.name)).not.toContain(LEGACY_IDEMPOTENCY_INDEX);
+    expect(await migrateIdempotencyKeys(legacyModel)).toBe(0); // done once: a key that itself starts with `alice:` stays
+    await legacyModel.createIndexes();
+    expect((await legacyModel.collection.indexes()).map((index) => index.name)).toContain(IDEMPOTENCY_INDEX);
     await legacyModel.db.dropDatabase();
   });
 
@@ -172,6 +190,43 @@ async function databaseKit(): Promise<Kit> {
     },
   };
 }
+
+describe.each([
+  ['in memory', async () => inMemoryKit()],
+  ['real database', databaseKit],
+])('idempotency keys are scoped to the user as a pair (%s)', (_name, makeKit) => {
+  let kit: Kit;
+
+  beforeAll(async () => {
+    kit = await makeKit();
+  });
+
+  afterAll(async () => {
+    await kit.close();
+  });
+
+  it('gives `alice` with key `shop:K1-0001` and `alice:shop` with key `K1-0001` two different orders', async () => {
+    const alices = await placeOrderOnce(kit.store, 'alice', items, 'CNY', origin, 'shop:K1-0001');
+    const other = await placeOrderOnce(kit.store, 'alice:shop', items, 'CNY', origin, 'K1-0001');
+    expect(other.replayed).toBe(false);
+    expect(other.order.id).not.toBe(alices.order.id);
+    expect(other.order.userId).toBe('alice:shop');
+
+    const again = await placeOrderOnce(kit.store, 'alice:shop', items, 'CNY', origin, 'K1-0001');
+    expect(again).toMatchObject({ replayed: true, order: { id: other.order.id, userId: 'alice:shop' } });
+    const alicesAgain = await placeOrderOnce(kit.store, 'alice', items, 'CNY', origin, 'shop:K1-0001');
+    expect(alicesAgain).toMatchObject({ replayed: true, order: { id: alices.order.id, userId: 'alice' } });
+  });
+
+  it('answers the same user with the same key with the first order, for concurrent requests too', async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => placeOrderOnce(kit.store, 'bob:x', items, 'CNY', origin, 'retry-key-01')));
+    expect(new Set(results.map((result) => result.order.id)).size).toBe(1);
+    expect(results.filter((result) => !result.replayed)).toHaveLength(1);
+    // Orders without a key never collide with each other (each holds its own placeholder).
+    const [first, second] = [await placeOrder(kit.store, 'bob:x', items, 'CNY', origin), await placeOrder(kit.store, 'bob:x', items, 'CNY', origin)];
+    expect(first.id).not.toBe(second.id);
+  });
+});
 
 describe.each([
   ['in memory', async () => inMemoryKit()],

@@ -36,6 +36,20 @@ const MISMATCH_LOG = {
   provider_mismatch: "verified notification refused: it comes from another provider than the payment's",
 } as const;
 
+/** How a notification that failed verification is answered once its sender is over the refusal limit. */
+export const REFUSAL_LIMIT_STATUS = 429;
+
+export interface CallbackOptions {
+  receivedAt?: Date;
+  /**
+   * Asked only about a notification that failed verification, before it is reported: false when its
+   * sender has been refused too often (the HTTP edge's per-address limit), and it is then answered 429
+   * without a report. A notification whose signature verifies is never asked about, so forged requests
+   * from the same address (behind an ingress: every address) cannot lock a provider out.
+   */
+  mayRefuse?(): Promise<boolean>;
+}
+
 /** How each refusal is answered: 401 for a signature we cannot trust, 413 too big, 400 otherwise. */
 export function statusForRejection(reason: RejectReason): number {
   switch (reason) {
@@ -58,15 +72,17 @@ export function statusForRejection(reason: RejectReason): number {
  * `callback.rejected` (provider_mismatch, amount_mismatch) → seen before and handed on? answer
  * success, no second effect → hand the normalised notification on as `callback.verified` (a refund
  * result with the refund's id, status and amount) and answer success ONLY after the broker confirmed
- * it; if that fails, answer 5xx so the provider retries.
+ * it; if that fails, answer 5xx so the provider retries. A sender over the refusal limit
+ * (`options.mayRefuse`) gets 429 for a notification that fails verification, with nothing reported.
  */
 export async function receiveCallback(
   provider: ProviderAdapter,
   request: CallbackRequest,
   deps: CallbackDependencies,
   correlationId: string,
-  receivedAt = new Date(),
+  options: CallbackOptions = {},
 ): Promise<ProviderAnswer> {
+  const receivedAt = options.receivedAt ?? new Date();
   const started = process.hrtime.bigint();
   const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
   const finish = (outcome: CallbackOutcome, answer: ProviderAnswer) => {
@@ -78,6 +94,10 @@ export async function receiveCallback(
 
   const verdict = provider.verify(request, receivedAt);
   if (!verdict.ok) {
+    if (options.mayRefuse && !(await options.mayRefuse())) {
+      deps.logger.warn('callback refusals over the limit for this address; answering 429 without reporting', { provider: provider.name, reason: verdict.reason });
+      return finish('rejected', provider.refuse(REFUSAL_LIMIT_STATUS, 'too many refused callbacks'));
+    }
     deps.logger.warn('callback refused', { provider: provider.name, reason: verdict.reason, detail: verdict.detail });
     await report(`${verdict.reason}: ${verdict.detail}`, null);
     return finish('rejected', provider.refuse(statusForRejection(verdict.reason), verdict.reason));

@@ -1,4 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
+import { bumpVersion, writeIfCurrent } from '@pay/db';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { ORDER_STATUSES, type OrderHistoryEntry, type OrderStatus } from '../domain/order';
 
@@ -23,7 +24,10 @@ export interface OrderDocument extends OutboxFields {
   created_at: Date;
   updated_at: Date;
   history: OrderHistoryEntry[];
-  /** `<user>:<Idempotency-Key>`, or `none:<id>` without one (unique). */
+  /**
+   * The client's Idempotency-Key, or `none:<id>` without one; unique together with `user_id` (the user
+   * is its own field: joined into one string, `alice` + `shop:K1` and `alice:shop` + `K1` would collide).
+   */
   idempotency_key: string;
   request_fingerprint: string | null;
 }
@@ -43,6 +47,11 @@ const historySchema = new Schema<OrderHistoryEntry>(
   { _id: false },
 );
 
+/** The unique (user_id, idempotency_key) index. */
+export const IDEMPOTENCY_INDEX = 'user_id_1_idempotency_key_1';
+/** The index of the earlier `<user>:<key>` values: unique on the key alone, so it must go. */
+export const LEGACY_IDEMPOTENCY_INDEX = 'idempotency_key_1';
+
 const orderSchema = new Schema<OrderDocument>(
   {
     _id: { type: String },
@@ -57,13 +66,15 @@ const orderSchema = new Schema<OrderDocument>(
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     history: { type: [historySchema], default: [] },
-    idempotency_key: { type: String, required: true, unique: true },
+    idempotency_key: { type: String, required: true },
     request_fingerprint: { type: String, default: null },
     ...outboxSchemaFields,
   },
   { collection: 'orders', versionKey: false, minimize: false },
 );
 orderSchema.index({ user_id: 1, created_at: -1 });
+// Always set (FerretDB has no partial indexes): an order placed without a key holds `none:<its id>`.
+orderSchema.index({ user_id: 1, idempotency_key: 1 }, { unique: true, name: IDEMPOTENCY_INDEX });
 
 export function orderModel(connection: Connection) {
   return connection.model<OrderDocument>('Order', orderSchema);
@@ -81,4 +92,41 @@ export async function backfillIdempotencyKeys(model: OrderModel): Promise<number
     await model.collection.updateOne({ _id, idempotency_key: { $exists: false } }, { $set: { idempotency_key: `none:${String(_id)}`, request_fingerprint: null } });
   }
   return legacy.length;
+}
+
+/**
+ * Orders stored while the key was `<user>:<Idempotency-Key>` under a unique index of its own: their
+ * values lose the user prefix (the user is `user_id`), then that index is dropped, so the same key of two
+ * users no longer collides. Runs before the indexes are created, and only while the old index exists
+ * (rewriting first and dropping last, so a start that stops half-way does it again on the next start).
+ * Only orders placed with a key are touched (theirs carry a request fingerprint; `none:<id>` does not).
+ */
+export async function migrateIdempotencyKeys(model: OrderModel): Promise<number> {
+  const indexes = await model.collection.indexes().catch(() => []); // no collection yet: nothing to migrate
+  if (!indexes.some((index) => index.name === LEGACY_IDEMPOTENCY_INDEX)) return 0;
+  const keyed = await model.collection
+    .find({ request_fingerprint: { $ne: null } }, { projection: { _id: 1, user_id: 1, idempotency_key: 1 } })
+    .toArray();
+  let rewritten = 0;
+  for (const { _id } of keyed) {
+    for (let attempt = 1; ; attempt++) {
+      const current = await model.collection.findOne({ _id }, { projection: { user_id: 1, idempotency_key: 1, version: 1 } });
+      const prefix = `${String(current?.user_id)}:`;
+      if (!current || typeof current.idempotency_key !== 'string' || !current.idempotency_key.startsWith(prefix)) break;
+      // A versioned write: the relay of another replica may be writing the same order.
+      const written = await writeIfCurrent(`orders/${String(_id)}`, () =>
+        model.collection.updateOne(
+          { _id, version: current.version, idempotency_key: current.idempotency_key },
+          bumpVersion({ $set: { idempotency_key: current.idempotency_key.slice(prefix.length) } }),
+        ),
+      );
+      if (written?.modifiedCount === 1) {
+        rewritten++;
+        break;
+      }
+      if (attempt >= 8) throw new Error(`could not migrate the idempotency key of order ${String(_id)}: it kept changing`);
+    }
+  }
+  await model.collection.dropIndex(LEGACY_IDEMPOTENCY_INDEX);
+  return rewritten;
 }

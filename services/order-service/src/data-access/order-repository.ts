@@ -20,6 +20,7 @@ export class OrderRepository implements OrderStore {
 
   async insert(order: OrderAggregate, request: { key: string; fingerprint: string } | null = null): Promise<void> {
     // Always a value: FerretDB has no partial/sparse unique indexes, so "no key" is the order's own id.
+    // Unique together with user_id (the document's own field), never joined with it into one string.
     const idempotency = { idempotency_key: request?.key ?? `none:${order.id}`, request_fingerprint: request?.fingerprint ?? null };
     try {
       await this.documents.insert({ ...stateOf(order.state), ...idempotency }, order.newEvents);
@@ -29,8 +30,8 @@ export class OrderRepository implements OrderStore {
     }
   }
 
-  async findByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
-    const document = await this.model.findOne({ idempotency_key: key }, { outbox: 0 }).lean<OrderDocument>();
+  async findByIdempotencyKey(userId: string, key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const document = await this.model.findOne({ user_id: userId, idempotency_key: key }, { outbox: 0 }).lean<OrderDocument>();
     return document ? { order: toOrder(document), fingerprint: document.request_fingerprint ?? '' } : null;
   }
 

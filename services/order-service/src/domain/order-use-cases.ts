@@ -31,7 +31,8 @@ export async function placeOrderOnce(
   origin: EventOrigin,
   idempotencyKey: string | null,
 ): Promise<{ order: Order; replayed: boolean }> {
-  const request = idempotencyKey ? { key: `${userId}:${idempotencyKey}`, fingerprint: orderFingerprint(items, currency) } : null;
+  // The key is scoped to the user as a pair (user, key), never as one joined string (`a` + `b:c` = `a:b` + `c`).
+  const request = idempotencyKey ? { key: idempotencyKey, fingerprint: orderFingerprint(items, currency) } : null;
   for (let attempt = 0; ; attempt++) {
     const order = OrderAggregate.place({ userId, items, currency, origin });
     try {
@@ -40,7 +41,7 @@ export async function placeOrderOnce(
     } catch (error) {
       if (!(error instanceof DuplicateOrder)) throw error;
       if (request) {
-        const earlier = await store.findByIdempotencyKey(request.key);
+        const earlier = await store.findByIdempotencyKey(userId, request.key);
         if (earlier) {
           if (earlier.fingerprint !== request.fingerprint) {
             throw new BusinessRuleViolation('this Idempotency-Key was used for a different order', undefined, 'idempotency_key_reused');

@@ -5,7 +5,7 @@ import { DuplicateOrder } from '../../src/domain/order-use-cases';
 
 /**
  * The OrderStore port in memory, for fast use-case tests: the same contract as the repository (versioned
- * saves that refuse a stale version, one order per idempotency key), and the events each write stored.
+ * saves that refuse a stale version, one order per user and idempotency key), and the events each write stored.
  */
 export class InMemoryOrderStore implements OrderStore {
   private readonly rows = new Map<string, { state: Order; version: number; key: string; fingerprint: string | null }>();
@@ -14,14 +14,16 @@ export class InMemoryOrderStore implements OrderStore {
   async insert(order: OrderAggregate, request: { key: string; fingerprint: string } | null = null): Promise<void> {
     await Promise.resolve();
     const key = request?.key ?? `none:${order.id}`;
-    if ([...this.rows.values()].some((row) => row.key === key || row.state.orderNumber === order.state.orderNumber)) throw new DuplicateOrder();
+    const taken = (row: { state: Order; key: string }) =>
+      (row.state.userId === order.state.userId && row.key === key) || row.state.orderNumber === order.state.orderNumber;
+    if ([...this.rows.values()].some(taken)) throw new DuplicateOrder();
     this.rows.set(order.id, { state: structuredClone(order.state), version: 1, key, fingerprint: request?.fingerprint ?? null });
     this.events.push(...order.newEvents);
   }
 
-  async findByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+  async findByIdempotencyKey(userId: string, key: string): Promise<{ order: Order; fingerprint: string } | null> {
     await Promise.resolve();
-    const row = [...this.rows.values()].find((candidate) => candidate.key === key);
+    const row = [...this.rows.values()].find((candidate) => candidate.state.userId === userId && candidate.key === key);
     return row ? { order: structuredClone(row.state), fingerprint: row.fingerprint ?? '' } : null;
   }
 

@@ -1,8 +1,11 @@
-import express, { Router } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { NotFound } from '@pay/errors';
 import { MAX_CALLBACK_BYTES, type ProviderAdapter, type ProviderName } from '@pay/providers';
 import { receiveCallback, type CallbackDependencies } from '../../domain/receive-callback';
+
+/** What the limiter's handler passes on instead of answering: the domain answers in the provider's format. */
+const OVER_LIMIT = Symbol('over the refusal limit');
 
 /**
  * `POST /callbacks/:provider`: the raw body is read as bytes (signatures are over the exact bytes),
@@ -15,27 +18,30 @@ export function callbackRoutes(
   limits: { refusalsPerMinutePerIp: number },
 ): Router {
   const router = Router();
-  // Only refusals count (4xx): a flood of forged notifications must not flood the broker and the audit
-  // log, while a real provider's accepted callbacks, and our own 5xx it must retry, are never limited.
+  // Own entries only: a path segment such as `constructor` or `__proto__` must not find Object.prototype's.
+  const enabled = new Map<string, ProviderAdapter>(Object.entries(providers).filter((entry): entry is [string, ProviderAdapter] => entry[1] !== undefined));
+  // Counts only notifications that failed verification, and is asked only about them: a flood of forged
+  // notifications must not flood the broker and the audit log, while a notification whose signature
+  // verifies is never limited. Behind an ingress every request may share one address, so limiting
+  // verified ones would let anyone lock the providers out.
   const refusalLimit = rateLimit({
     windowMs: 60_000,
     limit: limits.refusalsPerMinutePerIp,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode < 400 || res.statusCode >= 500,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    handler: (_req, res) => {
-      deps.logger.warn('callback refusals over the limit for this address; answering 429 without verifying');
-      res.status(429).json({ code: 'FAIL', message: 'too many refused callbacks' });
-    },
+    handler: (_req, _res, next) => next(OVER_LIMIT),
   });
-  router.post('/callbacks/:provider', refusalLimit, express.raw({ type: () => true, limit: MAX_CALLBACK_BYTES * 4 }), async (req, res) => {
-    const provider = providers[req.params.provider as ProviderName];
+  const mayRefuse = (req: Request, res: Response) => () =>
+    new Promise<boolean>((resolve, reject) => {
+      void refusalLimit(req, res, (outcome?: unknown) => (outcome === OVER_LIMIT ? resolve(false) : outcome ? reject(outcome) : resolve(true)));
+    });
+  router.post('/callbacks/:provider', express.raw({ type: () => true, limit: MAX_CALLBACK_BYTES * 4 }), async (req, res) => {
+    const provider = enabled.get(req.params.provider);
     if (!provider) throw new NotFound(`unknown provider ${req.params.provider}`);
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const answer = await receiveCallback(provider, { headers, rawBody }, deps, res.locals.requestId as string);
+    const answer = await receiveCallback(provider, { headers, rawBody }, deps, res.locals.requestId as string, { mayRefuse: mayRefuse(req, res) });
     res.status(answer.status).type(answer.contentType).send(answer.body);
   });
   return router;
