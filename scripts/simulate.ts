@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (amountMinor === null) {
-    const admin = signToken({ sub: 'simulator', role: 'admin' }, session.jwtSecret, '5m');
+    const admin = signToken({ sub: 'simulator', role: 'admin' }, session.jwtSecret, '5m', { audience: session.jwtAudience, issuer: session.jwtIssuer });
     const response = await fetch(`${session.gatewayUrl}/api/v1/payments/${encodeURIComponent(values.payment)}`, { headers: { authorization: `Bearer ${admin}` } });
     if (!response.ok) {
       console.error(`cannot read payment ${values.payment}: HTTP ${response.status} ${await response.text()}`);

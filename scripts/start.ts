@@ -59,12 +59,14 @@ async function main(): Promise<void> {
       gatewayUrl: stack.gatewayUrl,
       callbackUrl: stack.callbackUrl,
       jwtSecret,
+      jwtAudience: env.JWT_AUDIENCE,
+      jwtIssuer: env.JWT_ISSUER,
       mockProviderSecret: env.MOCK_PROVIDER_SECRET ?? secrets.session.mockProviderSecret,
       wechatpay: secrets.session.wechatpay,
       alipay: secrets.session.alipay,
       providerSimUrl: stack.providerSimUrl ?? undefined,
     });
-    const customer = signToken({ sub: 'dev-customer', role: 'customer' }, jwtSecret);
+    const customer = signToken({ sub: 'dev-customer', role: 'customer' }, jwtSecret, '12h', { audience: env.JWT_AUDIENCE, issuer: env.JWT_ISSUER });
     const demo = await startDemoPayment(`${stack.gatewayUrl}/api/v1`, customer).catch((error: Error) => `(could not start a demo payment: ${error.message})`);
     const running = stack;
     const replicaLines = SERVICE_NAMES.map(

@@ -12,9 +12,12 @@ if (!role.success) {
   console.error(`--role must be one of ${roleSchema.options.join(', ')}`);
   process.exit(2);
 }
-const secret = process.env.JWT_SECRET ?? readDevSession()?.jwtSecret;
+const session = readDevSession();
+const secret = process.env.JWT_SECRET ?? session?.jwtSecret;
 if (!secret) {
   console.error('no JWT_SECRET in the environment and no running dev stack (.cache/dev-session.json); run `npm start` first or set JWT_SECRET');
   process.exit(2);
 }
-console.log(signToken({ sub: values.sub!, role: role.data }, secret, values.expires as `${number}h`));
+// The audience and issuer the gateway checks: the environment's, else the running dev stack's (else the dev defaults).
+const claims = { audience: process.env.JWT_AUDIENCE || session?.jwtAudience, issuer: process.env.JWT_ISSUER || session?.jwtIssuer };
+console.log(signToken({ sub: values.sub!, role: role.data }, secret, values.expires as `${number}h`, claims));

@@ -9,6 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { DEV_JWT_AUDIENCE, DEV_JWT_ISSUER } from '../../libs/auth/src';
+import { internalTokenEnv } from '../../libs/config/src';
 import { gatewayConfigSchema } from '../../services/api-gateway/src/config';
 import * as auditConfigModule from '../../services/audit-service/src/config';
 import { callbackConfigSchema, providerSettings } from '../../services/callback-gateway/src/config';
@@ -86,12 +88,29 @@ const IMAGE_VARIABLES = new Set(['SERVICE']);
 const isRequired = (schema: z.ZodType, key: string) => shapeOf(schema)[key]?.safeParse(undefined).success === false;
 const requiredKeys = (schema: z.ZodType) => Object.keys(shapeOf(schema)).filter((key) => isRequired(schema, key));
 
-/** What main.ts tells runService: its own database name (or null) and whether it uses the broker. */
-function runtimeFacts(name: string): { database: string | null; messaging: boolean } {
+/**
+ * What main.ts tells runService: its own database name (or null), whether it uses the broker, and
+ * whether it accepts the API gateway's identity tokens (runService then reads INTERNAL_TOKEN_SECRET too).
+ */
+function runtimeFacts(name: string): { database: string | null; messaging: boolean; gatewayIdentity: boolean } {
   const text = read('services', name, 'src', 'main.ts');
   const database = /\bdatabase:\s*(?:null|'([^']+)'|"([^"]+)")/.exec(text);
   if (!database) throw new Error(`services/${name}/src/main.ts: no "database:" in its runService spec`);
-  return { database: database[1] ?? database[2] ?? null, messaging: !/\bevents:\s*null\b/.test(text) };
+  return { database: database[1] ?? database[2] ?? null, messaging: !/\bevents:\s*null\b/.test(text), gatewayIdentity: /\bacceptsGatewayIdentity:\s*true\b/.test(text) };
+}
+
+/** Variables runService reads for a service besides its config schema's. */
+const runtimeShape = (name: string): Shape => (runtimeFacts(name).gatewayIdentity ? internalTokenEnv : {});
+
+/** Every variable a service reads: its config schema's and those runService reads for it. */
+const variablesOf = (name: string, schema: z.ZodType): Shape => ({ ...shapeOf(schema), ...runtimeShape(name) });
+const requiredOf = (name: string, schema: z.ZodType) => [...requiredKeys(schema), ...requiredKeys(z.object(runtimeShape(name)))];
+
+/** What the service would refuse at start in this environment (its schema, then runService's variables). */
+function startIssues(name: string, schema: z.ZodType, env: Record<string, string | undefined>): string[] {
+  return [schema.safeParse(env), z.object(runtimeShape(name)).safeParse(env)].flatMap((result) =>
+    result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -209,7 +228,7 @@ describe('docker-compose.yml', () => {
 
   it("every compose variable is one the service's config schema knows", () => {
     for (const { name, schema } of SERVICES) {
-      const known = new Set(Object.keys(shapeOf(schema)));
+      const known = new Set(Object.keys(variablesOf(name, schema)));
       const unknown = Object.keys(composeEnv(name)).filter((key) => !known.has(key));
       expect({ service: name, unknown }).toEqual({ service: name, unknown: [] });
     }
@@ -218,19 +237,17 @@ describe('docker-compose.yml', () => {
   it('every variable a service requires (no default, not optional) is set in its compose environment', () => {
     for (const { name, schema } of SERVICES) {
       const env = composeEnv(name);
-      const missing = requiredKeys(schema).filter((key) => typeof env[key] !== 'string');
+      const missing = requiredOf(name, schema).filter((key) => typeof env[key] !== 'string');
       expect({ service: name, missing }).toEqual({ service: name, missing: [] });
     }
     // Sanity: the check sees the variables the design makes mandatory.
     expect(requiredKeys(gatewayConfigSchema)).toContain('INTERNAL_TOKEN_SECRET');
-    expect(requiredKeys(callbackConfigSchema)).toContain('INTERNAL_TOKEN_SECRET');
+    for (const { name, schema } of SERVICES.filter((service) => service.name.endsWith('-service'))) expect(requiredOf(name, schema)).toContain('INTERNAL_TOKEN_SECRET');
   });
 
   it("each service's compose environment passes its whole config schema once the secrets are set", () => {
     for (const { name, schema } of SERVICES) {
-      const env = composeContainerEnv(name);
-      const result = schema.safeParse(env);
-      const issues = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+      const issues = startIssues(name, schema, composeContainerEnv(name));
       expect({ service: name, issues }).toEqual({ service: name, issues: [] });
     }
   });
@@ -361,7 +378,7 @@ describe('docker-compose.yml', () => {
       for (const [key, value] of Object.entries(composeEnv(name))) {
         if (value === null) {
           // Without a value: left out of the container when unset in the shell, '' when exported empty.
-          const variable = shapeOf(schema)[key];
+          const variable = variablesOf(name, schema)[key];
           const emptyIsUnset = variable?.safeParse('').success === true && variable.parse('') === undefined && variable.safeParse(undefined).success;
           expect({ service: name, key, emptyIsUnset }).toEqual({ service: name, key, emptyIsUnset: true });
           continue;
@@ -650,7 +667,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     for (const { name, schema } of SERVICES) {
       for (const source of deploymentEnv(name).filter((s) => s.secret && SECRET_NAME.test(s.name) && !absentOptional(s))) {
         const placeholder = data[source.secret?.key ?? ''];
-        expect({ service: name, key: source.name, accepted: shapeOf(schema)[source.name]?.safeParse(placeholder).success }).toEqual({
+        expect({ service: name, key: source.name, accepted: variablesOf(name, schema)[source.name]?.safeParse(placeholder).success }).toEqual({
           service: name,
           key: source.name,
           accepted: false,
@@ -661,16 +678,16 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
   it("every Deployment variable is one its service's config schema knows, and every required one is set", () => {
     for (const { name, schema } of SERVICES) {
-      const known = new Set(Object.keys(shapeOf(schema)));
+      const known = new Set(Object.keys(variablesOf(name, schema)));
       const names = deploymentEnv(name).map((s) => s.name);
       expect({ service: name, unknown: names.filter((key) => !known.has(key) && !IMAGE_VARIABLES.has(key)) }).toEqual({ service: name, unknown: [] });
-      expect({ service: name, missing: requiredKeys(schema).filter((key) => !names.includes(key)) }).toEqual({ service: name, missing: [] });
+      expect({ service: name, missing: requiredOf(name, schema).filter((key) => !names.includes(key)) }).toEqual({ service: name, missing: [] });
       expect(deploymentEnv(name).find((s) => s.name === 'SERVICE')?.value).toBe(name);
     }
   });
 
   it('every ConfigMap key is a non-secret variable some service reads; secrets come only from the Secret', () => {
-    const allKnown = new Set(SERVICES.flatMap(({ schema }) => Object.keys(shapeOf(schema))));
+    const allKnown = new Set(SERVICES.flatMap(({ name, schema }) => Object.keys(variablesOf(name, schema))));
     expect(configMap).toHaveLength(1);
     for (const key of Object.keys(configMapData(configMap[0]?.name ?? ''))) {
       expect({ key, known: allKnown.has(key), secret: SECRET_NAME.test(key) }).toEqual({ key, known: true, secret: false });
@@ -689,8 +706,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   it("each Deployment's environment passes its whole config schema once the Secret is filled", () => {
     for (const { name, schema } of SERVICES) {
       const env = Object.fromEntries(deploymentEnv(name).map((source) => [source.name, resolveK8sValue(source)]));
-      const result = schema.safeParse(env);
-      const issues = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+      const issues = startIssues(name, schema, env);
       expect({ service: name, issues }).toEqual({ service: name, issues: [] });
     }
   });
@@ -756,6 +772,40 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         expect(servicePorts(url.hostname)).toContain(Number(url.port || defaultPort));
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Identity: who holds the internal token key, what the gateway checks in client tokens
+// ---------------------------------------------------------------------------------------------------
+
+describe('identity keys and client-token checks in compose and the k8s manifests', () => {
+  const INTERNAL = 'INTERNAL_TOKEN_SECRET';
+  const holders = ['api-gateway', 'audit-service', 'order-service', 'payment-service'];
+  const k8sEnv = (name: string) => Object.fromEntries(deploymentEnv(name).map((source) => [source.name, resolveK8sValue(source)]));
+
+  it('INTERNAL_TOKEN_SECRET is read and set only for the api-gateway and the services behind it: never for the callback-gateway', () => {
+    const readers = SERVICES.filter(({ name, schema }) => INTERNAL in variablesOf(name, schema)).map(({ name }) => name);
+    expect(readers.sort()).toEqual(holders);
+    expect(Object.keys(shapeOf(callbackConfigSchema))).not.toContain(INTERNAL);
+    expect(runtimeFacts('callback-gateway').gatewayIdentity).toBe(false);
+    for (const name of ['audit-service', 'order-service', 'payment-service']) expect({ name, ...runtimeFacts(name) }).toMatchObject({ name, gatewayIdentity: true });
+    for (const { name } of SERVICES) {
+      const expected = holders.includes(name);
+      expect({ service: name, compose: INTERNAL in composeEnv(name) }).toEqual({ service: name, compose: expected });
+      expect({ service: name, k8s: deploymentEnv(name).some((source) => source.name === INTERNAL || source.secret?.key === INTERNAL) }).toEqual({ service: name, k8s: expected });
+    }
+  });
+
+  it('the api-gateway checks aud and iss: JWT_AUDIENCE and JWT_ISSUER are set (the dev tools sign the same defaults), JWT_MAX_TTL_S 86400', () => {
+    for (const [where, env] of [['compose', composeContainerEnv('api-gateway')], ['k8s', k8sEnv('api-gateway')]] as const) {
+      const config = gatewayConfigSchema.parse(env);
+      expect({ where, aud: config.JWT_AUDIENCE, iss: config.JWT_ISSUER, ttl: config.JWT_MAX_TTL_S }).toEqual({ where, aud: DEV_JWT_AUDIENCE, iss: DEV_JWT_ISSUER, ttl: 86_400 });
+    }
+    // Defaults only: an operator's own values (shell or .env) win in compose.
+    const env = composeEnv('api-gateway');
+    expect(env.JWT_AUDIENCE).toMatch(/^\$\{JWT_AUDIENCE:-[^}]+\}$/);
+    expect(env.JWT_ISSUER).toMatch(/^\$\{JWT_ISSUER:-[^}]+\}$/);
   });
 });
 

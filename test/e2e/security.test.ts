@@ -1,8 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import jwt from 'jsonwebtoken';
-import { signInternalIdentity, signToken } from '@pay/auth';
+import { signInternalIdentity, signToken, type InternalAudience, type InternalBinding } from '@pay/auth';
 import type { ApiClient } from '@pay/client';
-import { INTERNAL_IDENTITY_HEADER, type OrderView, type PaymentView, type Role } from '@pay/contracts';
+import { INTERNAL_IDENTITY_HEADER, type Identity, type OrderView, type PaymentView, type Role } from '@pay/contracts';
+import { freePort, startService } from '@pay/harness';
 import { rawGet } from '../support/in-process';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
@@ -24,12 +27,17 @@ describe('security of the public API', () => {
   let api: string;
   let secret: string;
   let internalSecret: string;
+  /** The aud and iss the stack's gateway requires (JWT_AUDIENCE, JWT_ISSUER). */
+  let audience: string;
+  let issuer: string;
 
   beforeAll(async () => {
     system = await startTestStack('security', { RATE_LIMIT_PER_USER: String(PER_USER_LIMIT) });
     api = `${system.stack.gatewayUrl}/api/v1`;
     secret = system.env.JWT_SECRET!;
     internalSecret = system.env.INTERNAL_TOKEN_SECRET!;
+    audience = system.env.JWT_AUDIENCE!;
+    issuer = system.env.JWT_ISSUER!;
   }, 120_000);
 
   afterAll(async () => {
@@ -54,7 +62,9 @@ describe('security of the public API', () => {
     return { status: response.status, headers: response.headers, body: isJson && text ? JSON.parse(text) : { text } };
   }
 
-  const tokenOf = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secret, '10m');
+  const tokenOf = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secret, '10m', { audience, issuer });
+  /** What the gateway would send `service` for this request. */
+  const internalToken = (identity: Identity, binding: InternalBinding, key = internalSecret) => signInternalIdentity(identity, key, binding);
   const order = (client: ApiClient, unitPrice = '12.50') => client.createOrder({ items: [{ product_id: 'sku-1', name: 'Tea', unit_price: unitPrice, quantity: 2 }] });
 
   function expectErrorFormat(answer: Answer, status: number, code: string): void {
@@ -71,16 +81,22 @@ describe('security of the public API', () => {
       ['alg none token from jsonwebtoken', () => jwt.sign({ sub: 'eve', role: 'admin' }, '', { algorithm: 'none' })],
       ['HS256 header with an empty signature', () => `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'eve', role: 'admin', exp: now() + 300 })}.`],
       ['token signed with the wrong key', () => signToken({ sub: 'eve', role: 'admin' }, 'not-the-gateway-secret-0123456789abcdef')],
-      ['expired token', () => jwt.sign({ sub: 'eve', role: 'customer', exp: now() - 600 }, secret, { algorithm: 'HS256' })],
-      ['token without sub', () => jwt.sign({ role: 'customer' }, secret, { algorithm: 'HS256', expiresIn: 300 })],
-      ['token without role', () => jwt.sign({ sub: 'eve' }, secret, { algorithm: 'HS256', expiresIn: 300 })],
-      ['token with an unknown role', () => jwt.sign({ sub: 'eve', role: 'root' }, secret, { algorithm: 'HS256', expiresIn: 300 })],
-      ['token with a non-string sub', () => jwt.sign({ sub: 42, role: 'admin' } as object, secret, { algorithm: 'HS256', expiresIn: 300 })],
-      ['internal identity token used as a bearer token', () => signInternalIdentity({ sub: 'eve', role: 'admin' }, internalSecret)],
-      ['HS384 token with the right secret (algorithm not pinned one)', () => jwt.sign({ sub: 'eve', role: 'admin' }, secret, { algorithm: 'HS384', expiresIn: 300 })],
+      ['expired token', () => jwt.sign({ sub: 'eve', role: 'customer', exp: now() - 600, aud: audience, iss: issuer }, secret, { algorithm: 'HS256' })],
+      ['token without sub', () => jwt.sign({ role: 'customer', aud: audience, iss: issuer }, secret, { algorithm: 'HS256', expiresIn: 300 })],
+      ['token without role', () => jwt.sign({ sub: 'eve', aud: audience, iss: issuer }, secret, { algorithm: 'HS256', expiresIn: 300 })],
+      ['token with an unknown role', () => jwt.sign({ sub: 'eve', role: 'root', aud: audience, iss: issuer }, secret, { algorithm: 'HS256', expiresIn: 300 })],
+      ['token with a non-string sub', () => jwt.sign({ sub: 42, role: 'admin', aud: audience, iss: issuer } as object, secret, { algorithm: 'HS256', expiresIn: 300 })],
+      ['internal identity token used as a bearer token', () => internalToken({ sub: 'eve', role: 'admin' }, { audience: 'order-service', method: 'GET', path: '/api/v1/orders' })],
+      ['public-shaped token signed with the internal secret', () => signToken({ sub: 'eve', role: 'admin' }, internalSecret, '5m', { audience, issuer })],
+      ['token without exp', () => jwt.sign({ sub: 'eve', role: 'admin', aud: audience, iss: issuer }, secret, { algorithm: 'HS256' })],
+      ['token living longer than JWT_MAX_TTL_S (24 h)', () => signToken({ sub: 'eve', role: 'customer' }, secret, '30d', { audience, issuer })],
+      ['token for another audience', () => signToken({ sub: 'eve', role: 'customer' }, secret, '5m', { audience: 'some-other-api', issuer })],
+      ['token without an audience', () => signToken({ sub: 'eve', role: 'customer' }, secret, '5m', { audience: null, issuer })],
+      ['token from another issuer', () => signToken({ sub: 'eve', role: 'customer' }, secret, '5m', { audience, issuer: 'https://evil.example' })],
+      ['HS384 token with the right secret (algorithm not pinned one)', () => jwt.sign({ sub: 'eve', role: 'admin', aud: audience, iss: issuer }, secret, { algorithm: 'HS384', expiresIn: 300 })],
       ['re-signed payload (role changed after signing)', () => {
-        const [header, , signature] = signToken({ sub: 'eve', role: 'customer' }, secret).split('.');
-        return `${header}.${b64({ sub: 'eve', role: 'admin', exp: now() + 300 })}.${signature}`;
+        const [header, , signature] = tokenOf('eve').split('.');
+        return `${header}.${b64({ sub: 'eve', role: 'admin', exp: now() + 300, aud: audience, iss: issuer })}.${signature}`;
       }],
     ];
 
@@ -89,6 +105,21 @@ describe('security of the public API', () => {
       expectErrorFormat(answer, 401, 'unauthorized');
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
     });
+
+    it('accepts the control: the same claims with exp, the configured aud and iss, and a lifetime within the cap', async () => {
+      expect(audience).toBeTruthy();
+      expect(issuer).toBeTruthy();
+      const sub = someone('ok');
+      expect((await call('GET', '/orders', { token: jwt.sign({ sub, role: 'customer', aud: audience, iss: issuer }, secret, { algorithm: 'HS256', expiresIn: 300 }) })).status).toBe(200);
+      expect((await call('GET', '/orders', { token: signToken({ sub, role: 'customer' }, secret, '24h', { audience, issuer }) })).status).toBe(200);
+    });
+
+    it('the gateway refuses to start when JWT_SECRET equals INTERNAL_TOKEN_SECRET, naming both variables', async () => {
+      const logFile = path.join(process.env.TEST_LOG_DIR ?? '/tmp', system.prefix, 'api-gateway-same-secrets.log');
+      const start = startService('api-gateway', await freePort(), { env: { ...system.env, JWT_SECRET: internalSecret }, logFile, readyTimeoutMs: 30_000 });
+      await expect(start).rejects.toThrow(/exited with code 78/);
+      expect(readFileSync(logFile, 'utf8')).toMatch(/JWT_SECRET: [^"]*INTERNAL_TOKEN_SECRET/);
+    }, 60_000);
 
     it.each([
       ['no Authorization header', undefined],
@@ -157,7 +188,7 @@ describe('security of the public API', () => {
       const payment = await victim.createPayment({ order_id: placed.id });
       const mallory = someone('mallory');
       // Not even a token signed with the real internal secret (a leaked one) lets the client choose who it is.
-      const forged = { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: 'root', role: 'admin' }, internalSecret) };
+      const forged = { [INTERNAL_IDENTITY_HEADER]: internalToken({ sub: 'root', role: 'admin' }, { audience: 'order-service', method: 'GET', path: '/api/v1/orders?page_size=100' }) };
 
       const listed = await call('GET', '/orders?page_size=100', { token: tokenOf(mallory), headers: forged });
       expect(listed.status).toBe(200);
@@ -170,32 +201,74 @@ describe('security of the public API', () => {
       expect((await victim.getPaymentDetail(payment.id)).status).toBe('init');
     });
 
-    it('internal services refuse requests without a valid gateway-signed identity', async () => {
+    /** Each internal service with a read its control identity may make, by the path the service receives. */
+    const internalTargets = (): { service: InternalAudience; url: string; path: string }[] => {
       const services = system.stack.services;
-      const now = Math.floor(Date.now() / 1000);
-      const forgedIdentities: [string, Record<string, string>][] = [
-        ['no identity', {}],
-        ['an identity signed with a guessed secret', { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: 'root', role: 'admin' }, 'guessed-internal-secret-0123456789abcdef') }],
-        ['an identity signed with the public JWT secret', { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: 'root', role: 'admin' }, secret) }],
-        ['a public token in the identity header', { [INTERNAL_IDENTITY_HEADER]: tokenOf('root', 'admin') }],
-        ['a public token as bearer', { authorization: `Bearer ${tokenOf('root', 'admin')}` }],
-        ['an unsigned identity', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', aud: 'payments-internal', iss: 'api-gateway' }, '', { algorithm: 'none' }) }],
-        ['an expired identity signed with the real secret', {
-          [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', aud: 'payments-internal', iss: 'api-gateway', exp: now - 600 }, internalSecret, { algorithm: 'HS256' }),
-        }],
-        ['an identity with a forged HMAC', { [INTERNAL_IDENTITY_HEADER]: forgeHs256({ sub: 'root', role: 'admin', aud: 'payments-internal', iss: 'api-gateway', exp: now + 60 }, 'x') }],
+      return [
+        { service: 'order-service', url: services['order-service'].url, path: '/api/v1/orders' },
+        { service: 'payment-service', url: services['payment-service'].url, path: '/api/v1/payments' },
+        { service: 'audit-service', url: services['audit-service'].url, path: '/api/v1/audit/events' },
       ];
-      const targets = [`${services['order-service'].url}/api/v1/orders`, `${services['payment-service'].url}/api/v1/payments`, `${services['audit-service'].url}/api/v1/audit/events`];
-      for (const target of targets) {
+    };
+
+    it('internal services refuse requests without a valid gateway-signed identity', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      for (const { service, url, path: target } of internalTargets()) {
+        const bound = { aud: service, iss: 'api-gateway', method: 'GET', path: target };
+        const binding: InternalBinding = { audience: service, method: 'GET', path: target };
+        const forgedIdentities: [string, Record<string, string>][] = [
+          ['no identity', {}],
+          ['an identity signed with a guessed secret', { [INTERNAL_IDENTITY_HEADER]: internalToken({ sub: 'root', role: 'admin' }, binding, 'guessed-internal-secret-0123456789abcdef') }],
+          ['an identity signed with the public JWT secret', { [INTERNAL_IDENTITY_HEADER]: internalToken({ sub: 'root', role: 'admin' }, binding, secret) }],
+          ['a public token in the identity header', { [INTERNAL_IDENTITY_HEADER]: tokenOf('root', 'admin') }],
+          ['a public token as bearer', { authorization: `Bearer ${tokenOf('root', 'admin')}` }],
+          ['an unsigned identity', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', ...bound }, '', { algorithm: 'none' }) }],
+          ['an expired identity signed with the real secret', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', ...bound, exp: now - 600 }, internalSecret, { algorithm: 'HS256' }) }],
+          ['an identity without exp signed with the real secret', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', ...bound }, internalSecret, { algorithm: 'HS256' }) }],
+          ['an identity living an hour signed with the real secret', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', ...bound }, internalSecret, { algorithm: 'HS256', expiresIn: 3600 }) }],
+          ['an identity for the old shared audience', { [INTERNAL_IDENTITY_HEADER]: jwt.sign({ sub: 'root', role: 'admin', ...bound, aud: 'payments-internal' }, internalSecret, { algorithm: 'HS256', expiresIn: 30 }) }],
+          ['an identity with a forged HMAC', { [INTERNAL_IDENTITY_HEADER]: forgeHs256({ sub: 'root', role: 'admin', ...bound, exp: now + 30 }, 'x') }],
+        ];
         for (const [name, headers] of forgedIdentities) {
-          const answer = await call('GET', target, { headers });
-          expect([name, answer.status]).toEqual([name, 401]);
+          const answer = await call('GET', `${url}${target}`, { headers });
+          expect([service, name, answer.status]).toEqual([service, name, 401]);
           expect(answer.body.error?.code).toBe('unauthorized');
         }
         // The control: the same request with a real gateway-signed identity is served.
-        const real = await call('GET', target, { headers: { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: someone('adm'), role: 'admin' }, internalSecret) } });
-        expect(real.status).toBe(200);
+        const real = await call('GET', `${url}${target}`, { headers: { [INTERNAL_IDENTITY_HEADER]: internalToken({ sub: someone('adm'), role: 'admin' }, binding) } });
+        expect([service, real.status]).toEqual([service, 200]);
       }
+    });
+
+    it('an identity is good only at its own service, for its own method and path', async () => {
+      const admin = { sub: someone('adm'), role: 'admin' } as const;
+      const targets = internalTargets();
+      for (const { service, url, path: target } of targets) {
+        const own = internalToken(admin, { audience: service, method: 'GET', path: target });
+        expect([service, (await call('GET', `${url}${target}`, { headers: { [INTERNAL_IDENTITY_HEADER]: own } })).status]).toEqual([service, 200]);
+        // Minted for this service, presented to the others (on their own paths, or on this very path).
+        for (const other of targets.filter((t) => t.service !== service)) {
+          const forOther = internalToken(admin, { audience: service, method: 'GET', path: other.path });
+          for (const [how, token] of [['its path', forOther], ['the same path', own]] as const) {
+            const answer = await call('GET', `${other.url}${other.path}`, { headers: { [INTERNAL_IDENTITY_HEADER]: token } });
+            expect([`${service} token at ${other.service} (${how})`, answer.status]).toEqual([`${service} token at ${other.service} (${how})`, 401]);
+          }
+        }
+        // Another path (or query) or another method at the right service.
+        for (const [method, other] of [['GET', `${target}?page=2`], ['GET', `${target}/x`], ['POST', target]] as const) {
+          const answer = await call(method, `${url}${other}`, { headers: { [INTERNAL_IDENTITY_HEADER]: own }, ...(method === 'POST' ? { body: {} } : {}) });
+          expect([service, method, other, answer.status]).toEqual([service, method, other, 401]);
+        }
+      }
+      // An admin's identity for reading a payment does not expire it.
+      const client = system.client(someone('owner'));
+      const payment = await client.createPayment({ order_id: (await order(client)).id });
+      const payments = targets.find((t) => t.service === 'payment-service')!;
+      const read = internalToken(admin, { audience: 'payment-service', method: 'GET', path: `/api/v1/payments/${payment.id}` });
+      expect((await call('GET', `${payments.url}/api/v1/payments/${payment.id}`, { headers: { [INTERNAL_IDENTITY_HEADER]: read } })).status).toBe(200);
+      const expire = await call('POST', `${payments.url}/api/v1/payments/${payment.id}/expire`, { headers: { [INTERNAL_IDENTITY_HEADER]: read }, body: {} });
+      expect(expire.status).toBe(401);
+      expect((await client.getPaymentDetail(payment.id)).status).toBe('init');
     });
   });
 
@@ -309,7 +382,7 @@ describe('security of the public API', () => {
       const records = await auditRecordsOf((placed.body as unknown as OrderView).id, ['order_created']);
       expect(records.order_created?.correlation_id).toBe(generated);
 
-      for (const malformed of ['short', 'has spaces in it', 'x'.repeat(200)]) {
+      for (const malformed of ['x'.repeat(65), 'has spaces in it', 'x'.repeat(200)]) {
         const answer = await call('GET', '/orders', { token, headers: { 'x-request-id': malformed } });
         expect(answer.headers.get('x-request-id')).not.toBe(malformed);
         expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);

@@ -67,7 +67,9 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
     simulator: { ...secrets.simulatorEnv, PROVIDER_SIM_TIME_SCALE: extraEnv.PROVIDER_SIM_TIME_SCALE ?? '0.01' },
   });
   const simulatorUrl = stack.providerSimUrl!;
-  const token = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secrets.session.jwtSecret, '1h');
+  // The audience and issuer the stack's gateway checks (an extraEnv may change them).
+  const claims = { audience: env.JWT_AUDIENCE, issuer: env.JWT_ISSUER };
+  const token = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secrets.session.jwtSecret, '1h', claims);
   return {
     stack,
     prefix,

@@ -53,7 +53,14 @@ export const commonEnv = {
   /** Cap on the mongoose pool: FerretDB/PostgreSQL wedges when writers exceed its own pool. */
   MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
-  /** Shared secret the API gateway signs internal identity tokens with; services trust only it. */
+};
+
+/**
+ * The key of the gateway's internal identity tokens: read only by the API gateway (signs) and the services
+ * behind it (verify; runService adds it for a spec with `acceptsGatewayIdentity`). The callback gateway
+ * and anything else do not read it, so their deployments do not hold it.
+ */
+export const internalTokenEnv = {
   INTERNAL_TOKEN_SECRET: secret(32),
 };
 

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { DEV_JWT_AUDIENCE, DEV_JWT_ISSUER } from '@pay/auth';
 import { generateDevKeys, type DevKeys } from '@pay/providers';
 import { REPO_ROOT } from './ferretdb';
 
@@ -9,6 +10,9 @@ export interface DevSession {
   gatewayUrl: string;
   callbackUrl: string;
   jwtSecret: string;
+  /** The aud and iss the gateway requires (JWT_AUDIENCE, JWT_ISSUER): tokens signed for the stack carry them. */
+  jwtAudience?: string;
+  jwtIssuer?: string;
   mockProviderSecret: string;
   wechatpay: { mchid: string; appid: string; serial: string; apiV3Key: string; platformPrivateKey: string };
   alipay: { appId: string; privateKey: string };
@@ -52,6 +56,8 @@ export function generateDevSecrets(keys: DevKeys = generateDevKeys(), merchant: 
   const platformSerial = `PUB_KEY_ID_01${Array.from({ length: 26 }, () => randomInt(10)).join('')}`;
   const session = {
     jwtSecret: randomSecret(),
+    jwtAudience: DEV_JWT_AUDIENCE,
+    jwtIssuer: DEV_JWT_ISSUER,
     internalTokenSecret: randomSecret(),
     mockProviderSecret: randomSecret(),
     wechatpay: {
@@ -66,6 +72,10 @@ export function generateDevSecrets(keys: DevKeys = generateDevKeys(), merchant: 
   };
   const env: NodeJS.ProcessEnv = {
     JWT_SECRET: session.jwtSecret,
+    // The gateway checks aud and iss, as compose and k8s configure it; the dev tools sign these.
+    JWT_AUDIENCE: session.jwtAudience,
+    JWT_ISSUER: session.jwtIssuer,
+    // One environment for every process the harness starts: the callback gateway's config does not read it.
     INTERNAL_TOKEN_SECRET: session.internalTokenSecret,
     MOCK_PROVIDER_SECRET: session.mockProviderSecret,
     WECHATPAY_MCHID: session.wechatpay.mchid,

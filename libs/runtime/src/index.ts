@@ -1,7 +1,8 @@
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
-import type { z } from 'zod';
-import { ConfigError, loadConfig, type commonEnv } from '@pay/config';
+import { z } from 'zod';
+import { isInternalAudience, requireInternalIdentity } from '@pay/auth';
+import { ConfigError, internalTokenEnv, loadConfig, type commonEnv } from '@pay/config';
 import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
 import { createLogger, type Logger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
@@ -19,6 +20,12 @@ export interface ServiceContext<C> {
   /** The service's own database (absent for services that own none, like the API gateway). */
   db: Connection | null;
   readiness: Record<string, () => Promise<boolean> | boolean>;
+  /**
+   * Middleware admitting only requests that carry the API gateway's identity token for this service
+   * (audience = the service's name), signed for the request's method and path. Only for a spec with
+   * `acceptsGatewayIdentity` (it throws otherwise, failing the start).
+   */
+  gatewayIdentity(): RequestHandler;
 }
 
 /** What a service hands back: its HTTP app and the things to stop, in order, at shutdown. */
@@ -41,8 +48,16 @@ export interface ServiceSpec<S extends z.ZodObject> {
    * Given to the broker before anything runs, so the outbox relay can publish from the first moment.
    */
   events: ServiceEvents | null;
+  /**
+   * A service behind the API gateway: INTERNAL_TOKEN_SECRET is read (required) and `gatewayIdentity()`
+   * verifies the gateway's tokens for this service. Others (the callback gateway) never see that key.
+   */
+  acceptsGatewayIdentity?: boolean;
   build(context: ServiceContext<z.infer<S>>): Promise<ServiceParts>;
 }
+
+/** How long a service waits at start-up for an unreachable broker, in ms (0: one attempt). */
+const brokerStartEnv = z.object({ BROKER_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000) });
 
 /**
  * The composition every service shares: parse config (fail fast naming the variable), connect the
@@ -52,8 +67,9 @@ export interface ServiceSpec<S extends z.ZodObject> {
 export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): Promise<void> {
   const logger = createLogger(spec.name, process.env.LOG_LEVEL);
   let config: z.infer<S> & CommonConfig;
+  let gatewayIdentity: ServiceContext<unknown>['gatewayIdentity'];
   try {
-    config = loadConfig(spec.configSchema, process.env) as z.infer<S> & CommonConfig;
+    ({ config, gatewayIdentity } = loadServiceConfig(spec, process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
       logger.error(error.message, { issues: error.issues });
@@ -75,7 +91,12 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
           logger,
         })
       : null;
-    const broker = spec.events ? new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger, events: spec.events }) : null;
+    // A broker down for a moment at start-up is waited for (back-off, each failed attempt logged once), not
+    // fatal; the service listens, and so reports ready, only once connected.
+    const connectTimeoutMs = spec.events ? loadConfig(brokerStartEnv, process.env).BROKER_CONNECT_TIMEOUT_MS : 0;
+    const broker = spec.events
+      ? new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger, events: spec.events, connectTimeoutMs })
+      : null;
     const readiness: ServiceContext<unknown>['readiness'] = {};
     if (broker) {
       broker.observer = metrics.brokerObserver;
@@ -83,7 +104,7 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
       readiness.broker = () => broker.isConnected();
     }
     if (db && database) readiness.database = () => database.pingMongo(db);
-    const parts = await spec.build({ config, logger, metrics, broker, db, readiness });
+    const parts = await spec.build({ config, logger, metrics, broker, db, readiness, gatewayIdentity });
     if (db && database) await database.ensureIndexes(db);
     await parts.start?.();
     if (broker && spec.events && spec.events.consumes.length > 0) observeQueueDepths(metrics, broker, spec.events);
@@ -100,6 +121,30 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
     logger.error('start-up failed', { error: (error as Error).message });
     process.exit(1);
   }
+}
+
+/** The service's config and, for one behind the gateway, its identity check; every bad variable named at once. */
+function loadServiceConfig<S extends z.ZodObject>(spec: ServiceSpec<S>, env: NodeJS.ProcessEnv) {
+  const issues: ConfigError['issues'] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(...error.issues);
+      return undefined;
+    }
+  };
+  const config = attempt(() => loadConfig(spec.configSchema, env) as z.infer<S> & CommonConfig);
+  const trust = spec.acceptsGatewayIdentity ? attempt(() => loadConfig(z.object(internalTokenEnv), env)) : undefined;
+  if (issues.length > 0 || !config) throw new ConfigError(issues);
+  const gatewayIdentity = (): RequestHandler => {
+    const audience = spec.name;
+    if (!trust) throw new Error(`${audience} does not accept the gateway's identity: set acceptsGatewayIdentity in its runService spec`);
+    if (!isInternalAudience(audience)) throw new Error(`${audience} is not a service the API gateway forwards to`);
+    return requireInternalIdentity({ secret: trust.INTERNAL_TOKEN_SECRET, audience });
+  };
+  return { config, gatewayIdentity };
 }
 
 /** Consumer lag and dead letters, read from the broker when /metrics is scraped. */

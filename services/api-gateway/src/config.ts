@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonEnv, port, secret, url } from '@pay/config';
+import { DEFAULT_MAX_TOKEN_TTL_S } from '@pay/auth';
+import { commonEnv, internalTokenEnv, optionalVariable, port, secret, url } from '@pay/config';
 
 const httpUrl = url(['http', 'https']);
 
@@ -25,6 +26,8 @@ const upstreamUrls = (fallback: string) =>
 export const gatewayConfigSchema = z
   .object({
     ...commonEnv,
+    /** The gateway signs each forwarded request's identity token for the target service with it. */
+    ...internalTokenEnv,
     GATEWAY_PORT: port(8080),
     /** HS256 verification key for public tokens (set this OR JWT_PUBLIC_KEY). */
     JWT_SECRET: secret(32).optional(),
@@ -34,6 +37,12 @@ export const gatewayConfigSchema = z
       .transform((value) => value.replace(/\\n/g, '\n'))
       .refine((value) => value.includes('-----BEGIN PUBLIC KEY-----'), 'must be a PEM public key')
       .optional(),
+    /** Longest public-token lifetime accepted (exp − iat, or exp − now without iat); `exp` is always required. */
+    JWT_MAX_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(DEFAULT_MAX_TOKEN_TTL_S),
+    /** When set, a public token's `aud` must name it. */
+    JWT_AUDIENCE: optionalVariable(z.string().min(1).max(256)),
+    /** When set, a public token's `iss` must be it. */
+    JWT_ISSUER: optionalVariable(z.string().min(1).max(256)),
     ORDER_SERVICE_URL: upstreamUrls('http://127.0.0.1:8082'),
     PAYMENT_SERVICE_URL: upstreamUrls('http://127.0.0.1:8083'),
     AUDIT_SERVICE_URL: upstreamUrls('http://127.0.0.1:8084'),
@@ -49,6 +58,11 @@ export const gatewayConfigSchema = z
     // The algorithm is pinned by configuration: exactly one key kind.
     if (!config.JWT_SECRET === !config.JWT_PUBLIC_KEY) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'set exactly one of JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)' });
+    }
+    // With one key for both, a client holding a public token's key could mint internal identities, and the
+    // other way round: the two must differ.
+    if (config.JWT_SECRET !== undefined && config.JWT_SECRET === config.INTERNAL_TOKEN_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must differ from INTERNAL_TOKEN_SECRET (JWT_SECRET and INTERNAL_TOKEN_SECRET are the same value)' });
     }
   });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,6 +1,6 @@
 import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { signInternalIdentity, signToken, verifyInternalIdentity } from '@pay/auth';
+import { INTERNAL_AUDIENCES, signInternalIdentity, signToken, verifyInternalIdentity, type InternalAudience } from '@pay/auth';
 import { loadConfig, ConfigError } from '@pay/config';
 import { INTERNAL_IDENTITY_HEADER, type Identity } from '@pay/contracts';
 import { gatewayConfigSchema } from '../src/config';
@@ -30,7 +30,7 @@ const bearer = (identity: Identity) => ({ authorization: `Bearer ${signToken(ide
 describe('forwarding', () => {
   it('sends the gateway-signed identity of the bearer, never a client-sent x-internal-identity or the bearer token', async () => {
     // Even a token signed with the real internal secret, naming an admin, is replaced.
-    const forged = signInternalIdentity({ sub: 'root', role: 'admin' }, INTERNAL_SECRET);
+    const forged = signInternalIdentity({ sub: 'root', role: 'admin' }, INTERNAL_SECRET, { audience: 'order-service', method: 'GET', path: '/api/v1/orders?page=1' });
     const response = await fetch(`${gateway.url}/api/v1/orders?page=1`, {
       headers: { ...bearer({ sub: 'alice', role: 'customer' }), [INTERNAL_IDENTITY_HEADER]: forged, 'x-request-id': 'client-req-0001' },
     });
@@ -39,10 +39,46 @@ describe('forwarding', () => {
     const seen = upstream.seen[0]!;
     expect(seen.url).toBe('/api/v1/orders?page=1');
     expect(seen.headers[INTERNAL_IDENTITY_HEADER]).not.toBe(forged);
-    expect(verifyInternalIdentity(String(seen.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET)).toEqual({ sub: 'alice', role: 'customer' });
+    const binding = { audience: 'order-service', method: 'GET', path: '/api/v1/orders?page=1' } as const;
+    expect(verifyInternalIdentity(String(seen.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET, binding)).toEqual({ sub: 'alice', role: 'customer' });
     expect(seen.headers.authorization).toBeUndefined();
     expect(seen.headers['x-request-id']).toBe('client-req-0001');
     expect(response.headers.get('x-request-id')).toBe('client-req-0001');
+  });
+
+  it.each<[string, string, InternalAudience]>([
+    ['GET', '/api/v1/orders?page=2&page_size=5', 'order-service'],
+    ['POST', '/api/v1/orders/o-1/cancel', 'order-service'],
+    ['GET', '/api/v1/payments/p-1', 'payment-service'],
+    ['POST', '/api/v1/payments/p-1/start', 'payment-service'],
+    ['GET', '/api/v1/refunds/r-1', 'payment-service'],
+    ['GET', '/api/v1/audit/events?order_id=o-1', 'audit-service'],
+  ])('signs %s %s for %s only, bound to that method and path, for 30 s', async (method, path, audience) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { ...bearer({ sub: 'ada', role: 'admin' }), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+    });
+    expect(response.status).toBe(200);
+    const seen = upstream.seen[0]!;
+    expect([seen.method, seen.url]).toEqual([method, path]);
+    const token = String(seen.headers[INTERNAL_IDENTITY_HEADER]);
+    expect(verifyInternalIdentity(token, INTERNAL_SECRET, { audience, method, path })).toEqual({ sub: 'ada', role: 'admin' });
+    const claims = jwt.decode(token) as jwt.JwtPayload;
+    expect(claims).toMatchObject({ aud: audience, method, path, iss: 'api-gateway' });
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(30);
+    const others = INTERNAL_AUDIENCES.filter((other) => other !== audience);
+    for (const other of others) expect(() => verifyInternalIdentity(token, INTERNAL_SECRET, { audience: other, method, path })).toThrow(/internal identity/);
+    expect(() => verifyInternalIdentity(token, INTERNAL_SECRET, { audience, method: method === 'GET' ? 'POST' : 'GET', path })).toThrow(/another request/);
+    expect(() => verifyInternalIdentity(token, INTERNAL_SECRET, { audience, method, path: `${path}/x` })).toThrow(/another request/);
+  });
+
+  it('signs a fresh token per request', async () => {
+    await fetch(`${gateway.url}/api/v1/orders`, { headers: bearer({ sub: 'alice', role: 'customer' }) });
+    await fetch(`${gateway.url}/api/v1/orders?page=2`, { headers: bearer({ sub: 'alice', role: 'customer' }) });
+    const [first, second] = upstream.seen.map((seen) => String(seen.headers[INTERNAL_IDENTITY_HEADER]));
+    expect(first).not.toBe(second);
+    expect(verifyInternalIdentity(second!, INTERNAL_SECRET, { audience: 'order-service', method: 'GET', path: '/api/v1/orders?page=2' })).toEqual({ sub: 'alice', role: 'customer' });
   });
 
   it.each([
@@ -76,6 +112,65 @@ describe('authentication errors', () => {
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(upstream.seen).toEqual([]);
+  });
+});
+
+describe('public token claims', () => {
+  const orders = (token: string, url = gateway.url) => fetch(`${url}/api/v1/orders`, { headers: { authorization: `Bearer ${token}` } });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('refuses a token without exp with 401, forwarding nothing', async () => {
+    const forever = jwt.sign({ sub: 'alice', role: 'customer' }, JWT_SECRET, { algorithm: 'HS256' });
+    const answer = await orders(forever);
+    expect(answer.status).toBe(401);
+    expect(await answer.json()).toMatchObject({ error: { code: 'unauthorized', message: expect.stringMatching(/exp is required/) } });
+    expect(upstream.seen).toEqual([]);
+  });
+
+  it('refuses a lifetime over JWT_MAX_TTL_S (default 86400 s)', async () => {
+    expect((await orders(jwt.sign({ sub: 'alice', role: 'customer', iat: now(), exp: now() + 86_400 }, JWT_SECRET))).status).toBe(200);
+    expect((await orders(jwt.sign({ sub: 'alice', role: 'customer', iat: now(), exp: now() + 7 * 86_400 }, JWT_SECRET))).status).toBe(401);
+    expect((await orders(jwt.sign({ sub: 'alice', role: 'customer', exp: now() + 2 * 86_400 }, JWT_SECRET, { noTimestamp: true }))).status).toBe(401);
+
+    const strict = await startGateway(upstream.url, { JWT_SECRET, JWT_MAX_TTL_S: '600' });
+    try {
+      expect((await orders(signToken({ sub: 'alice', role: 'customer' }, JWT_SECRET, '10m'), strict.url)).status).toBe(200);
+      expect((await orders(signToken({ sub: 'alice', role: 'customer' }, JWT_SECRET, '11m'), strict.url)).status).toBe(401);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('checks aud and iss when JWT_AUDIENCE and JWT_ISSUER are set, and only then', async () => {
+    const checking = await startGateway(upstream.url, { JWT_SECRET, JWT_AUDIENCE: 'payments-api', JWT_ISSUER: 'https://id.example' });
+    try {
+      const token = (audience: string | null, issuer: string | null) => signToken({ sub: 'alice', role: 'customer' }, JWT_SECRET, '5m', { audience, issuer });
+      expect((await orders(token('payments-api', 'https://id.example'), checking.url)).status).toBe(200);
+      expect((await orders(token('other-api', 'https://id.example'), checking.url)).status).toBe(401);
+      expect((await orders(token(null, 'https://id.example'), checking.url)).status).toBe(401);
+      expect((await orders(token('payments-api', 'https://evil.example'), checking.url)).status).toBe(401);
+      expect((await orders(token('payments-api', null), checking.url)).status).toBe(401);
+      // The default gateway (neither set) does not check them.
+      expect((await orders(token('other-api', 'https://evil.example'))).status).toBe(200);
+    } finally {
+      await checking.close();
+    }
+  });
+
+  it('refuses to start with JWT_SECRET equal to INTERNAL_TOKEN_SECRET, naming both', () => {
+    const load = () => loadConfig(gatewayConfigSchema, { INTERNAL_TOKEN_SECRET: INTERNAL_SECRET, JWT_SECRET: INTERNAL_SECRET });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/JWT_SECRET: .*INTERNAL_TOKEN_SECRET/);
+  });
+
+  it('reads JWT_MAX_TTL_S (default 86400), JWT_AUDIENCE and JWT_ISSUER (unset or empty: not checked)', () => {
+    const base = { INTERNAL_TOKEN_SECRET: INTERNAL_SECRET, JWT_SECRET };
+    const unset = loadConfig(gatewayConfigSchema, base);
+    expect([unset.JWT_MAX_TTL_S, unset.JWT_AUDIENCE, unset.JWT_ISSUER]).toEqual([86_400, undefined, undefined]);
+    const empty = loadConfig(gatewayConfigSchema, { ...base, JWT_AUDIENCE: '', JWT_ISSUER: '' });
+    expect([empty.JWT_AUDIENCE, empty.JWT_ISSUER]).toEqual([undefined, undefined]);
+    expect(loadConfig(gatewayConfigSchema, { ...base, JWT_MAX_TTL_S: '3600', JWT_AUDIENCE: 'a', JWT_ISSUER: 'i' })).toMatchObject({ JWT_MAX_TTL_S: 3600, JWT_AUDIENCE: 'a', JWT_ISSUER: 'i' });
+    expect(() => loadConfig(gatewayConfigSchema, { ...base, JWT_MAX_TTL_S: 'forever' })).toThrow(/JWT_MAX_TTL_S/);
   });
 });
 
@@ -163,7 +258,7 @@ describe('RS256 mode (JWT_PUBLIC_KEY)', () => {
   it('accepts an RS256 token and refuses an HS256 token whose HMAC key is the public key (algorithm confusion)', async () => {
     const good = await call(jwt.sign({ role: 'customer' }, privateKey, { algorithm: 'RS256', subject: 'carol', expiresIn: 60 }));
     expect(good.status).toBe(200);
-    expect(verifyInternalIdentity(String(upstream.seen[0]?.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET)).toEqual({ sub: 'carol', role: 'customer' });
+    expect(verifyInternalIdentity(String(upstream.seen[0]?.headers[INTERNAL_IDENTITY_HEADER]), INTERNAL_SECRET, { audience: 'order-service', method: 'GET', path: '/api/v1/orders' })).toEqual({ sub: 'carol', role: 'customer' });
 
     const confused = await call(hs256WithKey({ sub: 'carol', role: 'admin' }, publicPem));
     expect(confused.status).toBe(401);

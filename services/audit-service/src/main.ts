@@ -1,4 +1,3 @@
-import { requireInternalIdentity } from '@pay/auth';
 import { createHttpApp } from '@pay/http';
 import { runService } from '@pay/runtime';
 import { auditConfigSchema } from './config';
@@ -15,14 +14,16 @@ void runService({
   port: (config) => config.AUDIT_PORT,
   database: 'audit',
   events: auditServiceEvents,
-  async build({ config, logger, metrics, broker, db, readiness }) {
+  // Served only to the API gateway's identity tokens for this service (INTERNAL_TOKEN_SECRET).
+  acceptsGatewayIdentity: true,
+  async build({ config, logger, metrics, broker, db, readiness, gatewayIdentity }) {
     const store = new AuditRepository(auditModels(db!), {
       chainKey: config.AUDIT_CHAIN_KEY ?? null,
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
     });
     const auditMetrics = createAuditMetrics(metrics.registry);
     const app = createHttpApp({ service: 'audit-service', logger, metrics, readiness });
-    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), auditRoutes({ store, logger }));
+    app.use('/api/v1', gatewayIdentity(), auditRoutes({ store, logger }));
     return {
       app,
       async start() {

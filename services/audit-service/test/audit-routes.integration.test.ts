@@ -28,7 +28,7 @@ beforeAll(async () => {
 
   const logger = createLogger('audit-service', 'error');
   const app = createHttpApp({ service: 'audit-service', logger, metrics: createMetrics('audit-service'), readiness: {} });
-  app.use('/api/v1', requireInternalIdentity(SECRET), auditRoutes({ store, logger }));
+  app.use('/api/v1', requireInternalIdentity({ secret: SECRET, audience: 'audit-service' }), auditRoutes({ store, logger }));
   finishApp(app, logger);
   server = await serveInProcess(app);
   base = `${server.url}/api/v1`;
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 const get = (path: string, role: Role = 'auditor') =>
-  fetch(`${base}${path}`, { headers: { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: `${role}-1`, role }, SECRET) } });
+  fetch(`${base}${path}`, { headers: { [INTERNAL_IDENTITY_HEADER]: signInternalIdentity({ sub: `${role}-1`, role }, SECRET, { audience: 'audit-service', method: 'GET', path: `/api/v1${path}` }) } });
 
 describe('audit HTTP routes', () => {
   it('refuses a customer with 403', async () => {

@@ -1,4 +1,3 @@
-import { requireInternalIdentity } from '@pay/auth';
 import type { EventType } from '@pay/contracts';
 import { createInbox } from '@pay/db';
 import { createHttpApp } from '@pay/http';
@@ -36,7 +35,9 @@ void runService({
   port: (config) => config.PAYMENT_PORT,
   database: 'payments',
   events: paymentServiceEvents,
-  async build({ config, logger, metrics, broker, db, readiness }) {
+  // Served only to the API gateway's identity tokens for this service (INTERNAL_TOKEN_SECRET).
+  acceptsGatewayIdentity: true,
+  async build({ config, logger, metrics, broker, db, readiness, gatewayIdentity }) {
     const model = paymentModel(db!);
     const relay = new OutboxRelay({ models: [model], publisher: broker!, logger, onBacklog: (n) => metrics.outboxBacklog.set(n) });
     // The original's monitoring figures: success rate, failure and timeout (expiry) rates are ratios of
@@ -63,7 +64,7 @@ void runService({
     const lag = new ConsumerLag({ waiting: () => broker!.queueDepths(paymentServiceEvents.service), inHand: () => orderDeliveries.count });
 
     const app = createHttpApp({ service: 'payment-service', logger, metrics, readiness });
-    app.use('/api/v1', requireInternalIdentity(config.INTERNAL_TOKEN_SECRET), paymentRoutes({ store, calls, orders, lag, config, logger }));
+    app.use('/api/v1', gatewayIdentity(), paymentRoutes({ store, calls, orders, lag, config, logger }));
 
     let sweepers: { stop(): Promise<void> }[] = [];
     return {

@@ -4,10 +4,14 @@ import type { Role } from '@pay/contracts';
 import { Forbidden } from '@pay/errors';
 import type { GatewayConfig } from '../../config';
 
-/** The public-token verifier the configuration pins: RS256 with JWT_PUBLIC_KEY, else HS256 with JWT_SECRET. */
-export function tokenVerifierFor(config: Pick<GatewayConfig, 'JWT_SECRET' | 'JWT_PUBLIC_KEY'>): TokenVerifier {
-  if (config.JWT_PUBLIC_KEY) return createTokenVerifier({ algorithm: 'RS256', publicKey: config.JWT_PUBLIC_KEY });
-  if (config.JWT_SECRET) return createTokenVerifier({ algorithm: 'HS256', secret: config.JWT_SECRET });
+/**
+ * The public-token verifier the configuration pins: RS256 with JWT_PUBLIC_KEY, else HS256 with JWT_SECRET;
+ * `exp` required, lifetime at most JWT_MAX_TTL_S, `aud`/`iss` checked when JWT_AUDIENCE/JWT_ISSUER are set.
+ */
+export function tokenVerifierFor(config: Pick<GatewayConfig, 'JWT_SECRET' | 'JWT_PUBLIC_KEY' | 'JWT_MAX_TTL_S' | 'JWT_AUDIENCE' | 'JWT_ISSUER'>): TokenVerifier {
+  const policy = { maxTtlSeconds: config.JWT_MAX_TTL_S, audience: config.JWT_AUDIENCE, issuer: config.JWT_ISSUER };
+  if (config.JWT_PUBLIC_KEY) return createTokenVerifier({ algorithm: 'RS256', publicKey: config.JWT_PUBLIC_KEY, ...policy });
+  if (config.JWT_SECRET) return createTokenVerifier({ algorithm: 'HS256', secret: config.JWT_SECRET, ...policy });
   throw new Error('set exactly one of JWT_SECRET or JWT_PUBLIC_KEY');
 }
 

@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV3, extendZodWithOpenApi, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { REQUEST_ID_PATTERN } from '@pay/http';
 import {
   REQUEST_ID_HEADER,
   auditEventView,
@@ -211,7 +212,7 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
 const requestIdHeader = z.object({
   [REQUEST_ID_HEADER]: z
     .string()
-    .regex(/^[A-Za-z0-9._:-]{8,128}$/)
+    .regex(REQUEST_ID_PATTERN)
     .optional()
     .openapi({ description: 'Your request id; echoed back and used as the correlation_id of the events the request causes (generated when absent or malformed)' }),
 });

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Request, RequestHandler, Response } from 'express';
-import { signInternalIdentity, identityOf } from '@pay/auth';
+import { signInternalIdentity, identityOf, type InternalAudience } from '@pay/auth';
 import { IDEMPOTENCY_KEY_HEADER, INTERNAL_IDENTITY_HEADER, REQUEST_ID_HEADER } from '@pay/contracts';
 import { BadInput, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
@@ -18,6 +18,8 @@ export interface ProxyOptions {
   targets: readonly string[];
   /** The path family this route owns under the router's base, e.g. `/orders`: forwarding never leaves it. */
   family: string;
+  /** The owning service: the audience of the identity token each forwarded request carries. */
+  service: InternalAudience;
   internalSecret: string;
   timeoutMs: number;
   logger: Logger;
@@ -83,8 +85,13 @@ export function neverReached(error: UpstreamError): boolean {
 const httpAgent = new HttpAgent({ keepAlive: true, timeout: 4_000 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: 4_000 });
 
+/** The request target a replica receives: its base URL's path (if any), then the forwarded path and query. */
+function targetAt(origin: string, path: string): string {
+  return `${new URL(origin).pathname.replace(/\/+$/, '')}${path}`;
+}
+
 /** One attempt at one replica; the body is buffered (the gateway has already read it). */
-function sendOnce(origin: string, path: string, method: string, headers: OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal): Promise<UpstreamAnswer> {
+function sendOnce(origin: string, target: string, method: string, headers: OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal): Promise<UpstreamAnswer> {
   return new Promise((resolve, reject) => {
     const base = new URL(origin);
     const secure = base.protocol === 'https:';
@@ -100,7 +107,7 @@ function sendOnce(origin: string, path: string, method: string, headers: Outgoin
       protocol: base.protocol,
       hostname: base.hostname.replace(/^\[|\]$/g, ''),
       port: base.port || (secure ? 443 : 80),
-      path: `${base.pathname.replace(/\/+$/, '')}${path}`,
+      path: target,
       method,
       headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
       agent: secure ? httpsAgent : httpAgent,
@@ -123,13 +130,14 @@ function sendOnce(origin: string, path: string, method: string, headers: Outgoin
 }
 
 /**
- * Forwards an authenticated request to an internal service with the identity signed by the gateway
+ * Forwards an authenticated request to an internal service with the identity signed by the gateway for
+ * that service and this very request (method and path with query; 30 s), so the token opens nothing else
  * (the client's own headers other than content type are not passed on, so a client-sent
  * `x-internal-identity` never reaches a service), and relays the answer. The service's replicas are
  * used round-robin; a replica that refuses the connection is skipped for the next one (the request
  * never reached it), any other failure answers 503 without a retry.
  */
-export function forwardTo({ targets, family, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
+export function forwardTo({ targets, family, service, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
   const pool = new UpstreamPool(targets);
   return async (req: Request, res: Response) => {
     const identity = identityOf(res);
@@ -139,7 +147,6 @@ export function forwardTo({ targets, family, internalSecret, timeoutMs, logger }
       'content-type': 'application/json',
       accept: 'application/json',
       [REQUEST_ID_HEADER]: res.locals.requestId as string,
-      [INTERNAL_IDENTITY_HEADER]: signInternalIdentity(identity, internalSecret),
       // The one client header a service needs (retry-safe creates); validated there.
       ...(req.header(IDEMPOTENCY_KEY_HEADER) ? { [IDEMPOTENCY_KEY_HEADER]: req.header(IDEMPOTENCY_KEY_HEADER)! } : {}),
     };
@@ -150,8 +157,10 @@ export function forwardTo({ targets, family, internalSecret, timeoutMs, logger }
     const signal = AbortSignal.timeout(timeoutMs);
     let upstream: UpstreamAnswer | undefined;
     for (const origin of pool.attemptOrder()) {
+      const target = targetAt(origin, path);
+      const identityToken = signInternalIdentity(identity, internalSecret, { audience: service, method: req.method, path: target });
       try {
-        upstream = await sendOnce(origin, path, req.method, headers, body, signal);
+        upstream = await sendOnce(origin, target, req.method, { ...headers, [INTERNAL_IDENTITY_HEADER]: identityToken }, body, signal);
         break;
       } catch (error) {
         const failure = error as UpstreamError;

@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
+import type { InternalAudience } from '@pay/auth';
 import type { Identity, Role } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
 import type { GatewayConfig } from '../../config';
@@ -9,14 +10,14 @@ import { forwardTo } from './proxy';
 
 const tooMany = { error: { code: 'rate_limited', message: 'too many requests; retry after the time in Retry-After' } };
 
-/** Who may use each family of routes, and which service (its replicas) owns it. */
-function routeFamilies(config: GatewayConfig): { family: string; roles: readonly Role[]; targets: readonly string[] }[] {
+/** Who may use each family of routes, and which service (its name: the identity token's audience; its replicas) owns it. */
+function routeFamilies(config: GatewayConfig): { family: string; roles: readonly Role[]; service: InternalAudience; targets: readonly string[] }[] {
   return [
-    { family: '/orders', roles: ['customer', 'admin', 'auditor'], targets: config.ORDER_SERVICE_URL },
-    { family: '/payments', roles: ['customer', 'admin', 'auditor'], targets: config.PAYMENT_SERVICE_URL },
+    { family: '/orders', roles: ['customer', 'admin', 'auditor'], service: 'order-service', targets: config.ORDER_SERVICE_URL },
+    { family: '/payments', roles: ['customer', 'admin', 'auditor'], service: 'payment-service', targets: config.PAYMENT_SERVICE_URL },
     // A refund lives in its payment's document: the payment-service owns it.
-    { family: '/refunds', roles: ['customer', 'admin', 'auditor'], targets: config.PAYMENT_SERVICE_URL },
-    { family: '/audit', roles: ['auditor', 'admin'], targets: config.AUDIT_SERVICE_URL },
+    { family: '/refunds', roles: ['customer', 'admin', 'auditor'], service: 'payment-service', targets: config.PAYMENT_SERVICE_URL },
+    { family: '/audit', roles: ['auditor', 'admin'], service: 'audit-service', targets: config.AUDIT_SERVICE_URL },
   ];
 }
 
@@ -42,8 +43,8 @@ export function gatewayRoutes(config: GatewayConfig, logger: Logger): Router {
   router.get('/openapi.json', perIp, (_req, res) => {
     res.json(openApiDocument());
   });
-  for (const { family, roles, targets } of routeFamilies(config)) {
-    const forward = forwardTo({ targets, family, internalSecret: config.INTERNAL_TOKEN_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger });
+  for (const { family, roles, service, targets } of routeFamilies(config)) {
+    const forward = forwardTo({ targets, family, service, internalSecret: config.INTERNAL_TOKEN_SECRET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, logger });
     router.all(`${family}{/*rest}`, perIp, authenticate(verify), perUser, allowRoles(...roles), forward);
   }
   return router;
