@@ -836,6 +836,26 @@ const enabledProviders = (env: Record<string, string | undefined>) =>
     .sort();
 
 describe('payment providers in compose and the k8s manifests', () => {
+  it("the deploy README's secret table and `kubectl create secret` command name every key a Deployment needs from the Secret", () => {
+    const readme = read('deploy', 'README.md');
+    const command = readme.slice(readme.indexOf('kubectl -n payments create secret'), readme.indexOf('```', readme.indexOf('kubectl -n payments create secret')));
+    const inCommand = new Set([...command.matchAll(/--from-literal=([A-Z0-9_]+)=/g)].map((m) => m[1]));
+    const inTable = new Set([...readme.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1]));
+    const needed = new Set(SERVICE_NAMES.flatMap((name) => deploymentEnv(name).filter((source) => source.secret && !source.secret.optional).map((source) => source.secret!.key)));
+    expect(needed.size).toBeGreaterThan(3);
+    for (const key of needed) {
+      expect({ key, inCommand: inCommand.has(key) }).toEqual({ key, inCommand: true });
+      expect({ key, inTable: inTable.has(key) }).toEqual({ key, inTable: true });
+    }
+  });
+
+  it('both public gateways trust exactly the ingress hop (TRUST_PROXY_HOPS from the ConfigMap): the refusal limiter counts the caller, not the ingress', () => {
+    for (const name of ['api-gateway', 'callback-gateway']) {
+      const source = deploymentEnv(name).find((env) => env.name === 'TRUST_PROXY_HOPS');
+      expect({ name, value: source && resolveK8sValue(source) }).toEqual({ name, value: '1' });
+    }
+  });
+
   it('the mock provider is set nowhere in compose or the k8s manifests, and the schema does not require it', () => {
     const MOCK = 'MOCK_PROVIDER_SECRET';
     expect(Object.keys(shapeOf(callbackConfigSchema))).toContain(MOCK);
