@@ -193,16 +193,21 @@ export interface MirroredIndex {
   definition: string;
 }
 
-/** GIN twins present in the connected database (for tests and diagnostics). */
-export async function mirroredIndexes(client: Client): Promise<MirroredIndex[]> {
+/**
+ * GIN twins present in one schema (one MongoDB database) of the connected database, for tests and
+ * diagnostics. Bound to the schema: other runs create and drop their own tables meanwhile, and
+ * pg_get_indexdef on a relation dropped under the query fails ("could not open relation").
+ */
+export async function mirroredIndexes(client: Client, schema: string): Promise<MirroredIndex[]> {
   const result = await client.query<MirroredIndex>(
     `SELECT n.nspname AS schema, t.relname AS table, c.relname AS index, pg_get_indexdef(c.oid) AS definition
      FROM pg_index x
      JOIN pg_class c ON c.oid = x.indexrelid
      JOIN pg_class t ON t.oid = x.indrelid
      JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE left(c.relname, 8) = 'pay_gin_'
+     WHERE n.nspname = $1 AND left(c.relname, 8) = 'pay_gin_'
      ORDER BY 1, 2, 3`,
+    [schema],
   );
   return result.rows;
 }

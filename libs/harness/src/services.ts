@@ -69,6 +69,25 @@ export async function serviceCommand(name: ServiceName): Promise<string[]> {
   return ['--enable-source-maps', await ensureServiceBuilt(name)];
 }
 
+/** The message of the last error-level JSON log line a process wrote (stdout or stderr), if any. */
+function lastErrorLine(child: ChildProcess): () => string | null {
+  let last: string | null = null;
+  const scan = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.includes('"level":"error"')) continue;
+      try {
+        const entry = JSON.parse(line) as { message?: string; error?: string; issues?: { variable: string; problem: string }[] };
+        last = [entry.message, entry.error].filter(Boolean).join(': ') || line;
+      } catch {
+        last = line.slice(0, 500);
+      }
+    }
+  };
+  child.stdout?.on('data', scan);
+  child.stderr?.on('data', scan);
+  return () => last;
+}
+
 /** Runs one service as its own Node.js process (see serviceCommand) and waits for /readyz. */
 export async function startService(name: ServiceName, port: number, options: StartServiceOptions): Promise<ServiceProcess> {
   // SERVICE_NODE_FLAGS: extra Node.js flags for the services (e.g. `--cpu-prof --cpu-prof-dir=…`, which
@@ -100,12 +119,17 @@ export async function startService(name: ServiceName, port: number, options: Sta
       resolve(code);
     }),
   );
+  // The service's own words when it gives up at start (e.g. which variable is wrong), for the caller to show.
+  const lastError = lastErrorLine(child);
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(
       `${name} ready at ${url}/readyz`,
       async () => {
-        if (exitCode !== undefined) throw new GiveUpWaiting(`${name} exited with code ${exitCode} at start (see ${options.logFile ?? 'its output'})`);
+        if (exitCode !== undefined) {
+          const said = lastError();
+          throw new GiveUpWaiting(`${name} exited with code ${exitCode} at start${said ? `: ${said}` : ''} (see ${options.logFile ?? 'its output'})`);
+        }
         const response = await fetch(`${url}/readyz`);
         if (response.status !== 200) return false;
         // Ready, and it is this service answering (not another process that took the port first).

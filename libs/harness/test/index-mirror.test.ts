@@ -44,7 +44,7 @@ describe('FerretDB index mirror (GIN twins of the declared indexes)', () => {
   let dbName: string;
   let table: string;
 
-  const twins = async () => (await mirroredIndexes(pg)).filter((twin) => twin.schema === dbName && twin.table === table);
+  const twins = async () => (await mirroredIndexes(pg, dbName)).filter((twin) => twin.table === table);
 
   beforeAll(async () => {
     if (!pgDatabase) return;
@@ -161,7 +161,7 @@ describe('FerretDB index mirror (GIN twins of the declared indexes)', () => {
       `SELECT _jsonb->>'table' AS table FROM ${pg.escapeIdentifier(dbName)}._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'plain'`,
     );
     const plainTable = plain.rows[0]!.table;
-    const plainTwins = (await mirroredIndexes(pg)).filter((twin) => twin.schema === dbName && twin.table === plainTable);
+    const plainTwins = (await mirroredIndexes(pg, dbName)).filter((twin) => twin.table === plainTable);
     expect(twinOf(plainTwins, plainTable, '_id')).toBeDefined();
   });
 
