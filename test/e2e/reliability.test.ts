@@ -87,6 +87,22 @@ describe('reliability across processes', () => {
     }
   });
 
+  it('keeps the API up when one backend is entirely down: its routes answer 503, the others serve, the gateway stays ready', async () => {
+    const replicas = system.stack.replicas['audit-service'];
+    await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
+    try {
+      const gateway = system.stack.gatewayUrl;
+      expect((await fetch(`${gateway}/readyz`)).status).toBe(200);
+      await expect(auditor.getAuditEvents({ page_size: 1 })).rejects.toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
+      expect((await bob.getOrders()).count).toBeGreaterThanOrEqual(0);
+      const { payment } = await startedPayment('27.00');
+      expect(payment.status).toBe('init');
+    } finally {
+      await system.stack.restart('audit-service');
+    }
+    await eventually('audit serving again', async () => (await auditor.getAuditEvents({ page_size: 1 })).count >= 0);
+  });
+
   it('keeps serving through the other replica when one payment-service replica dies, and applies its callbacks once', async () => {
     await system.stack.stopReplica('payment-service', 0, 'SIGKILL');
     try {

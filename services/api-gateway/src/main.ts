@@ -2,15 +2,6 @@ import { runService } from '@pay/runtime';
 import { gatewayConfigSchema } from './config';
 import { createGatewayApp } from './entry-points/http/gateway-app';
 
-async function anyAlive(targets: readonly string[]): Promise<boolean> {
-  const alive = async (target: string) => {
-    const response = await fetch(`${target}/healthz`, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) throw new Error(`${target}: ${response.status}`);
-    return true;
-  };
-  return Promise.any(targets.map(alive)).catch(() => false);
-}
-
 void runService({
   name: 'api-gateway',
   configSchema: gatewayConfigSchema,
@@ -18,11 +9,9 @@ void runService({
   database: null,
   events: null,
   async build({ config, logger, metrics, readiness }) {
-    const upstreams = { orders: config.ORDER_SERVICE_URL, payments: config.PAYMENT_SERVICE_URL, audit: config.AUDIT_SERVICE_URL };
-    // Ready when at least one replica of each service is alive: the proxy fails over to it.
-    for (const [name, targets] of Object.entries(upstreams)) {
-      readiness[name] = () => anyAlive(targets);
-    }
+    // Ready as soon as it serves: its readiness does not depend on the services behind it. One backend
+    // down (or restarting) must not take the whole API out of the load balancer; the routes of that
+    // backend answer 503 (proxy.ts) while the others keep serving.
     return { app: createGatewayApp(config, { logger, metrics, readiness }) };
   },
 });
