@@ -86,7 +86,7 @@ export function requireWholeGroups<T extends Record<string, unknown>>(config: T,
     const present = names.filter((name) => config[name] !== undefined && config[name] !== '');
     if (present.length === 0 || present.length === names.length) continue;
     for (const name of names.filter((n) => !present.includes(n))) {
-      ctx.addIssue({ code: 'custom', path: [name], message: `required for ${group} when ${present.join(', ')} is set` });
+      ctx.addIssue({ code: 'custom', path: [name], message: `required when ${present.join(', ')} is set (${group} is all or nothing)` });
     }
   }
 }

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { AlipayRequestError, AlipaySdk } from 'alipay-sdk';
 import { formatMinorAmount } from '@pay/money';
 import { mapStatusWord, optionalText, parseJsonObject, readDecimalAmount, requiredText } from './answers';
-import { formatChinaDateTime } from './china-time';
+import { chinaDateTime } from '@pay/providers';
 import { badSignatureError, classifyAlipayError, malformedAnswerError, safeCode, transportError } from './errors';
 import { checkOpenRequest, checkRefundRequest, cutText } from './request-checks';
 import {
@@ -169,7 +169,7 @@ export function createAlipayClient(config: AlipayClientConfig): ProviderClient {
         out_trade_no: request.paymentId,
         total_amount: formatMinorAmount(request.amountMinor),
         subject: cutText(request.description, SUBJECT_MAX_CHARS),
-        time_expire: formatChinaDateTime(request.expiresAt),
+        time_expire: chinaDateTime(request.expiresAt),
       };
       if (request.channel === 'precreate') {
         const fields = expectSuccess('open', await call('open', 'alipay.trade.precreate', common, true));

@@ -1,7 +1,7 @@
 import { type KeyObject, createPrivateKey, createPublicKey, createSign, randomBytes } from 'node:crypto';
 import { Wechatpay } from 'wechatpay-axios-plugin';
 import { isMinorAmount } from '@pay/money';
-import { formatChinaRfc3339 } from './china-time';
+import { chinaRfc3339 } from '@pay/providers';
 import { mapStatusWord, optionalText, parseJsonObject, requiredBody, requiredText } from './answers';
 import { badSignatureError, classifyWechatpayError, malformedAnswerError, safeCode, transportError } from './errors';
 import { checkOpenRequest, checkRefundRequest, cutText } from './request-checks';
@@ -184,7 +184,7 @@ export function createWechatpayClient(config: WechatpayClientConfig): ProviderCl
         mchid: config.mchid,
         description: cutText(request.description, DESCRIPTION_MAX_CHARS),
         out_trade_no: request.paymentId,
-        time_expire: formatChinaRfc3339(request.expiresAt),
+        time_expire: chinaRfc3339(request.expiresAt),
         notify_url: config.notifyUrl,
         amount: { total: request.amountMinor, currency: 'CNY' },
         ...(request.channel === 'jsapi' ? { payer: { openid: request.payer?.openid } } : {}),

@@ -13,6 +13,7 @@ import {
   quote,
   reject,
 } from './types';
+import { chinaDateTime, parseChinaDateTime } from './provider-text';
 
 /**
  * Alipay asynchronous notification (notify_url): a form-encoded POST whose parameters are signed with
@@ -96,22 +97,12 @@ export function alipaySignContent(params: ReadonlyMap<string, string> | Record<s
     .join('&');
 }
 
-const NOTIFY_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+const NOTIFY_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-/** notify_time is "yyyy-MM-dd HH:mm:ss" in China time (UTC+8, no daylight saving); → unix seconds. */
+/** notify_time is "yyyy-MM-dd HH:mm:ss" in China time; → unix seconds (null when malformed or out of range). */
 function parseNotifyTime(text: string): number | null {
-  const match = NOTIFY_TIME.exec(text);
-  if (!match) return null;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
-  const utcMillis = Date.UTC(year, month - 1, day, hour, minute, second) - 8 * 3600 * 1000;
-  // Date.UTC rolls over out-of-range parts (month 13, 25 o'clock): reject those instead.
-  if (chinaTime(new Date(utcMillis)) !== text) return null;
-  return utcMillis / 1000;
-}
-
-function chinaTime(at: Date): string {
-  const shifted = new Date(Math.floor(at.getTime() / 1000) * 1000 + 8 * 3600 * 1000);
-  return shifted.toISOString().slice(0, 19).replace('T', ' ');
+  const at = NOTIFY_TIME.test(text) ? parseChinaDateTime(text) : null;
+  return at ? at.getTime() / 1000 : null;
 }
 
 function verifyAlipay(appId: string, publicKey: KeyObject, request: CallbackRequest, now: Date): VerifyResult {
@@ -201,7 +192,7 @@ export function signAlipayCallback(
   privateKeyPem: string,
   now: Date = new Date(),
 ): { headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }; rawBody: string } {
-  const at = chinaTime(now);
+  const at = chinaDateTime(now);
   const paid = input.tradeStatus !== 'TRADE_CLOSED';
   const params: Record<string, string> = {
     notify_time: at,

@@ -43,3 +43,4 @@ export interface DevKeys {
 export function generateDevKeys(): DevKeys {
   return { wechatpay: generateWechatpayDevKeys(), alipay: generateAlipayDevKeys() };
 }
+export * from './provider-text';

@@ -9,7 +9,6 @@ import {
   createSign,
   generateKeyPairSync,
   randomBytes,
-  randomInt,
   verify as verifySignature,
 } from 'node:crypto';
 import { z } from 'zod';
@@ -32,6 +31,7 @@ import {
   reject,
   strictUtf8,
 } from './types';
+import { chinaRfc3339, randomText } from './provider-text';
 
 /**
  * WeChat Pay API v3 notifications of payment results (TRANSACTION.*) and refund results (REFUND.*): the
@@ -423,19 +423,6 @@ export function createWechatpayProvider(config: WechatpayProviderConfig): Provid
   };
 }
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-function randomText(length: number): string {
-  let text = '';
-  for (let i = 0; i < length; i += 1) text += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
-  return text;
-}
-
-/** "2015-05-20T13:29:35+08:00": WeChat writes times in China time (RFC 3339). */
-function chinaTimeRfc3339(at: Date): string {
-  const shifted = new Date(Math.floor(at.getTime() / 1000) * 1000 + 8 * 3600 * 1000);
-  return `${shifted.toISOString().slice(0, 19)}+08:00`;
-}
 
 /**
  * The envelope every WeChat Pay notification shares: the resource sealed with AEAD_AES_256_GCM under the
@@ -455,7 +442,7 @@ function sealAndSign(
 
   const rawBody = JSON.stringify({
     id: notice.id,
-    create_time: chinaTimeRfc3339(now),
+    create_time: chinaRfc3339(now),
     resource_type: 'encrypt-resource',
     event_type: notice.eventType,
     summary: notice.summary,
@@ -504,7 +491,7 @@ export function signWechatpayCallback(
     trade_state_desc: TRADE_STATE_DESC[input.tradeState],
     bank_type: 'OTHERS',
     attach: '',
-    ...(input.tradeState === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
+    ...(input.tradeState === 'SUCCESS' ? { success_time: chinaRfc3339(now) } : {}),
     payer: { openid: input.payerOpenid ?? 'oSimulatedOpenId0000000000000' },
     amount: { total: input.amountMinor, payer_total: input.amountMinor, currency: 'CNY', payer_currency: 'CNY' },
   };
@@ -534,7 +521,7 @@ export function signWechatpayRefundCallback(
     out_refund_no: input.refundId,
     refund_id: input.providerRefundId,
     refund_status: input.refundStatus,
-    ...(input.refundStatus === 'SUCCESS' ? { success_time: chinaTimeRfc3339(now) } : {}),
+    ...(input.refundStatus === 'SUCCESS' ? { success_time: chinaRfc3339(now) } : {}),
     user_received_account: input.userReceivedAccount ?? '支付用户零钱',
     amount: { total: input.totalMinor, refund: input.refundMinor, payer_total: input.totalMinor, payer_refund: input.refundMinor },
   };

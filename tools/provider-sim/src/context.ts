@@ -4,6 +4,7 @@ import type { ProviderName } from '@pay/providers';
 import type { Faults } from './faults';
 import type { Ledger, RefundState, SimOrder, SimRefund } from './ledger';
 import type { Notifier, NotifyMode, OutboundNotification, Timers } from './notifier';
+import { chinaDateTime, chinaRfc3339, parseChinaDateTime, randomText } from '@pay/providers';
 
 /** What a provider module offers the cashier and the control API. */
 export interface ProviderHooks {
@@ -55,41 +56,12 @@ export function cashierUrl(context: SimContext, provider: ProviderName, outTrade
   return `${context.baseUrl()}/cashier/${provider}/${encodeURIComponent(outTradeNo)}`;
 }
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
 export function randomDigits(length: number): string {
   let text = '';
   for (let i = 0; i < length; i += 1) text += String(randomInt(10));
   return text;
 }
 
-export function randomText(length: number): string {
-  let text = '';
-  for (let i = 0; i < length; i += 1) text += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
-  return text;
-}
-
-const CHINA_OFFSET_MS = 8 * 3600 * 1000;
-
-/** "2025-01-15 16:00:00": Alipay's time format, China time (UTC+8, no daylight saving). */
-export function chinaDateTime(at: Date): string {
-  return new Date(Math.floor(at.getTime() / 1000) * 1000 + CHINA_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
-}
-
-/** "2025-01-15T16:00:00+08:00": WeChat Pay's RFC 3339 times, China time. */
-export function chinaRfc3339(at: Date): string {
-  return `${chinaDateTime(at).replace(' ', 'T')}+08:00`;
-}
-
-/** Alipay "yyyy-MM-dd HH:mm[:ss]" in China time → Date; null when malformed or out of range. */
-export function parseChinaDateTime(text: string): Date | null {
-  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
-  if (!match) return null;
-  const [year, month, day, hour, minute, second] = match.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
-  const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second) - CHINA_OFFSET_MS);
-  // Date.UTC rolls 13th months and 25 o'clocks over: a round trip catches them.
-  return chinaDateTime(at).slice(0, text.length) === text ? at : null;
-}
 
 /** RFC 3339 with an explicit offset, as WeChat Pay and our mock protocol take time_expire. */
 export function parseRfc3339(text: string): Date | null {
@@ -109,3 +81,5 @@ export function newTransactionId(provider: ProviderName, now: Date): string {
       return `mock_txn_${randomText(20)}`;
   }
 }
+
+export { chinaDateTime, chinaRfc3339, parseChinaDateTime, randomText };

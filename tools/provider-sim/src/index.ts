@@ -12,6 +12,7 @@ import { type MockSimConfig, createMockSim } from './mock';
 import { Notifier, Timers } from './notifier';
 import { describeIssues } from './raw-body';
 import { type WechatpaySimConfig, createWechatpaySim } from './wechatpay';
+import { pemKey } from '@pay/config';
 
 export type { AlipaySimConfig, MockSimConfig, WechatpaySimConfig };
 
@@ -44,7 +45,6 @@ export interface ProviderSim {
   close(): Promise<void>;
 }
 
-const pem = (kind: 'PRIVATE' | 'PUBLIC') => z.string().refine((value) => value.includes(`-----BEGIN ${kind} KEY-----`), `must be a ${kind === 'PRIVATE' ? 'PKCS#8' : 'SPKI'} PEM key`);
 const identifier = z.string().min(1).max(64);
 
 const optionsSchema = z.object({
@@ -57,13 +57,13 @@ const optionsSchema = z.object({
       mchid: identifier,
       appid: identifier,
       apiV3Key: z.string().refine((value) => Buffer.byteLength(value, 'utf8') === 32, 'must be 32 bytes'),
-      platformPrivateKey: pem('PRIVATE'),
+      platformPrivateKey: pemKey('private'),
       platformSerial: identifier,
-      merchantPublicKey: pem('PUBLIC'),
+      merchantPublicKey: pemKey('public'),
       merchantSerial: identifier,
     })
     .optional(),
-  alipay: z.object({ appId: identifier, privateKey: pem('PRIVATE'), appPublicKey: pem('PUBLIC') }).optional(),
+  alipay: z.object({ appId: identifier, privateKey: pemKey('private'), appPublicKey: pemKey('public') }).optional(),
   mock: z.object({ secret: z.string().min(16, 'must be at least 16 characters') }).optional(),
   log: z.custom<(line: string) => void>((value) => typeof value === 'function', 'must be a function').optional(),
 });

@@ -1,21 +1,11 @@
 import { z } from 'zod';
-import { ConfigError, loadConfig, url } from '@pay/config';
+import { ConfigError, loadConfig, optionalVariable, pemKey, requireWholeGroups, secret, url } from '@pay/config';
 import { type ProviderSimOptions, startProviderSim } from './index';
 
 /**
  * `npm run provider-sim`: the simulator as a process. Each provider is enabled when its whole group of
  * variables is set; half a group is a start-up error naming what is missing. Keys are never printed.
  */
-
-/** An empty value counts as unset (compose and shells pass exported-but-empty variables as ''). */
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
-
-/** PEM keys may come on one line with literal "\n". */
-const pem = (kind: 'PRIVATE' | 'PUBLIC') =>
-  z
-    .string()
-    .transform((value) => value.replace(/\\n/g, '\n'))
-    .refine((value) => value.includes(`-----BEGIN ${kind} KEY-----`), `must be a ${kind === 'PRIVATE' ? 'PKCS#8 private' : 'SPKI public'} key in PEM`);
 
 const GROUPS = {
   wechatpay: [
@@ -34,30 +24,22 @@ const GROUPS = {
 const envSchema = z
   .object({
     PROVIDER_SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
-    PROVIDER_SIM_HOST: optional(z.string().min(1).max(255)),
+    PROVIDER_SIM_HOST: optionalVariable(z.string().min(1).max(255)),
     PROVIDER_SIM_TIME_SCALE: z.coerce.number().positive().max(1000).default(1),
-    PROVIDER_SIM_CALLBACK_URL: optional(url(['http', 'https'])),
-    WECHATPAY_MCHID: optional(z.string().min(1).max(32)),
-    WECHATPAY_APPID: optional(z.string().min(1).max(32)),
-    WECHATPAY_APIV3_KEY: optional(z.string().length(32, 'must be exactly 32 characters (WeChat Pay APIv3 key)')),
-    WECHATPAY_PLATFORM_SERIAL: optional(z.string().min(1).max(64)),
-    WECHATPAY_MERCHANT_SERIAL: optional(z.string().min(1).max(64)),
-    PROVIDER_SIM_WECHATPAY_PLATFORM_PRIVATE_KEY: optional(pem('PRIVATE')),
-    PROVIDER_SIM_WECHATPAY_MERCHANT_PUBLIC_KEY: optional(pem('PUBLIC')),
-    ALIPAY_APP_ID: optional(z.string().min(1).max(32)),
-    PROVIDER_SIM_ALIPAY_PRIVATE_KEY: optional(pem('PRIVATE')),
-    PROVIDER_SIM_ALIPAY_APP_PUBLIC_KEY: optional(pem('PUBLIC')),
-    MOCK_PROVIDER_SECRET: optional(z.string().min(16, 'must be at least 16 characters')),
+    PROVIDER_SIM_CALLBACK_URL: optionalVariable(url(['http', 'https'])),
+    WECHATPAY_MCHID: optionalVariable(z.string().min(1).max(32)),
+    WECHATPAY_APPID: optionalVariable(z.string().min(1).max(32)),
+    WECHATPAY_APIV3_KEY: optionalVariable(z.string().length(32, 'must be exactly 32 characters (WeChat Pay APIv3 key)')),
+    WECHATPAY_PLATFORM_SERIAL: optionalVariable(z.string().min(1).max(64)),
+    WECHATPAY_MERCHANT_SERIAL: optionalVariable(z.string().min(1).max(64)),
+    PROVIDER_SIM_WECHATPAY_PLATFORM_PRIVATE_KEY: optionalVariable(pemKey('private')),
+    PROVIDER_SIM_WECHATPAY_MERCHANT_PUBLIC_KEY: optionalVariable(pemKey('public')),
+    ALIPAY_APP_ID: optionalVariable(z.string().min(1).max(32)),
+    PROVIDER_SIM_ALIPAY_PRIVATE_KEY: optionalVariable(pemKey('private')),
+    PROVIDER_SIM_ALIPAY_APP_PUBLIC_KEY: optionalVariable(pemKey('public')),
+    MOCK_PROVIDER_SECRET: optionalVariable(secret(16)),
   })
-  .superRefine((env, ctx) => {
-    for (const names of Object.values(GROUPS)) {
-      const present = names.filter((name) => env[name] !== undefined);
-      if (present.length === 0 || present.length === names.length) continue;
-      for (const name of names.filter((n) => env[n] === undefined)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: `required when ${present.join(', ')} is set` });
-      }
-    }
-  });
+  .superRefine((env, ctx) => requireWholeGroups(env, ctx, GROUPS));
 
 /** The simulator's options from the environment; throws ConfigError naming every bad variable. */
 export function loadSimOptions(source: NodeJS.ProcessEnv = process.env): ProviderSimOptions {
