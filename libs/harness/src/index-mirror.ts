@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { attachToNewTablesSql } from './attach-to-new-tables';
 
 /**
  * Makes the embedded FerretDB (PostgreSQL backend) answer equality queries from indexes.
@@ -111,37 +112,14 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION public.pay_attach_index_mirror(target regclass) RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'pay_index_mirror') THEN
-    EXECUTE format('CREATE TRIGGER pay_index_mirror AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.pay_index_mirror_row()', target);
-  END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION public.pay_index_mirror_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
-DECLARE created record;
-BEGIN
-  FOR created IN SELECT objid FROM pg_event_trigger_ddl_commands()
-                 WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
-    IF (SELECT relname FROM pg_class WHERE oid = created.objid) = '_ferretdb_database_metadata' THEN
-      PERFORM public.pay_attach_index_mirror(created.objid::regclass);
-    END IF;
-  END LOOP;
-END
-$fn$;
-
--- Created once and kept (the function it calls is replaced in place above): re-running this while a
--- FerretDB is creating schemas leaves no window without the trigger.
-DO $do$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'pay_index_mirror_new_tables') THEN
-    CREATE EVENT TRIGGER pay_index_mirror_new_tables ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-      EXECUTE FUNCTION public.pay_index_mirror_new_tables();
-  END IF;
-END
-$do$;
-
+${attachToNewTablesSql({
+  trigger: 'pay_index_mirror',
+  timing: 'AFTER INSERT OR UPDATE',
+  rowFunction: 'public.pay_index_mirror_row',
+  attachFunction: 'pay_attach_index_mirror',
+  eventTrigger: 'pay_index_mirror_new_tables',
+  relnameFilter: "relname = '_ferretdb_database_metadata'",
+})}
 -- The one-off pass: every schema FerretDB made so far (a dev database from an earlier run).
 CREATE OR REPLACE FUNCTION public.pay_mirror_all() RETURNS SETOF text LANGUAGE plpgsql AS $fn$
 DECLARE

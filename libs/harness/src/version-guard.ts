@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { attachToNewTablesSql } from './attach-to-new-tables';
 
 /**
  * The database-enforced half of the versioned write path on the embedded FerretDB (see
@@ -23,30 +24,14 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION public.pay_attach_version_guard(target regclass) RETURNS void LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'pay_version_guard') THEN
-    EXECUTE format('CREATE TRIGGER pay_version_guard BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.pay_version_guard()', target);
-  END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION public.pay_guard_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
-DECLARE created record;
-BEGIN
-  FOR created IN SELECT objid FROM pg_event_trigger_ddl_commands()
-                 WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
-    IF (SELECT relname FROM pg_class WHERE oid = created.objid) NOT LIKE '\\_ferretdb\\_%' THEN
-      PERFORM public.pay_attach_version_guard(created.objid::regclass);
-    END IF;
-  END LOOP;
-END
-$fn$;
-
-DROP EVENT TRIGGER IF EXISTS pay_guard_new_tables;
-CREATE EVENT TRIGGER pay_guard_new_tables ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
-  EXECUTE FUNCTION public.pay_guard_new_tables();
-
+${attachToNewTablesSql({
+  trigger: 'pay_version_guard',
+  timing: 'BEFORE UPDATE',
+  rowFunction: 'public.pay_version_guard',
+  attachFunction: 'pay_attach_version_guard',
+  eventTrigger: 'pay_guard_new_tables',
+  relnameFilter: "relname NOT LIKE '\\_ferretdb\\_%'",
+})}
 -- Tables FerretDB created before the guard existed (a dev database from an earlier run).
 SELECT public.pay_attach_version_guard(c.oid::regclass)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
