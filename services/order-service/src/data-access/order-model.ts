@@ -110,14 +110,17 @@ export async function migrateIdempotencyKeys(model: OrderModel): Promise<number>
   let rewritten = 0;
   for (const { _id } of keyed) {
     for (let attempt = 1; ; attempt++) {
-      const current = await model.collection.findOne({ _id }, { projection: { user_id: 1, idempotency_key: 1, version: 1 } });
+      const current = await model.collection.findOne({ _id }, { projection: { user_id: 1, idempotency_key: 1, version: 1, idempotency_key_migrated: 1 } });
       const prefix = `${String(current?.user_id)}:`;
-      if (!current || typeof current.idempotency_key !== 'string' || !current.idempotency_key.startsWith(prefix)) break;
+      // Marked in the same write: another replica migrating at the same time (or a key that itself starts
+      // with "<user>:") must not lose a second prefix.
+      if (!current || current.idempotency_key_migrated === true) break;
+      if (typeof current.idempotency_key !== 'string' || !current.idempotency_key.startsWith(prefix)) break;
       // A versioned write: the relay of another replica may be writing the same order.
       const written = await writeIfCurrent(`orders/${String(_id)}`, () =>
         model.collection.updateOne(
           { _id, version: current.version, idempotency_key: current.idempotency_key },
-          bumpVersion({ $set: { idempotency_key: current.idempotency_key.slice(prefix.length) } }),
+          bumpVersion({ $set: { idempotency_key: current.idempotency_key.slice(prefix.length), idempotency_key_migrated: true } }),
         ),
       );
       if (written?.modifiedCount === 1) {
@@ -127,6 +130,9 @@ export async function migrateIdempotencyKeys(model: OrderModel): Promise<number>
       if (attempt >= 8) throw new Error(`could not migrate the idempotency key of order ${String(_id)}: it kept changing`);
     }
   }
-  await model.collection.dropIndex(LEGACY_IDEMPOTENCY_INDEX);
+  // Two replicas starting together both get here: the one that drops second finds the index gone.
+  await model.collection.dropIndex(LEGACY_IDEMPOTENCY_INDEX).catch((error: { codeName?: string; code?: number }) => {
+    if (error.codeName !== 'IndexNotFound' && error.code !== 27) throw error;
+  });
   return rewritten;
 }
