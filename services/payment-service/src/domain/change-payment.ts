@@ -21,10 +21,22 @@ export async function changePayment<R>(store: PaymentStore, id: string, act: (pa
     store,
     id,
     (payment) => {
-      if (viewer && viewer.role === 'customer' && payment.state.userId !== viewer.sub) throw notFound();
+      if (!isVisibleTo(payment.state, viewer)) throw notFound();
       return act(payment);
     },
     { notFound, contended: () => new Conflict(`payment ${id} is changing concurrently; retry`, undefined, 'concurrent_change') },
   );
   return { payment: aggregate.state, outcome: result };
+}
+
+/** Customers see only their own payments; someone else's is "not found", never "forbidden". */
+export function isVisibleTo(payment: Pick<Payment, 'userId'>, viewer?: Identity): boolean {
+  return !viewer || viewer.role !== 'customer' || payment.userId === viewer.sub;
+}
+
+/** The payment as stored, if `viewer` (when given) may see it; otherwise NotFound. */
+export async function visiblePayment(store: PaymentStore, id: string, viewer?: Identity): Promise<Payment> {
+  const payment = await store.get(id);
+  if (!payment || !isVisibleTo(payment, viewer)) throw new NotFound(`payment ${id} not found`);
+  return payment;
 }

@@ -1,8 +1,8 @@
 import type { EventOrigin, Identity } from '@pay/contracts';
-import { Conflict, NotFound } from '@pay/errors';
+import { Conflict } from '@pay/errors';
 import type { Logger } from '@pay/logger';
 import type { PayChannel, ProviderClient, TradeStatus } from '@pay/provider-clients';
-import { changePayment, type PaymentChanged } from './change-payment';
+import { changePayment, visiblePayment, type PaymentChanged } from './change-payment';
 import { OPEN_STATUSES, assertTransition, isExpiredAt, type Payment, type PaymentAggregate, type ProviderName, type StartOutcome } from './payment';
 import type { PaymentStore } from './payment-store';
 import { clientFor, isProviderError, providerFailure, type ProviderDirectory } from './providers';
@@ -43,8 +43,7 @@ export async function startAtProvider(
   origin: EventOrigin,
   viewer?: Identity,
 ): Promise<PaymentChanged<StartOutcome>> {
-  const payment = await calls.store.get(paymentId);
-  if (!payment || (viewer?.role === 'customer' && payment.userId !== viewer.sub)) throw new NotFound(`payment ${paymentId} not found`);
+  const payment = await visiblePayment(calls.store, paymentId, viewer);
   if (payment.status === 'processing' && payment.providerOrder) return { payment, outcome: 'already_started' };
   if (payment.status !== 'processing') assertTransition(payment.status, 'processing');
   const now = new Date();
@@ -209,12 +208,6 @@ async function closeThenMove(
   return result;
 }
 
-async function visible(calls: ProviderCalls, paymentId: string, viewer?: Identity): Promise<Payment> {
-  const payment = await calls.store.get(paymentId);
-  if (!payment || (viewer?.role === 'customer' && payment.userId !== viewer.sub)) throw new NotFound(`payment ${paymentId} not found`);
-  return payment;
-}
-
 /**
  * Cancel (the customer, an admin, or the order's cancellation), closed at the provider first.
  * `ifOpen`: a payment that is no longer open is left alone (false) instead of refused (409).
@@ -227,7 +220,7 @@ export async function cancelAtProvider(
   origin: EventOrigin,
   options: { viewer?: Identity; ifOpen?: boolean } = {},
 ): Promise<PaymentChanged<boolean>> {
-  const payment = await visible(calls, paymentId, options.viewer);
+  const payment = await visiblePayment(calls.store, paymentId, options.viewer);
   return closeThenMove(
     calls,
     payment,
@@ -243,7 +236,7 @@ export async function cancelAtProvider(
 
 /** An admin expires a payment now, closed at the provider first. */
 export async function expireAtProvider(calls: ProviderCalls, paymentId: string, actor: string, origin: EventOrigin, viewer?: Identity): Promise<PaymentChanged<boolean>> {
-  const payment = await visible(calls, paymentId, viewer);
+  const payment = await visiblePayment(calls.store, paymentId, viewer);
   return closeThenMove(
     calls,
     payment,

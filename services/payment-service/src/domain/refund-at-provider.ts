@@ -1,7 +1,7 @@
 import { providerForMethod, type EventOrigin, type Identity } from '@pay/contracts';
 import { Conflict, NotFound } from '@pay/errors';
 import type { ProviderClient, RefundStatus as ProviderRefundStatus } from '@pay/provider-clients';
-import { changePayment } from './change-payment';
+import { changePayment, isVisibleTo, visiblePayment } from './change-payment';
 import { nextQueryDelaySeconds, type ProviderCalls } from './pay-at-provider';
 import type { Payment, PaymentAggregate, RefundWord } from './payment';
 import { clientFor, isProviderError } from './providers';
@@ -39,8 +39,7 @@ export interface RefundResult {
 
 /** POST /payments/:id/refunds: record (checked), send, settle with the provider's answer. */
 export async function refundAtProvider(calls: RefundCalls, paymentId: string, ask: RefundAsk, actor: string, origin: EventOrigin): Promise<RefundResult> {
-  const current = await calls.store.get(paymentId);
-  if (!current) throw new NotFound(`payment ${paymentId} not found`);
+  const current = await visiblePayment(calls.store, paymentId);
   const client = clientFor(calls.providers, current.method);
   const firstQueryAt = new Date(Date.now() + calls.refundQueryAfterSeconds * 1000);
   const recorded = await changePayment(calls.store, paymentId, (payment) =>
@@ -155,6 +154,6 @@ export async function findRefund(calls: Pick<RefundCalls, 'store'>, refundId: st
   const paymentId = paymentIdOfRefund(refundId);
   const payment = paymentId ? await calls.store.get(paymentId) : null;
   const refund = payment?.refunds.find((candidate) => candidate.id === refundId);
-  if (!payment || !refund || (viewer?.role === 'customer' && payment.userId !== viewer.sub)) throw new NotFound(`refund ${refundId} not found`);
+  if (!payment || !refund || !isVisibleTo(payment, viewer)) throw new NotFound(`refund ${refundId} not found`);
   return { payment, refund, replayed: false };
 }

@@ -14,9 +14,10 @@ import {
   startPaymentBody,
   type Identity,
 } from '@pay/contracts';
-import { Forbidden, NotFound } from '@pay/errors';
+import { Forbidden } from '@pay/errors';
 import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
+import { visiblePayment } from '../../domain/change-payment';
 import { createPaymentForOrder } from '../../domain/create-payment';
 import type { KnownOrders } from '../../domain/known-orders';
 import type { OrderViewLag } from '../../domain/order-view-lag';
@@ -53,12 +54,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
 
   const paymentIdOf = (raw: string) => validate(objectId, raw, 'payment id');
 
-  /** Customers see only their own payments; someone else's is "not found", never "forbidden". */
-  async function visiblePayment(id: string, identity: Identity): Promise<Payment> {
-    const payment = await store.get(paymentIdOf(id));
-    if (!payment || (identity.role === 'customer' && payment.userId !== identity.sub)) throw new NotFound(`payment ${id} not found`);
-    return payment;
-  }
+  const visible = (id: string, identity: Identity): Promise<Payment> => visiblePayment(store, paymentIdOf(id), identity);
 
   function requireAdminOrSandbox(identity: Identity): void {
     if (identity.role !== 'admin' && !(config.PAYMENT_SANDBOX && identity.role === 'customer')) {
@@ -98,7 +94,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
   });
 
   router.get('/payments/:id', async (req, res) => {
-    res.json(toPaymentView(await visiblePayment(req.params.id, identityOf(res))));
+    res.json(toPaymentView(await visible(req.params.id, identityOf(res))));
   });
 
   router.post('/payments/:id/start', async (req, res) => {
@@ -174,7 +170,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
   router.get('/payments/:id/refunds', async (req, res) => {
     const identity = identityOf(res);
     const query = validate(listRefundsQuery, req.query, 'query');
-    const payment = await visiblePayment(req.params.id, identity);
+    const payment = await visible(req.params.id, identity);
     const all = payment.refunds.map((refund) => toRefundView(payment, refund));
     const start = (query.page - 1) * query.page_size;
     res.json(pageOf(all.slice(start, start + query.page_size), all.length, query.page, query.page_size, `/api/v1/payments/${payment.id}/refunds`, query));
