@@ -70,7 +70,7 @@ export async function serviceCommand(name: ServiceName): Promise<string[]> {
 }
 
 /** The message of the last error-level JSON log line a process wrote (stdout or stderr), if any. */
-function lastErrorLine(child: ChildProcess): () => string | null {
+function lastErrorLine(child: ChildProcess): { last: () => string | null; stop: () => void } {
   let last: string | null = null;
   const scan = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -85,7 +85,14 @@ function lastErrorLine(child: ChildProcess): () => string | null {
   };
   child.stdout?.on('data', scan);
   child.stderr?.on('data', scan);
-  return () => last;
+  return {
+    last: () => last,
+    // Only the start needs it: no parsing of a running service's every log line.
+    stop: () => {
+      child.stdout?.off('data', scan);
+      child.stderr?.off('data', scan);
+    },
+  };
 }
 
 /** Runs one service as its own Node.js process (see serviceCommand) and waits for /readyz. */
@@ -127,7 +134,7 @@ export async function startService(name: ServiceName, port: number, options: Sta
       `${name} ready at ${url}/readyz`,
       async () => {
         if (exitCode !== undefined) {
-          const said = lastError();
+          const said = lastError.last();
           throw new GiveUpWaiting(`${name} exited with code ${exitCode} at start${said ? `: ${said}` : ''} (see ${options.logFile ?? 'its output'})`);
         }
         const response = await fetch(`${url}/readyz`);
@@ -143,6 +150,8 @@ export async function startService(name: ServiceName, port: number, options: Sta
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
+  } finally {
+    lastError.stop();
   }
   return {
     name,
