@@ -13,7 +13,10 @@
 # no tsx, no TypeScript sources. There is no HEALTHCHECK here: the ports differ per service, so
 # docker-compose.yml and the Kubernetes probes check each service's /readyz and /healthz themselves.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# An exact Node.js release (package.json's engines: >= 20.19), so a rebuild gets the same runtime. To pin
+# the bytes too, add the digest: --build-arg NODE_IMAGE=node:20.19.5-bookworm-slim@sha256:<digest>
+# (deploy/README.md says how to find it).
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
 
 # ---- deps: every dependency (the build needs esbuild and tsx), from the lock file only --------------------
 FROM ${NODE_IMAGE} AS deps
@@ -59,6 +62,8 @@ COPY tsconfig.json ./
 COPY libs ./libs
 COPY services ./services
 COPY scripts/build.ts ./scripts/
+# The broker definitions generator, which docker-compose.yml's broker-definitions one-shot runs in this stage (tsx).
+COPY scripts/broker-definitions.ts ./scripts/
 # Fails the image build on any bundling error (types are checked by `npm test`, not here).
 RUN npm run build
 
@@ -79,8 +84,9 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
-# The node image's unprivileged user (uid/gid 1000).
-USER node
+# The node image's unprivileged user `node`, by number (uid/gid 1000): a runtime can then verify that
+# the image does not run as root (Kubernetes' runAsNonRoot refuses a user name it cannot resolve).
+USER 1000:1000
 # Informational: 8080 api-gateway, 8081 callback-gateway, 8082 order, 8083 payment, 8084 audit.
 EXPOSE 8080 8081 8082 8083 8084
 # exec: node becomes PID 1 and receives SIGTERM itself (graceful shutdown, see libs/http onShutdown).

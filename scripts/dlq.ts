@@ -2,6 +2,9 @@
  * `npm run dlq -- <consumer> [--replay] [--max N]`: how many messages wait in a consumer's queues, and
  * (with --replay) put its dead letters back on its queue once the cause is fixed.
  * Uses AMQP_URL (default local RabbitMQ) and BROKER_PREFIX (default `payments-dev`, as `npm start`).
+ * With one broker user per service (deployments), --replay must log in as that consumer's own user: the
+ * consumer trusts the recorded producer of a re-published message only under its own login
+ * (docs/architecture.md, "Broker rights"); replayed under another login, the events are refused again.
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '@pay/logger';

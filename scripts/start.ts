@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { signToken } from '@pay/auth';
-import { createClient } from '@pay/client';
+import { ApiError, createClient } from '@pay/client';
 import { buildServices, provideInfrastructure, REPO_ROOT, SERVICE_NAMES, startStack, generateDevSecrets, readDevSession, writeDevSession, type Infrastructure, type Stack } from '@pay/harness';
 
 async function main(): Promise<void> {
@@ -67,11 +67,15 @@ async function main(): Promise<void> {
       providerSimUrl: stack.providerSimUrl ?? undefined,
     });
     const customer = signToken({ sub: 'dev-customer', role: 'customer' }, jwtSecret, '12h', { audience: env.JWT_AUDIENCE, issuer: env.JWT_ISSUER });
+    const seeder = signToken({ sub: 'dev-seed', role: 'admin' }, jwtSecret, '5m', { audience: env.JWT_AUDIENCE, issuer: env.JWT_ISSUER });
+    const added = await seedDemoProducts(`${stack.gatewayUrl}/api/v1`, seeder);
+    say(`demo products ${DEMO_PRODUCTS.map((product) => product.id).join(', ')} in the catalog${added.length ? ` (added ${added.join(', ')})` : ''}`);
     const demo = await startDemoPayment(`${stack.gatewayUrl}/api/v1`, customer).catch((error: Error) => `(could not start a demo payment: ${error.message})`);
     const running = stack;
     const replicaLines = SERVICE_NAMES.map(
       (name) => `  ${name.padEnd(17)}${running.replicas[name].map((replica) => replica.url).join('  ')}${name === 'callback-gateway' && running.callbackBalancer ? `  (behind ${running.callbackUrl})` : ''}`,
     ).join('\n');
+    const metricsLines = SERVICE_NAMES.map((name) => `  ${name.padEnd(17)}${running.replicas[name].map((replica) => `${replica.metricsUrl}/metrics`).join('  ')}`).join('\n');
     console.log(`
 Payments stack is running (logs: ${logDir}).
   API gateway      ${stack.gatewayUrl}/api/v1      (health: ${stack.gatewayUrl}/healthz)
@@ -85,13 +89,16 @@ Open its cashier page and click Pay; the order becomes paid through the signed n
 Replicas: ${stack.replicaCount} per internal service and callback gateway (STACK_REPLICAS; the api-gateway runs once).
 ${replicaLines}
 
+Internal (not for clients; in compose and k8s never published): Prometheus /metrics, and /readyz with each dependency's state
+${metricsLines}
+
 Customer dev token (sub dev-customer, 12 h):
   ${customer}
 
 Try it:
   export TOKEN=${customer.slice(0, 12)}...   # the full token above
   curl -s -X POST ${stack.gatewayUrl}/api/v1/orders -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
-       -d '{"items":[{"product_id":"p1","name":"Tea","unit_price":"99.00","quantity":1}]}'
+       -d '{"items":[{"product_id":"p1","quantity":1}]}'   # name and price from the catalog: curl ${stack.gatewayUrl}/api/v1/products
   curl -s -X POST ${stack.gatewayUrl}/api/v1/payments -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"order_id":"<order id>"}'
   curl -s -X POST ${stack.gatewayUrl}/api/v1/payments/<payment id>/start -H "Authorization: Bearer $TOKEN"   # pay_params; cashier: ${stack.providerSimUrl}/cashier/wechatpay/<payment id>
   npm run simulate -- mock --payment <payment id> --status SUCCESS      # or wechatpay / alipay, add --tamper to forge
@@ -111,10 +118,35 @@ Ctrl-C stops everything.`);
   }
 }
 
+/** The catalog `npm start` makes sure of, so the README's curl examples work (ids p1, p2, p3). */
+const DEMO_PRODUCTS = [
+  { id: 'p1', name: 'Tea', unit_price: '99.00' },
+  { id: 'p2', name: 'Teapot', unit_price: '168.00' },
+  { id: 'p3', name: 'Tea cup', unit_price: '25.50' },
+];
+
+/**
+ * Adds the demo products missing from the catalog, as an admin through the API: on a restart (the dev
+ * database is kept) they exist already (409) and are left as they are, with any change an admin made.
+ */
+async function seedDemoProducts(apiBase: string, adminToken: string): Promise<string[]> {
+  const api = createClient({ baseUrl: apiBase, token: adminToken });
+  const added: string[] = [];
+  for (const product of DEMO_PRODUCTS) {
+    try {
+      await api.createProduct(product);
+      added.push(product.id);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'duplicate_product')) throw error;
+    }
+  }
+  return added;
+}
+
 /** Places an order, creates and starts its payment at WeChat Pay (the simulator): its cashier page URL. */
 async function startDemoPayment(apiBase: string, token: string): Promise<string> {
   const api = createClient({ baseUrl: apiBase, token });
-  const order = await api.createOrder({ items: [{ product_id: 'p1', name: 'Tea', unit_price: '99.00', quantity: 1 }] });
+  const order = await api.createOrder({ items: [{ product_id: 'p1', quantity: 1 }] });
   // The payment service learns of the order through order.created: a moment after the order exists.
   for (let attempt = 0; ; attempt++) {
     try {

@@ -9,5 +9,9 @@ echo "== lint (eslint)"
 npx eslint . --max-warnings=0
 echo "== bench (short: proves the command works; no thresholds)"
 npx tsx scripts/bench.ts --short
+echo "== fuzz (short: 2000 hostile requests; the seed is the day's date, printed: a failure reruns with --seed)"
+npx tsx scripts/fuzz.ts --requests 2000
+echo "== chaos (short: 300 payments, 2 replicas, SIGKILLs and broker/database restarts; any violation fails)"
+npx tsx scripts/chaos.ts --payments 300 --replicas 2 --seed 1
 echo "== jest"
 npx jest --ci "$@"

@@ -45,8 +45,9 @@ export async function measureCallbacks(
     if (answer.status !== 200) throw new Error(`callback answered ${answer.status}: ${answer.body}`);
   });
 
-  const events = defineServiceEvents({ service: 'bench-callbacks', emits: ['callback.verified'], consumes: ['callback.verified'] });
-  const broker = new Broker({ url: amqpUrl, prefix, service: 'bench-callbacks', logger, events });
+  // Publishes as the callback gateway: consumers accept callback.verified from its producer only.
+  const events = defineServiceEvents({ service: 'callback-gateway', emits: ['callback.verified'], consumes: ['callback.verified'] });
+  const broker = new Broker({ url: amqpUrl, prefix, service: events.service, logger, events });
   await broker.start();
   // Bound so the confirmed publishes are routable (a consumer that only counts).
   await broker.consume(events, { 'callback.verified': async () => undefined });
@@ -61,7 +62,7 @@ export async function measureCallbacks(
       createEvent(
         'callback.verified',
         { provider: 'mock', notificationId: n.notificationId, paymentId: n.paymentId, transactionId: n.transactionId, outcome: n.outcome, amountMinor: n.amountMinor, receivedAt: new Date().toISOString(), verifyMs: 0 },
-        { producer: 'bench' },
+        { producer: 'callback-gateway' },
       ),
     );
   });

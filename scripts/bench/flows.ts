@@ -76,6 +76,9 @@ export async function runFlows(
   flows: number,
   label: string,
 ): Promise<FlowFigures> {
+  // The product the flows order (orders take their price from the catalog), added before the clock starts.
+  const catalog = createClient({ baseUrl: `${stack.gatewayUrl}/api/v1`, token: signToken({ sub: `bench-${label}-admin`, role: 'admin' }, secrets.session.jwtSecret, '2h') });
+  const product = await catalog.createProduct({ name: 'Bench tea', unit_price: '1.00' });
   const paidLatencies: number[] = [];
   const flowLatencies: number[] = [];
   const paymentIds: string[] = [];
@@ -90,7 +93,7 @@ export async function runFlows(
         while (next < flows) {
           next++;
           const [, flowMs] = await timed(async () => {
-            const order = await client.createOrder({ items: [{ product_id: 'p1', name: 'Tea', unit_price: '1.00', quantity: 1 }] });
+            const order = await client.createOrder({ items: [{ product_id: product.id, quantity: 1 }] });
             // bank_card pays through the mock provider (at the simulator), whose signed callback the bench sends.
             const payment = await client.createPayment({ order_id: order.id, method: 'bank_card' });
             paymentIds.push(payment.id);

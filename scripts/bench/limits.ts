@@ -14,16 +14,17 @@ export interface BrokerLimits {
 
 /** The broker alone: persistent messages published with confirms, then consumed with acks (no inbox). */
 export async function measureBroker(amqpUrl: string, prefix: string, count: number): Promise<BrokerLimits> {
-  const events = defineServiceEvents({ service: 'bench', emits: ['payment.succeeded'], consumes: ['payment.succeeded'] });
+  // Publishes as the payment service: consumers accept payment.succeeded from its producer only.
+  const events = defineServiceEvents({ service: 'payment-service', emits: ['payment.succeeded'], consumes: ['payment.succeeded'] });
   await declareTopology(amqpUrl, prefix, [events]); // the queue exists (and is bound) before anything is published
-  const broker = new Broker({ url: amqpUrl, prefix, service: 'bench', logger, events });
+  const broker = new Broker({ url: amqpUrl, prefix, service: events.service, logger, events });
   await broker.start();
   let received = 0;
   let firstAt = 0;
   let allReceived: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allReceived = resolve));
   const messages = Array.from({ length: count }, () =>
-    createEvent('payment.succeeded', { paymentId: 'p', orderId: 'o', userId: 'u', amountMinor: 1, currency: 'CNY', transactionId: null, provider: null, actor: 'bench' }, { producer: 'bench' }),
+    createEvent('payment.succeeded', { paymentId: 'p', orderId: 'o', userId: 'u', amountMinor: 1, currency: 'CNY', transactionId: null, provider: null, actor: 'bench' }, { producer: 'payment-service' }),
   );
   // Publish everything first (the queue fills), then consume it: two separate rates.
   const [, publishMs] = await timed(() => Promise.all(messages.map((message) => broker.publish(message))));

@@ -7,6 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { runInNewContext } from 'node:vm';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { DEV_JWT_AUDIENCE, DEV_JWT_ISSUER } from '../../libs/auth/src';
@@ -69,6 +70,19 @@ const SERVICES: ServiceSpec[] = [
 ];
 const SERVICE_NAMES = SERVICES.map((s) => s.name);
 
+/**
+ * Each service's internal listener (METRICS_PORT, also its schema's default): /metrics and /readyz with
+ * each dependency's state. Never published by compose, never behind a k8s Service; Prometheus scrapes
+ * the pods' container port named `metrics`.
+ */
+const METRICS_PORTS: Record<string, number> = {
+  'api-gateway': 9080,
+  'callback-gateway': 9081,
+  'order-service': 9082,
+  'payment-service': 9083,
+  'audit-service': 9084,
+};
+
 /** The gateway variable naming each upstream service. */
 const GATEWAY_UPSTREAMS: Record<string, string> = {
   ORDER_SERVICE_URL: 'order-service',
@@ -78,6 +92,11 @@ const GATEWAY_UPSTREAMS: Record<string, string> = {
 
 /** Start order, each level waiting for the previous one to be healthy. */
 const START_ORDER = [['mongo', 'rabbitmq'], ['audit-service', 'order-service', 'payment-service'], ['callback-gateway'], ['api-gateway']];
+/** Run-once containers outside the start order: the broker definitions generator, which rabbitmq waits for (test/deploy/broker.test.ts). */
+const ONE_SHOTS = ['broker-definitions'];
+
+/** The variable holding a service's own MongoDB password (compose, the Secret, mongo-init-users.js). */
+const mongoPasswordVariable = (name: string) => `${name.toUpperCase().replace(/-/g, '_')}_MONGO_PASSWORD`;
 
 /** Variables whose values are secrets (keys, passwords, tokens): never written as literals. */
 const SECRET_NAME = /SECRET|PASSWORD|_PASS$|_KEY$|TOKEN/;
@@ -209,9 +228,9 @@ function healthcheckCommand(name: string): string[] {
 
 describe('docker-compose.yml', () => {
   it('runs mongo, rabbitmq and the five services, each built from the one Dockerfile for its own entry point', () => {
-    expect(Object.keys(composeServices).sort()).toEqual(['mongo', 'rabbitmq', ...SERVICE_NAMES].sort());
-    expect(composeService('mongo').image).toMatch(/^mongo:7\b/);
-    expect(composeService('rabbitmq').image).toMatch(/^rabbitmq:3\.13-management\b/);
+    expect(Object.keys(composeServices).sort()).toEqual(['mongo', 'rabbitmq', ...ONE_SHOTS, ...SERVICE_NAMES].sort());
+    expect(composeService('mongo').image).toMatch(/^mongo:7\.0\.\d+$/);
+    expect(composeService('rabbitmq').image).toMatch(/^rabbitmq:3\.13\.\d+-management$/);
     for (const { name } of SERVICES) {
       const build = asObj(composeService(name).build, `${name}.build`);
       expect({ service: name, context: build.context, dockerfile: build.dockerfile ?? 'Dockerfile' }).toEqual({ service: name, context: '.', dockerfile: 'Dockerfile' });
@@ -263,6 +282,19 @@ describe('docker-compose.yml', () => {
     expect(composePorts('callback-gateway')).toEqual([{ host: 8081, container: 8081 }]);
     expect(composePorts('mongo')).toEqual([]);
     expect(composePorts('rabbitmq').map((p) => p.container).sort()).toEqual([15672, 5672]);
+    // The broker is for this machine's tools only: published on the loopback address, never on all interfaces.
+    expect(asList(composeService('rabbitmq').ports, 'rabbitmq.ports').map((entry) => String(entry).split(':')[0])).toEqual(['127.0.0.1', '127.0.0.1']);
+  });
+
+  it('each service serves /metrics on its METRICS_PORT, which compose publishes for none', () => {
+    for (const { name, schema } of SERVICES) {
+      const metricsPort = METRICS_PORTS[name];
+      expect({ service: name, schemaDefault: shapeOf(schema).METRICS_PORT?.parse(undefined) }).toEqual({ service: name, schemaDefault: metricsPort });
+      expect({ service: name, METRICS_PORT: composeEnv(name).METRICS_PORT }).toEqual({ service: name, METRICS_PORT: String(metricsPort) });
+    }
+    const published = Object.keys(composeServices).flatMap((name) => composePorts(name).map((port) => ({ service: name, ...port })));
+    const metricsPorts = Object.values(METRICS_PORTS);
+    expect(published.filter((port) => metricsPorts.includes(port.container) || metricsPorts.includes(port.host))).toEqual([]);
   });
 
   it("the api-gateway's service URLs point at compose services on their ports", () => {
@@ -281,7 +313,7 @@ describe('docker-compose.yml', () => {
   it('services with a database or the broker are pointed at the compose mongo and rabbitmq, all on one broker prefix', () => {
     const prefixes = new Set<string>();
     for (const { name } of SERVICES) {
-      const env = composeEnv(name);
+      const env = composeContainerEnv(name);
       const { database, messaging } = runtimeFacts(name);
       if (database) {
         const mongo = new URL(env.MONGO_URL ?? 'mongodb://unset');
@@ -307,7 +339,7 @@ describe('docker-compose.yml', () => {
     const urls = new Set<string>();
     const dbPrefixes = new Set<string>();
     for (const { name } of SERVICES.filter((s) => runtimeFacts(s.name).database)) {
-      const env = composeEnv(name);
+      const env = composeContainerEnv(name);
       const url = new URL(env.MONGO_URL ?? 'mongodb://unset');
       // The service picks its database (`orders`, ...); a database in the URL would only confuse.
       expect({ service: name, path: url.pathname.replace(/^\/$/, '') }).toEqual({ service: name, path: '' });
@@ -337,8 +369,8 @@ describe('docker-compose.yml', () => {
 
   it('services start in order mongo+rabbitmq -> audit, order, payment -> callback-gateway -> api-gateway, each waiting for healthy', () => {
     const level = (name: string) => START_ORDER.findIndex((names) => names.includes(name));
-    for (const name of Object.keys(composeServices)) {
-      const dependsOn = composeDependsOn(name);
+    for (const name of Object.keys(composeServices).filter((service) => !ONE_SHOTS.includes(service))) {
+      const dependsOn = Object.fromEntries(Object.entries(composeDependsOn(name)).filter(([dep]) => !ONE_SHOTS.includes(dep)));
       const mine = level(name);
       expect({ service: name, level: mine >= 0 }).toEqual({ service: name, level: true });
       // Waits for everything one level up, and only for earlier levels, always until healthy.
@@ -352,22 +384,29 @@ describe('docker-compose.yml', () => {
   });
 
   it('no secret value is written in the file: secrets use required ${VAR:?} substitution', () => {
-    for (const { name } of SERVICES) {
+    for (const name of Object.keys(composeServices)) {
       for (const [key, value] of Object.entries(composeEnv(name))) {
         // A passed-through variable (no value) writes nothing here: it is optional by design.
         if (!SECRET_NAME.test(key) || value === null) continue;
         expect({ service: name, key, value: new RegExp(`^\\$\\{${key}:\\?[^}]+\\}$`).test(value) }).toEqual({ service: name, key, value: true });
       }
-      // URLs carry no credentials but RabbitMQ's well-known local guest/guest.
-      for (const key of ['MONGO_URL', 'AMQP_URL']) {
-        const value = composeEnv(name)[key];
-        if (value === undefined || value === null) continue;
-        const url = new URL(value);
-        expect({ service: name, key, credentials: url.username ? `${url.username}:${url.password}` : '' }).toEqual({
-          service: name,
-          key,
-          credentials: key === 'AMQP_URL' && url.username ? 'guest:guest' : '',
-        });
+    }
+    for (const { name } of SERVICES) {
+      // MONGO_URL: the service's own user, its password a required substitution (never a literal).
+      const mongoUrl = composeEnv(name).MONGO_URL;
+      if (mongoUrl !== undefined && mongoUrl !== null) {
+        // Read as text: the substitution's `?` is no valid URL user-info.
+        const credentials = /^mongodb:\/\/([^:@/]+):(\$\{[^}]+\})@/.exec(mongoUrl);
+        const variable = mongoPasswordVariable(name);
+        expect({ service: name, user: credentials?.[1], password: credentials?.[2] }).toEqual({ service: name, user: name, password: `\${${variable}:?set ${variable}}` });
+      }
+      // AMQP_URL: no password written here either (a required substitution; RabbitMQ's well-known
+      // local guest/guest aside). Read as text: a substitution is no valid URL user-info.
+      const amqpUrl = composeEnv(name).AMQP_URL;
+      if (amqpUrl !== undefined && amqpUrl !== null) {
+        const password = /^amqps?:\/\/[^:@/]+:([^@]*)@/.exec(amqpUrl)?.[1];
+        const literal = password !== undefined && password !== 'guest' && !/^\$\{[A-Z0-9_]+:\?[^}]+\}$/.test(password);
+        expect({ service: name, literalPassword: literal }).toEqual({ service: name, literalPassword: false });
       }
     }
     expect(composeEnv('api-gateway').JWT_SECRET).toBe('${JWT_SECRET:?set JWT_SECRET}');
@@ -451,12 +490,14 @@ const workspaces = ['libs', 'services'].flatMap((dir) =>
 );
 
 describe('Dockerfile', () => {
-  it('has deps, build and prod-deps stages and a runtime stage on node:20-bookworm-slim', () => {
+  it('has deps, build and prod-deps stages and a runtime stage on one exact node:20 bookworm-slim release', () => {
+    const node = stages[0]?.image ?? '';
+    expect(node).toMatch(/^node:20\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
     expect(stages.map((s) => [s.name, s.image])).toEqual([
-      ['deps', 'node:20-bookworm-slim'],
+      ['deps', node],
       ['build', 'deps'],
       ['prod-deps', 'deps'],
-      ['runtime', 'node:20-bookworm-slim'],
+      ['runtime', node],
     ]);
   });
 
@@ -568,7 +609,8 @@ function k8sObject(kind: string, name: string): K8sObject {
   return found;
 }
 
-const configMap = k8sObjects.filter((o) => o.kind === 'ConfigMap');
+// rabbitmq-config is RabbitMQ's own configuration file (mounted into the broker), not service variables.
+const configMap = k8sObjects.filter((o) => o.kind === 'ConfigMap' && o.name !== 'rabbitmq-config');
 const secretTemplate = k8sObjects.filter((o) => o.kind === 'Secret');
 const configMapData = (name: string) => asObj(k8sObject('ConfigMap', name).body.data ?? {}, `ConfigMap ${name}`) as Record<string, string>;
 const secretData = (name: string) => {
@@ -716,7 +758,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       const c = container(name);
       expect({ service: name, [portVariable]: deploymentEnv(name).find((s) => s.name === portVariable)?.value }).toEqual({ service: name, [portVariable]: String(port) });
       const ports = asList(c.ports, `${name} ports`).map((p) => Number(asObj(p, 'port').containerPort));
-      expect({ service: name, ports }).toEqual({ service: name, ports: [port] });
+      expect({ service: name, ports }).toEqual({ service: name, ports: [port, METRICS_PORTS[name]] });
       const probe = (kind: string) => asObj(asObj(c[kind], `${name} ${kind}`).httpGet, `${name} ${kind}.httpGet`);
       expect({ service: name, path: probe('readinessProbe').path, port: containerPort(name, probe('readinessProbe').port) }).toEqual({ service: name, path: '/readyz', port });
       expect({ service: name, path: probe('livenessProbe').path, port: containerPort(name, probe('livenessProbe').port) }).toEqual({ service: name, path: '/healthz', port });
@@ -726,6 +768,21 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect({ service: name, ports: servicePorts.map((p) => [Number(p.port), containerPort(name, p.targetPort ?? p.port)]) }).toEqual({ service: name, ports: [[port, port]] });
       const podLabels = asObj(asObj(asObj(k8sObject('Deployment', name).body.spec, 'spec').template, 'template').metadata, 'metadata').labels;
       expect(podLabels).toMatchObject(asObj(service.selector, `Service ${name} selector`));
+    }
+  });
+
+  it('each Deployment serves /metrics on its METRICS_PORT as the container port named metrics, annotated for Prometheus, behind no Service', () => {
+    for (const { name } of SERVICES) {
+      const metricsPort = METRICS_PORTS[name]!;
+      expect({ service: name, METRICS_PORT: deploymentEnv(name).find((s) => s.name === 'METRICS_PORT')?.value }).toEqual({ service: name, METRICS_PORT: String(metricsPort) });
+      expect({ service: name, named: containerPort(name, 'metrics') }).toEqual({ service: name, named: metricsPort });
+      const template = asObj(asObj(k8sObject('Deployment', name).body.spec, 'spec').template, 'template');
+      expect({ service: name, annotations: asObj(template.metadata, 'metadata').annotations }).toEqual({
+        service: name,
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' },
+      });
+      const servicePorts = asList(asObj(k8sObject('Service', name).body.spec, `Service ${name}`).ports, 'ports').map((p) => asObj(p, 'port'));
+      expect({ service: name, exposed: servicePorts.filter((p) => p.targetPort === 'metrics' || Number(p.targetPort ?? p.port) === metricsPort) }).toEqual({ service: name, exposed: [] });
     }
   });
 
@@ -840,7 +897,8 @@ describe('payment providers in compose and the k8s manifests', () => {
     const readme = read('deploy', 'README.md');
     const command = readme.slice(readme.indexOf('kubectl -n payments create secret'), readme.indexOf('```', readme.indexOf('kubectl -n payments create secret')));
     const inCommand = new Set([...command.matchAll(/--from-literal=([A-Z0-9_]+)=/g)].map((m) => m[1]));
-    const inTable = new Set([...readme.matchAll(/^\| `([A-Z0-9_]+)`/gm)].map((m) => m[1]));
+    // A row's first cell may name several keys: `A`, `B`.
+    const inTable = new Set([...readme.matchAll(/^\| ((?:`[A-Z0-9_]+`(?:, )?)+) \|/gm)].flatMap((m) => [...(m[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((k) => k[1])));
     const needed = new Set(SERVICE_NAMES.flatMap((name) => deploymentEnv(name).filter((source) => source.secret && !source.secret.optional).map((source) => source.secret!.key)));
     expect(needed.size).toBeGreaterThan(3);
     for (const key of needed) {
@@ -892,5 +950,417 @@ describe('payment providers in compose and the k8s manifests', () => {
     const env = Object.fromEntries(sources.map((source) => [source.name, resolveK8sValue(source)]));
     expect(PROVIDER_KEYS.filter((key) => env[key] !== undefined)).toEqual([]);
     expect(enabledProviders(env)).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Hardening (issue 13): pinned images, non-root pods, one database user per service, NetworkPolicies,
+// compose limits and log rotation, and the README's secrets
+// ---------------------------------------------------------------------------------------------------
+
+/** Every Deployment and StatefulSet in the manifests. */
+const workloads = k8sObjects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+const workload = (name: string) => {
+  const found = workloads.find((o) => o.name === name);
+  if (!found) throw new Error(`deploy/k8s: no workload ${name}`);
+  return found;
+};
+const podTemplate = (object: K8sObject) => asObj(asObj(object.body.spec, `${object.name} spec`).template, `${object.name} template`);
+const workloadPod = (object: K8sObject) => asObj(podTemplate(object).spec, `${object.name} pod spec`);
+const workloadLabels = (object: K8sObject) => asObj(asObj(podTemplate(object).metadata, `${object.name} pod metadata`).labels, `${object.name} pod labels`) as Record<string, string>;
+const workloadContainers = (object: K8sObject) =>
+  [...asList(workloadPod(object).initContainers ?? [], 'initContainers'), ...asList(workloadPod(object).containers, 'containers')].map((c) => asObj(c, `${object.name} container`));
+
+/** The Secret keys a container's env reads: `{variable, key, optional}`. */
+function containerSecretRefs(c: Obj): { variable: string; key: string; optional: boolean }[] {
+  if (asList(c.envFrom ?? [], 'envFrom').some((from) => asObj(from, 'envFrom[]').secretRef)) throw new Error('envFrom secretRef: list the keys one by one');
+  return asList(c.env ?? [], 'env').flatMap((entry) => {
+    const env = asObj(entry, 'env[]');
+    const ref = env.valueFrom === undefined ? undefined : asObj(env.valueFrom, 'valueFrom').secretKeyRef;
+    if (ref === undefined) return [];
+    const secret = asObj(ref, 'secretKeyRef');
+    return [{ variable: String(env.name), key: String(secret.key), optional: secret.optional === true }];
+  });
+}
+
+/** An image tag names one release (x.y.z, a variant suffix allowed) or the reference carries a digest. */
+function isPinned(image: string): boolean {
+  const [reference, digest] = image.split('@');
+  if (digest !== undefined) return /^sha256:[0-9a-f]{64}$/.test(digest);
+  const tag = /:([^:/]+)$/.exec(reference ?? '')?.[1];
+  return tag !== undefined && /^v?\d+\.\d+\.\d+(-[A-Za-z0-9.]+)*$/.test(tag);
+}
+
+/** The image a container runs once kustomization.yaml's `images:` rewrites are applied. */
+function deployedImage(image: string): string {
+  const at = image.lastIndexOf(':');
+  const name = at > image.lastIndexOf('/') ? image.slice(0, at) : image;
+  const tag = at > image.lastIndexOf('/') ? image.slice(at + 1) : undefined;
+  const rewrite = asList(kustomization.images ?? [], 'kustomization images')
+    .map((entry) => asObj(entry, 'images[]'))
+    .find((entry) => entry.name === name);
+  if (!rewrite) return image;
+  const newName = String(rewrite.newName ?? name);
+  if (rewrite.digest !== undefined) return `${newName}@${String(rewrite.digest)}`;
+  const newTag = rewrite.newTag ?? tag;
+  return newTag === undefined ? newName : `${newName}:${String(newTag)}`;
+}
+
+describe('hardening: pinned images', () => {
+  it('the pin check refuses moving tags and takes exact releases and digests', () => {
+    for (const moving of ['mongo', 'mongo:7', 'mongo:latest', 'rabbitmq:3.13-management', 'node:20-bookworm-slim', 'registry.example.com:5000/pay']) expect({ moving, pinned: isPinned(moving) }).toEqual({ moving, pinned: false });
+    for (const pinned of ['mongo:7.0.14', 'rabbitmq:3.13.7-management', 'node:20.19.5-bookworm-slim', `registry.example.com:5000/pay@sha256:${'a'.repeat(64)}`]) expect({ pinned, ok: isPinned(pinned) }).toEqual({ pinned, ok: true });
+  });
+
+  it('every image compose, the k8s manifests (after kustomize) and the Dockerfile use is one exact release', () => {
+    for (const name of Object.keys(composeServices)) {
+      const image = composeService(name).image;
+      if (image !== undefined) expect({ service: name, image, pinned: isPinned(String(image)) }).toEqual({ service: name, image, pinned: true });
+    }
+    for (const object of workloads) {
+      for (const c of workloadContainers(object)) {
+        const image = deployedImage(String(c.image));
+        expect({ workload: object.name, image, pinned: isPinned(image) }).toEqual({ workload: object.name, image, pinned: true });
+      }
+    }
+    for (const base of new Set(stages.map((s) => s.image).filter((image) => !stages.some((s) => s.name === image)))) {
+      expect({ base, pinned: isPinned(base) }).toEqual({ base, pinned: true });
+    }
+  });
+
+  it("the services' image is pulled from a named registry: kustomize rewrites the manifests' name to one, and the README says to set it", () => {
+    for (const { name } of SERVICES) {
+      const image = deployedImage(String(container(name).image));
+      const registry = image.split('/')[0] ?? '';
+      expect({ service: name, image, registry: image.includes('/') && (/[.:]/.test(registry) || registry === 'localhost') }).toEqual({ service: name, image, registry: true });
+    }
+    const readme = read('deploy', 'README.md');
+    const placeholder = String(asObj(asList(kustomization.images, 'images')[0], 'images[0]').newName).split('/')[0] ?? '';
+    expect(readme).toContain(placeholder);
+    expect(readme).toMatch(/digest/i);
+  });
+});
+
+describe('hardening: pods run as non-root without privileges', () => {
+  it('every container: runAsNonRoot, a non-zero user, no privilege escalation, no capabilities, the RuntimeDefault seccomp profile, no service-account token', () => {
+    expect(workloads.map((o) => o.name).sort()).toEqual(['mongo', 'rabbitmq', ...SERVICE_NAMES].sort());
+    for (const object of workloads) {
+      const pod = workloadPod(object);
+      const podContext = asObj(pod.securityContext ?? {}, `${object.name} pod securityContext`);
+      expect({ workload: object.name, automountServiceAccountToken: pod.automountServiceAccountToken }).toEqual({ workload: object.name, automountServiceAccountToken: false });
+      for (const c of workloadContainers(object)) {
+        const context = asObj(c.securityContext ?? {}, `${object.name} securityContext`);
+        const effective = (key: string) => context[key] ?? podContext[key];
+        const capabilities = asObj(context.capabilities ?? {}, 'capabilities');
+        expect({
+          workload: object.name,
+          container: c.name,
+          runAsNonRoot: effective('runAsNonRoot'),
+          runAsUser: typeof effective('runAsUser') === 'number' && Number(effective('runAsUser')) > 0,
+          seccomp: asObj(effective('seccompProfile') ?? {}, 'seccompProfile').type,
+          allowPrivilegeEscalation: context.allowPrivilegeEscalation,
+          privileged: context.privileged ?? false,
+          drop: capabilities.drop,
+          add: capabilities.add ?? [],
+        }).toEqual({ workload: object.name, container: c.name, runAsNonRoot: true, runAsUser: true, seccomp: 'RuntimeDefault', allowPrivilegeEscalation: false, privileged: false, drop: ['ALL'], add: [] });
+      }
+      // A volume the process must write to is given to its group.
+      const claims = asList(asObj(object.body.spec, 'spec').volumeClaimTemplates ?? [], 'volumeClaimTemplates').length + asList(pod.volumes ?? [], 'volumes').filter((v) => asObj(v, 'volume').persistentVolumeClaim).length;
+      if (claims > 0) expect({ workload: object.name, fsGroup: typeof podContext.fsGroup === 'number' && podContext.fsGroup > 0 }).toEqual({ workload: object.name, fsGroup: true });
+    }
+  });
+
+  it("the services' root filesystem is read-only (only /tmp is writable); MongoDB and RabbitMQ run as their images' own user 999", () => {
+    for (const { name } of SERVICES) {
+      const c = container(name);
+      expect({ service: name, readOnlyRootFilesystem: asObj(c.securityContext ?? {}, 'securityContext').readOnlyRootFilesystem }).toEqual({ service: name, readOnlyRootFilesystem: true });
+      const tmp = asList(c.volumeMounts ?? [], 'volumeMounts').map((m) => asObj(m, 'volumeMount')).find((m) => m.mountPath === '/tmp');
+      const volume = asList(podSpec(name).volumes ?? [], 'volumes').map((v) => asObj(v, 'volume')).find((v) => v.name === tmp?.name);
+      expect({ service: name, tmp: Boolean(volume?.emptyDir) }).toEqual({ service: name, tmp: true });
+    }
+    for (const name of ['mongo', 'rabbitmq']) {
+      const context = asObj(workloadPod(workload(name)).securityContext ?? {}, 'securityContext');
+      expect({ workload: name, runAsUser: context.runAsUser, runAsGroup: context.runAsGroup, fsGroup: context.fsGroup }).toEqual({ workload: name, runAsUser: 999, runAsGroup: 999, fsGroup: 999 });
+    }
+  });
+
+  it('the namespace enforces the restricted Pod Security Standard, so a pod that is not is refused', () => {
+    const labels = asObj(asObj(k8sObject('Namespace', 'payments').body.metadata, 'metadata').labels, 'labels');
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+});
+
+// A NetworkPolicy evaluator (ingress, label selectors, named and numbered ports): what the policies in
+// deploy/k8s let through, to compare with what the design allows.
+type Labels = Record<string, string>;
+
+function selects(selector: unknown, labels: Labels): boolean {
+  const spec = asObj(selector ?? {}, 'selector');
+  const matchLabels = Object.entries(asObj(spec.matchLabels ?? {}, 'matchLabels'));
+  if (!matchLabels.every(([key, value]) => labels[key] === String(value))) return false;
+  return asList(spec.matchExpressions ?? [], 'matchExpressions').every((entry) => {
+    const expression = asObj(entry, 'matchExpression');
+    const key = String(expression.key);
+    const values = asList(expression.values ?? [], 'values').map(String);
+    const value = labels[key];
+    switch (expression.operator) {
+      case 'In':
+        return value !== undefined && values.includes(value);
+      case 'NotIn':
+        return value === undefined || !values.includes(value);
+      case 'Exists':
+        return value !== undefined;
+      case 'DoesNotExist':
+        return value === undefined;
+      default:
+        throw new Error(`unknown selector operator ${String(expression.operator)}`);
+    }
+  });
+}
+
+interface Peer {
+  name: string;
+  labels: Labels;
+  namespace: string;
+  namespaceLabels: Labels;
+}
+
+const networkPolicies = k8sObjects.filter((o) => o.kind === 'NetworkPolicy').map((o) => asObj(o.body.spec, `NetworkPolicy ${o.name}`));
+
+/** Whether a connection from `source` to `target`'s container port (name and number) is let in. */
+function admits(target: Labels, port: { name: string; number: number }, source: Peer): boolean {
+  const selecting = networkPolicies.filter((spec) => {
+    const types = spec.policyTypes === undefined ? ['Ingress'] : asList(spec.policyTypes, 'policyTypes').map(String);
+    return types.includes('Ingress') && selects(spec.podSelector, target);
+  });
+  if (selecting.length === 0) return true; // not isolated
+  return selecting.some((spec) =>
+    asList(spec.ingress ?? [], 'ingress').some((entry) => {
+      const rule = asObj(entry, 'ingress rule');
+      const ports = asList(rule.ports ?? [], 'ports').map((p) => asObj(p, 'port'));
+      const portAllowed = ports.length === 0 || ports.some((p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === undefined || p.port === port.name || p.port === port.number));
+      const from = asList(rule.from ?? [], 'from').map((p) => asObj(p, 'peer'));
+      const sourceAllowed =
+        from.length === 0 ||
+        from.some((peer) => {
+          if (peer.ipBlock !== undefined) throw new Error('ipBlock peers are not evaluated here');
+          const namespaceAllowed = peer.namespaceSelector === undefined ? source.namespace === 'payments' : selects(peer.namespaceSelector, source.namespaceLabels);
+          return namespaceAllowed && (peer.podSelector === undefined || selects(peer.podSelector, source.labels));
+        });
+      return portAllowed && sourceAllowed;
+    }),
+  );
+}
+
+describe('hardening: NetworkPolicies', () => {
+  const namespaceLabels = { ...(asObj(asObj(k8sObject('Namespace', 'payments').body.metadata, 'metadata').labels, 'labels') as Labels), 'kubernetes.io/metadata.name': 'payments' };
+  const monitoring = { 'kubernetes.io/metadata.name': 'monitoring', 'payments/monitoring': 'true' };
+  const elsewhere = { 'kubernetes.io/metadata.name': 'shop' };
+  const sources: Peer[] = [
+    ...workloads.map((o) => ({ name: o.name, labels: workloadLabels(o), namespace: 'payments', namespaceLabels })),
+    { name: 'unlabelled pod in payments', labels: {}, namespace: 'payments', namespaceLabels },
+    { name: 'pod in another namespace', labels: { 'app.kubernetes.io/name': 'shop' }, namespace: 'shop', namespaceLabels: elsewhere },
+    { name: 'prometheus in the monitoring namespace', labels: { 'app.kubernetes.io/name': 'prometheus' }, namespace: 'monitoring', namespaceLabels: monitoring },
+    { name: 'other pod in the monitoring namespace', labels: { 'app.kubernetes.io/name': 'grafana' }, namespace: 'monitoring', namespaceLabels: monitoring },
+    { name: 'prometheus in another namespace', labels: { 'app.kubernetes.io/name': 'prometheus' }, namespace: 'shop', namespaceLabels: elsewhere },
+  ];
+  const databaseUsers = SERVICE_NAMES.filter((name) => runtimeFacts(name).database);
+  const brokerUsers = SERVICE_NAMES.filter((name) => runtimeFacts(name).messaging);
+
+  /** What the design allows. */
+  function allowed(target: string, port: string, source: Peer): boolean {
+    if (port === 'metrics') return SERVICE_NAMES.includes(target) && source.name === 'prometheus in the monitoring namespace';
+    if (target === 'api-gateway' || target === 'callback-gateway') return port === 'http';
+    if (SERVICE_NAMES.includes(target)) return port === 'http' && source.name === 'api-gateway';
+    if (target === 'mongo') return port === 'mongo' && databaseUsers.includes(source.name);
+    if (target === 'rabbitmq') return port === 'amqp' && brokerUsers.includes(source.name);
+    return false;
+  }
+
+  it('exactly these connections are let in: the gateways from anywhere, the internal services from the api-gateway, MongoDB and RabbitMQ from their users, metrics from Prometheus', () => {
+    expect(databaseUsers.sort()).toEqual(['audit-service', 'callback-gateway', 'order-service', 'payment-service']);
+    expect(brokerUsers.sort()).toEqual(['audit-service', 'callback-gateway', 'order-service', 'payment-service']);
+    const actual: string[] = [];
+    const expected: string[] = [];
+    for (const object of workloads) {
+      const ports = workloadContainers(object).flatMap((c) => asList(c.ports ?? [], 'ports').map((p) => asObj(p, 'port'))).map((p) => ({ name: String(p.name), number: Number(p.containerPort) }));
+      // The services' metrics port (named `metrics`), as if declared where it is not yet.
+      if (SERVICE_NAMES.includes(object.name) && !ports.some((p) => p.name === 'metrics')) ports.push({ name: 'metrics', number: 9464 });
+      for (const port of ports) {
+        for (const source of sources) {
+          const line = `${source.name} -> ${object.name}:${port.name}`;
+          if (admits(workloadLabels(object), port, source)) actual.push(line);
+          if (allowed(object.name, port.name, source)) expected.push(line);
+        }
+      }
+    }
+    expect(actual.sort()).toEqual(expected.sort());
+  });
+
+  it('without the policies everything would be let in: the default-deny policy isolates every pod in the namespace', () => {
+    const defaultDeny = networkPolicies.filter((spec) => Object.keys(asObj(spec.podSelector, 'podSelector')).length === 0 && asList(spec.ingress ?? [], 'ingress').length === 0);
+    expect(defaultDeny).toHaveLength(1);
+    expect(asList(defaultDeny[0]?.policyTypes, 'policyTypes')).toContain('Ingress');
+  });
+});
+
+interface UserChange {
+  op: string;
+  user: string;
+  pwd: string;
+  roles: unknown;
+}
+
+/** Runs mongo-init-users.js as mongosh would, against a recording admin database: what it changed, and its error. */
+function runInitUsers(env: Record<string, string>, existingUsers: string[] = []): { calls: UserChange[]; error?: string } {
+  const users = new Set(existingUsers);
+  const calls: UserChange[] = [];
+  const admin = {
+    getUser: (user: string) => (users.has(user) ? { user } : null),
+    createUser: (spec: { user: string; pwd: string; roles: unknown }) => {
+      users.add(spec.user);
+      calls.push({ op: 'create', ...spec });
+    },
+    updateUser: (user: string, spec: { pwd: string; roles: unknown }) => calls.push({ op: 'update', user, ...spec }),
+  };
+  const db = {
+    getSiblingDB: (name: string) => {
+      if (name !== 'admin') throw new Error(`users belong in admin, not ${name}`);
+      return admin;
+    },
+  };
+  let error: string | undefined;
+  try {
+    runInNewContext(read(K8S, 'mongo-init-users.js'), { db, print: () => undefined, process: { env } }, { filename: 'mongo-init-users.js' });
+  } catch (thrown) {
+    error = String((thrown as { message?: unknown }).message ?? thrown);
+  }
+  // Out of the script's realm, so toEqual compares plain values.
+  return { calls: JSON.parse(JSON.stringify(calls)) as UserChange[], ...(error === undefined ? {} : { error }) };
+}
+
+/** The users the script creates with this environment (it must not fail). */
+function initUsersCreated(env: Record<string, string>): string[] {
+  const { calls, error } = runInitUsers(env);
+  expect(error).toBeUndefined();
+  return calls.map((call) => call.user).sort();
+}
+
+describe('hardening: one MongoDB user per service', () => {
+  const databaseServices = SERVICES.filter(({ name }) => runtimeFacts(name).database !== null).map(({ name }) => name);
+  const passwords = Object.fromEntries(databaseServices.map((name, index) => [mongoPasswordVariable(name), `${index}`.repeat(24)]));
+
+  it('mongo-init-users.js creates each service with a database its own user, readWrite on that database only', () => {
+    const { calls, error } = runInitUsers(passwords);
+    expect(error).toBeUndefined();
+    const expected = databaseServices.map((name) => ({ op: 'create', user: name, pwd: passwords[mongoPasswordVariable(name)], roles: [{ role: 'readWrite', db: runtimeFacts(name).database }] }));
+    expect(calls.sort((a, b) => a.user.localeCompare(b.user))).toEqual(expected.sort((a, b) => a.user.localeCompare(b.user)));
+  });
+
+  it('run again by hand it resets the existing users (password and role) instead of failing', () => {
+    const { calls, error } = runInitUsers(passwords, databaseServices);
+    expect(error).toBeUndefined();
+    expect(calls.map((call) => [call.op, call.user]).sort()).toEqual(databaseServices.map((name) => ['update', name]).sort());
+  });
+
+  it('refuses, creating nobody and naming the variable, a password that is missing, short, not URL-safe or the template placeholder', () => {
+    const variable = mongoPasswordVariable('payment-service');
+    for (const bad of [undefined, 'short', 'has spaces in it, 24 chars', 'p@ss:word/with?reserved#chars', 'REPLACE_ME_PASSWORD']) {
+      const env: Record<string, string> = { ...passwords };
+      if (bad === undefined) delete env[variable];
+      else env[variable] = bad;
+      const { calls, error } = runInitUsers(env);
+      expect({ bad, calls, namesVariable: error?.includes(variable) }).toEqual({ bad, calls: [], namesVariable: true });
+    }
+  });
+
+  it('compose: MongoDB runs with a root user and the init script; each service connects as its own user, none as root', () => {
+    const mongo = composeService('mongo');
+    expect(asList(mongo.volumes, 'mongo volumes').map(String)).toContain('./deploy/k8s/mongo-init-users.js:/docker-entrypoint-initdb.d/init-users.js:ro');
+    const mongoEnv = composeEnv('mongo');
+    expect(mongoEnv.MONGO_INITDB_ROOT_PASSWORD).toBe('${MONGO_INITDB_ROOT_PASSWORD:?set MONGO_INITDB_ROOT_PASSWORD}');
+    const root = mongoEnv.MONGO_INITDB_ROOT_USERNAME;
+    // What compose gives the mongo container is all the script needs.
+    expect(initUsersCreated(composeContainerEnv('mongo'))).toEqual([...databaseServices].sort());
+    for (const name of databaseServices) {
+      const env = composeContainerEnv(name);
+      const url = new URL(env.MONGO_URL ?? 'mongodb://unset');
+      expect({ service: name, user: url.username, authSource: url.searchParams.get('authSource'), password: url.password === composeContainerEnv('mongo')[mongoPasswordVariable(name)] }).toEqual({ service: name, user: name, authSource: 'admin', password: true });
+      expect({ service: name, root: url.username === root }).toEqual({ service: name, root: false });
+      expect({ service: name, rootVariables: Object.keys(composeEnv(name)).filter((key) => key.startsWith('MONGO_INITDB_')) }).toEqual({ service: name, rootVariables: [] });
+    }
+  });
+
+  it("k8s: the mongo StatefulSet gets the root user and every service's password and mounts the script; each Deployment reads its own URL, with its own user", () => {
+    const mongo = workloadContainers(workload('mongo'))[0] ?? {};
+    const mongoRefs = containerSecretRefs(mongo);
+    const mongoEnv = Object.fromEntries(mongoRefs.map((ref) => [ref.variable, dummySecret(ref.key)]));
+    expect(Object.keys(mongoEnv)).toEqual(expect.arrayContaining(['MONGO_INITDB_ROOT_USERNAME', 'MONGO_INITDB_ROOT_PASSWORD']));
+    expect(initUsersCreated(mongoEnv)).toEqual([...databaseServices].sort());
+    // The script, from the ConfigMap kustomize generates from it.
+    const mount = asList(mongo.volumeMounts, 'mongo volumeMounts').map((m) => asObj(m, 'volumeMount')).find((m) => m.mountPath === '/docker-entrypoint-initdb.d');
+    const volume = asList(workloadPod(workload('mongo')).volumes, 'mongo volumes').map((v) => asObj(v, 'volume')).find((v) => v.name === mount?.name);
+    const configMapName = asObj(volume?.configMap ?? {}, 'configMap').name;
+    const generator = asList(kustomization.configMapGenerator ?? [], 'configMapGenerator').map((g) => asObj(g, 'generator')).find((g) => g.name === configMapName);
+    expect(asList(generator?.files ?? [], 'files')).toContain('init-users.js=mongo-init-users.js');
+    expect(generator?.namespace).toBe('payments');
+
+    const secretTemplateData = secretData('payments-secrets');
+    const keys = new Set<string>();
+    for (const name of databaseServices) {
+      const source = deploymentEnv(name).find((env) => env.name === 'MONGO_URL');
+      expect({ service: name, fromSecret: source?.secret?.name, optional: source?.secret?.optional }).toEqual({ service: name, fromSecret: 'payments-secrets', optional: undefined });
+      keys.add(String(source?.secret?.key));
+      const url = new URL(secretTemplateData[String(source?.secret?.key)] ?? 'mongodb://unset');
+      expect({ service: name, user: url.username, authSource: url.searchParams.get('authSource') }).toEqual({ service: name, user: name, authSource: 'admin' });
+      expect({ service: name, root: url.username === secretTemplateData.MONGO_INITDB_ROOT_USERNAME }).toEqual({ service: name, root: false });
+      expect({ service: name, rootKeys: containerSecretRefs(container(name)).filter((ref) => ref.key.startsWith('MONGO_INITDB_')) }).toEqual({ service: name, rootKeys: [] });
+    }
+    // One URL per service: no two share a key, so none shares a user.
+    expect(keys.size).toBe(databaseServices.length);
+  });
+});
+
+describe('hardening: compose limits and log rotation', () => {
+  it('every compose service has CPU and memory limits and rotated json-file logs', () => {
+    for (const name of Object.keys(composeServices)) {
+      const limits = asObj(asObj(asObj(composeService(name).deploy ?? {}, `${name}.deploy`).resources ?? {}, `${name}.deploy.resources`).limits ?? {}, `${name} limits`);
+      expect({ service: name, cpus: Number(limits.cpus) > 0, memory: /^\d+(\.\d+)?[kmg]b?$/i.test(String(limits.memory)) }).toEqual({ service: name, cpus: true, memory: true });
+      const logging = asObj(composeService(name).logging ?? {}, `${name}.logging`);
+      const options = asObj(logging.options ?? {}, `${name}.logging.options`);
+      expect({ service: name, driver: logging.driver, maxSize: /^\d+[kmg]$/.test(String(options['max-size'])), maxFile: Number(options['max-file']) > 0 }).toEqual({ service: name, driver: 'json-file', maxSize: true, maxFile: true });
+    }
+  });
+});
+
+describe('hardening: the Secret, as the README and the template describe it', () => {
+  /** Every key a workload (services, MongoDB, RabbitMQ) requires from the Secret. */
+  const required = () => new Set(workloads.flatMap((o) => workloadContainers(o).flatMap((c) => containerSecretRefs(c).filter((ref) => !ref.optional).map((ref) => ref.key))));
+
+  it("the README's table, its `kubectl create secret` command and the template name exactly the keys the manifests require", () => {
+    const readme = read('deploy', 'README.md');
+    const start = readme.indexOf('kubectl -n payments create secret');
+    expect(start).toBeGreaterThan(0);
+    const command = readme.slice(start, readme.indexOf('```', start));
+    const inCommand = [...command.matchAll(/--from-literal=([A-Z0-9_]+)=/g)].map((m) => m[1] ?? '');
+    const inTable = [...readme.matchAll(/^\| ((?:`[A-Z0-9_]+`(?:, )?)+) \|/gm)].flatMap((m) => [...(m[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((k) => k[1] ?? ''));
+    const keys = [...required()].sort();
+    expect(keys.length).toBeGreaterThan(10);
+    expect([...new Set(inCommand)].sort()).toEqual(keys);
+    expect([...new Set(inTable)].sort()).toEqual(keys);
+    expect(Object.keys(secretData('payments-secrets')).sort()).toEqual(keys);
+  });
+
+  it('no workload writes a secret as a literal: every secret-named variable and every URL with credentials comes from the Secret', () => {
+    for (const object of workloads) {
+      for (const c of workloadContainers(object)) {
+        for (const entry of asList(c.env ?? [], 'env').map((e) => asObj(e, 'env[]'))) {
+          const name = String(entry.name);
+          const literal = entry.value !== undefined;
+          const credentialsInUrl = literal && /^[a-z+]+:\/\/[^/@]+@/.test(String(entry.value));
+          expect({ workload: object.name, name, literalSecret: literal && (SECRET_NAME.test(name) || credentialsInUrl) }).toEqual({ workload: object.name, name, literalSecret: false });
+        }
+      }
+    }
   });
 });

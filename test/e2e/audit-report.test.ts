@@ -35,7 +35,9 @@ describe('the daily audit report of a known day', () => {
   let report: DailyReport;
 
   beforeAll(async () => {
-    system = await startTestStack('report', {}, { replicas: 2 });
+    // No anchor by the interval while this runs (the day has fewer records than AUDIT_ANCHOR_EVERY): the
+    // chain then holds exactly the day's events, which the counts below rely on (anchors: audit-anchor.test.ts).
+    system = await startTestStack('report', { AUDIT_ANCHOR_INTERVAL_S: '86400' }, { replicas: 2 });
     auditor = system.client('auditor-report', 'auditor');
     admin = system.client('admin-report', 'admin');
     customers = Array.from({ length: PAYMENTS }, (_, i) => system.client(`buyer-${i}`));
@@ -44,7 +46,7 @@ describe('the daily audit report of a known day', () => {
     // 10 orders and payments, all started.
     payments = [];
     for (const [i, customer] of customers.entries()) {
-      const order = await customer.createOrder({ items: [{ product_id: `sku-${i}`, name: `Item ${i}`, unit_price: formatMinorAmount(amountOf(i)), quantity: 1 }] });
+      const order = await customer.createOrder({ items: [{ product_id: await system.productAt(formatMinorAmount(amountOf(i))), quantity: 1 }] });
       const payment = await customer.createPayment({ order_id: order.id, amount: order.total_amount });
       payments.push(await customer.startPayment(payment.id));
     }
@@ -187,11 +189,11 @@ describe('the daily audit report of a known day', () => {
     const replicaMetrics = async (name: ServiceName) => {
       const replicas = system.stack.replicas[name];
       expect(replicas).toHaveLength(2);
-      return Promise.all(replicas.map((replica) => metricsOf(replica.url)));
+      return Promise.all(replicas.map((replica) => metricsOf(replica.metricsUrl)));
     };
     const summed = (texts: string[], metric: string, labelMatch: string) => texts.reduce((sum, text) => sum + sampleSum(text, metric, labelMatch), 0);
 
-    for (const text of [await metricsOf(system.stack.gatewayUrl), ...(await replicaMetrics('payment-service'))]) {
+    for (const text of [await metricsOf(system.stack.metricsUrl('api-gateway')), ...(await replicaMetrics('payment-service'))]) {
       expect(text).toContain('# TYPE http_request_duration_seconds histogram');
     }
     const callbacks = await replicaMetrics('callback-gateway');

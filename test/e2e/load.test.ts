@@ -32,7 +32,7 @@ describe('100 concurrent requests through the stack', () => {
   async function handledEvents(service: 'payment-service', type: string): Promise<number> {
     let handled = 0;
     for (const replica of system.stack.replicas[service]) {
-      const text = await (await fetch(`${replica.url}/metrics`)).text();
+      const text = await (await fetch(`${replica.metricsUrl}/metrics`)).text();
       handled += text
         .split('\n')
         .filter((line) => line.startsWith('events_consumed_total{') && line.includes(`type="${type}"`) && line.includes('outcome="handled"'))
@@ -56,8 +56,11 @@ describe('100 concurrent requests through the stack', () => {
 
   it('answers every request of four 100-request bursts without a 5xx and leaves every service ready', async () => {
     // 1. 100 orders at once (20 customers × 5).
+    //    Their products first, outside the burst: an order's amount is its product's catalog price.
+    const priceOf = (n: number, k: number) => `${n + 1}.${String(k).padStart(2, '0')}`;
+    const productIds = await Promise.all(customers.flatMap((_, n) => Array.from({ length: ORDERS_EACH }, (_, k) => system.productAt(priceOf(n, k)))));
     const orderCalls = customers.flatMap((customer, n) =>
-      Array.from({ length: ORDERS_EACH }, (_, k) => () => customer.createOrder({ items: [{ product_id: `sku-${k}`, name: 'Load item', unit_price: `${n + 1}.${String(k).padStart(2, '0')}`, quantity: 1 }] })),
+      Array.from({ length: ORDERS_EACH }, (_, k) => () => customer.createOrder({ items: [{ product_id: productIds[n * ORDERS_EACH + k]!, quantity: 1 }] })),
     );
     const placed = await burst('create orders', orderCalls);
     expect(placed.statuses).toEqual({ ok: BURST });

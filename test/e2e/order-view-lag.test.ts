@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { ApiClient } from '@pay/client';
 import { createEvent, type OrderView } from '@pay/contracts';
-import { queueNames } from '@pay/messaging';
+import { brokerUser, queueNames } from '@pay/messaging';
 import { testAmqpUrl } from '../support/isolation';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
@@ -62,6 +62,8 @@ describe('payment-service view of orders lagging behind a burst', () => {
         persistent: true,
         contentType: 'application/json',
         messageId: event.id,
+        // The relay's publisher names its broker user (consumers refuse an event no user_id vouches for).
+        userId: brokerUser(testAmqpUrl()),
         type: event.type,
         correlationId: event.correlation_id,
         headers: { 'x-attempt': 0 },
@@ -101,8 +103,8 @@ describe('payment-service view of orders lagging behind a burst', () => {
     expect(answers.at(-1)).toMatchObject({ status: 201 });
   }
 
-  const orderOf = (customer: ApiClient, cents: number) =>
-    customer.createOrder({ items: [{ product_id: 'sku-lag', name: 'Lag item', unit_price: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`, quantity: 1 }] });
+  const orderOf = async (customer: ApiClient, cents: number) =>
+    customer.createOrder({ items: [{ product_id: await system.productAt(`${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`), quantity: 1 }] });
 
   it('answers 503 with Retry-After (never 404) while its queue holds 2,000 unprocessed order events, and 201 on a retry once caught up', async () => {
     await backlogOfOrderEvents(BACKLOG);

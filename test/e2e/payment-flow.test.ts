@@ -24,7 +24,7 @@ describe('a payment flowing end to end', () => {
   });
 
   it('pays an order through a signed mock callback and audits every event', async () => {
-    const order = await alice.createOrder({ items: [{ product_id: 'tea', name: 'Green tea', unit_price: '49.50', quantity: 2 }] });
+    const order = await alice.createOrder({ items: [{ product_id: await system.productAt('49.50'), quantity: 2 }] });
     expect(order).toMatchObject({ status: 'pending_payment', total_amount: '99.00', currency: 'CNY', user_id: 'alice' });
     expect(order.order_number).toMatch(/^ORD-\d{8}-[2-9A-Z]{8}$/);
 
@@ -51,7 +51,8 @@ describe('a payment flowing end to end', () => {
       ['started', 'init', 'processing'],
       ['succeeded', 'processing', 'succeeded'],
     ]);
-    expect(succeeded.logs[2]?.actor).toBe('provider:mock');
+    expect(succeeded.logs[2]?.actor).toBe('provider');
+    expect((await auditor.getPaymentDetail(payment.id)).logs[2]?.actor).toBe('provider:mock');
 
     const expected = ['order_created', 'payment_created', 'payment_processing', 'callback_verified', 'payment_verified', 'payment_succeeded', 'order_paid'];
     // callback.verified knows only the payment; every other event of the flow names the order.
@@ -71,7 +72,7 @@ describe('a payment flowing end to end', () => {
   });
 
   it('refuses a tampered callback and audits it as signature_verification_failed', async () => {
-    const order = await alice.createOrder({ items: [{ product_id: 'cup', name: 'Cup', unit_price: '10.00', quantity: 1 }] });
+    const order = await alice.createOrder({ items: [{ product_id: await system.productAt('10.00'), quantity: 1 }] });
     const payment = await alice.createPayment({ order_id: order.id });
     await alice.startPayment(payment.id);
 
@@ -87,7 +88,7 @@ describe('a payment flowing end to end', () => {
   });
 
   it('hides another customer’s order and payment (404)', async () => {
-    const order = await alice.createOrder({ items: [{ product_id: 'pen', name: 'Pen', unit_price: '3.00', quantity: 1 }] });
+    const order = await alice.createOrder({ items: [{ product_id: await system.productAt('3.00'), quantity: 1 }] });
     const payment = await alice.createPayment({ order_id: order.id });
     const mallory = system.client('mallory');
     await expect(mallory.getOrder(order.id)).rejects.toMatchObject({ status: 404 });

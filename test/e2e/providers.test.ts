@@ -1,6 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
 import type { ApiClient } from '@pay/client';
-import { eventually, startTestStack, type TestStack } from '../support/stack';
+import { createPaymentOnceOrderKnown, eventually, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * Paying at the provider, end to end through the public API: the payment service opens the order at
@@ -23,8 +23,8 @@ describe('paying at the provider (simulator) end to end', () => {
   });
 
   async function createdPayment(price: string, method: 'wechat' | 'alipay' | 'bank_card') {
-    const order = await erin.createOrder({ items: [{ product_id: 'tea', name: 'Tea', unit_price: price, quantity: 1 }] });
-    const payment = await eventually('payment created', async () => erin.createPayment({ order_id: order.id, method }));
+    const order = await erin.createOrder({ items: [{ product_id: await system.productAt(price), quantity: 1 }] });
+    const payment = await createPaymentOnceOrderKnown(erin, { order_id: order.id, method });
     return { order, payment };
   }
 
@@ -71,7 +71,7 @@ describe('paying at the provider (simulator) end to end', () => {
     await erin.startPayment(payment.id);
     expect((await system.sim('POST', `/sim/orders/${payment.id}/pay`, { notify: 'never' })).status).toBe(200);
     await orderPaid(order.id);
-    const detail = await erin.getPaymentDetail(payment.id);
+    const detail = await admin.getPaymentDetail(payment.id);
     expect(detail.logs.find((entry) => entry.event === 'succeeded')).toMatchObject({ actor: 'system:provider-query' });
   });
 

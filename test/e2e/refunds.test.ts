@@ -1,5 +1,5 @@
 import type { ApiClient } from '@pay/client';
-import { eventually, startTestStack, type TestStack } from '../support/stack';
+import { createPaymentOnceOrderKnown, eventually, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * Refunds end to end through the gateway, paid and refunded at the provider simulator (WeChat Pay:
@@ -24,8 +24,8 @@ describe('refunds end to end (provider simulator, two replicas)', () => {
 
   /** An order of `price`, paid at the provider through the simulator's cashier and its notification. */
   async function paidOrder(price: string, method: 'wechat' | 'alipay') {
-    const order = await frank.createOrder({ items: [{ product_id: 'kettle', name: 'Kettle', unit_price: price, quantity: 1 }] });
-    const payment = await eventually('payment created', async () => frank.createPayment({ order_id: order.id, method }));
+    const order = await frank.createOrder({ items: [{ product_id: await system.productAt(price), quantity: 1 }] });
+    const payment = await createPaymentOnceOrderKnown(frank, { order_id: order.id, method });
     await frank.startPayment(payment.id);
     expect((await system.sim('POST', `/sim/orders/${payment.id}/pay`, {})).status).toBe(200);
     await eventually('order paid', async () => (await frank.getOrder(order.id)).status === 'paid');
@@ -117,8 +117,8 @@ describe('refunds end to end (provider simulator, two replicas)', () => {
   });
 
   it('a late success is refunded from the same API', async () => {
-    const order = await frank.createOrder({ items: [{ product_id: 'mug', name: 'Mug', unit_price: '4.00', quantity: 1 }] });
-    const payment = await eventually('payment created', async () => frank.createPayment({ order_id: order.id, method: 'wechat' }));
+    const order = await frank.createOrder({ items: [{ product_id: await system.productAt('4.00'), quantity: 1 }] });
+    const payment = await createPaymentOnceOrderKnown(frank, { order_id: order.id, method: 'wechat' });
     await frank.startPayment(payment.id);
     // Paid, the notification slow; the payment is expired meanwhile: the close finds the money taken.
     await system.sim('POST', `/sim/orders/${payment.id}/pay`, { notify: 'never' });

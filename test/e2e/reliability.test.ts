@@ -28,7 +28,7 @@ describe('reliability across processes', () => {
   });
 
   async function startedPayment(price = '20.00') {
-    const order = await bob.createOrder({ items: [{ product_id: 'x', name: 'Thing', unit_price: price, quantity: 1 }] });
+    const order = await bob.createOrder({ items: [{ product_id: await system.productAt(price), quantity: 1 }] });
     const payment = await bob.createPayment({ order_id: order.id });
     await bob.startPayment(payment.id);
     return { order, payment };
@@ -54,7 +54,10 @@ describe('reliability across processes', () => {
     await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
   }
 
-  it('ends the order paid exactly once when the payment service dies between callback accepted and order paid', async () => {
+  // A crash at a chosen moment inside a service (after its write, after its publish, after its handler,
+  // after the callback's confirm) is test/e2e/fault-points.test.ts; here the service is down before the
+  // callback arrives, a moment this test controls.
+  it('ends the order paid exactly once when the callback is accepted while the payment service is down', async () => {
     const { order, payment } = await startedPayment();
     // The payment's own events must have left its outbox before the crash (the callback gateway learns
     // the payment from payment.created); what is under test is the callback's effect.
@@ -69,22 +72,12 @@ describe('reliability across processes', () => {
     await system.stack.restart('payment-service');
     await eventually('order paid after restart', async () => (await bob.getOrder(order.id)).status === 'paid');
 
-    // A second crash right after a success is applied must not re-apply it either.
-    const second = await startedPayment('21.00');
-    const accepted = await system.callback({ provider: 'wechatpay', paymentId: second.payment.id, amountMinor: 2100, status: 'SUCCESS' });
-    expect(accepted.status).toBe(200);
-    await crashPaymentService();
-    await system.stack.restart('payment-service');
-    await eventually('second order paid', async () => (await bob.getOrder(second.order.id)).status === 'paid');
-
-    for (const { order: o, payment: p } of [{ order, payment }, second]) {
-      const detail = await bob.getPaymentDetail(p.id);
-      expect(detail.logs.filter((entry) => entry.event === 'succeeded')).toHaveLength(1);
-      await untilAudited({ order_id: o.id }, ['payment_succeeded', 'order_paid']);
-      const actions = await auditedActions({ order_id: o.id });
-      expect(actions.filter((a) => a === 'payment_succeeded')).toHaveLength(1);
-      expect(actions.filter((a) => a === 'order_paid')).toHaveLength(1);
-    }
+    const detail = await bob.getPaymentDetail(payment.id);
+    expect(detail.logs.filter((entry) => entry.event === 'succeeded')).toHaveLength(1);
+    await untilAudited({ order_id: order.id }, ['payment_succeeded', 'order_paid']);
+    const actions = await auditedActions({ order_id: order.id });
+    expect(actions.filter((a) => a === 'payment_succeeded')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'order_paid')).toHaveLength(1);
   });
 
   it('keeps the API up when one backend is entirely down: its routes answer 503, the others serve, the gateway stays ready', async () => {
@@ -143,14 +136,15 @@ describe('reliability across processes', () => {
   it('applies the same event delivered twice once (and a duplicate fact under a new id does not regress or double-apply)', async () => {
     const { order, payment } = await startedPayment('40.00');
     // Stands in for the payment service, so it declares what it publishes (a broker refuses anything else).
-    const events = defineServiceEvents({ service: 'test-publisher', emits: ['payment.succeeded'], consumes: [] });
-    const broker = new Broker({ url: testAmqpUrl(), prefix: system.prefix, service: 'test-publisher', events, logger: createLogger('test', 'error') });
+    // Under its name too: consumers accept payment.succeeded only from the payment service.
+    const events = defineServiceEvents({ service: 'payment-service', emits: ['payment.succeeded'], consumes: [] });
+    const broker = new Broker({ url: testAmqpUrl(), prefix: system.prefix, service: 'payment-service', events, logger: createLogger('test', 'error') });
     await broker.start();
     try {
       const event = createEvent(
         'payment.succeeded',
         { paymentId: payment.id, orderId: order.id, userId: 'bob', amountMinor: 4000, currency: 'CNY', transactionId: 'txn-evt', provider: 'mock', actor: 'test' },
-        { producer: 'test' },
+        { producer: 'payment-service' },
       );
       await broker.publish(event);
       await broker.publish(event);

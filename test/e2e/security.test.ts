@@ -65,7 +65,7 @@ describe('security of the public API', () => {
   const tokenOf = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secret, '10m', { audience, issuer });
   /** What the gateway would send `service` for this request. */
   const internalToken = (identity: Identity, binding: InternalBinding, key = internalSecret) => signInternalIdentity(identity, key, binding);
-  const order = (client: ApiClient, unitPrice = '12.50') => client.createOrder({ items: [{ product_id: 'sku-1', name: 'Tea', unit_price: unitPrice, quantity: 2 }] });
+  const order = async (client: ApiClient, unitPrice = '12.50') => client.createOrder({ items: [{ product_id: await system.productAt(unitPrice), quantity: 2 }] });
 
   function expectErrorFormat(answer: Answer, status: number, code: string): void {
     expect(answer.status).toBe(status);
@@ -140,7 +140,7 @@ describe('security of the public API', () => {
       for (const path of ['/audit/events', '/audit/verify', '/audit/reports/daily']) expectErrorFormat(await call('GET', path, { token: customer }), 403, 'forbidden');
 
       const auditor = someone('aud');
-      const placed = await call('POST', '/orders', { token: tokenOf(auditor, 'auditor'), body: { items: [{ product_id: 'x', name: 'X', unit_price: '1.00', quantity: 1 }] } });
+      const placed = await call('POST', '/orders', { token: tokenOf(auditor, 'auditor'), body: { items: [{ product_id: await system.productAt('1.00'), quantity: 1 }] } });
       expectErrorFormat(placed, 403, 'forbidden');
       const admin = system.client(someone('adm'), 'admin');
       expect((await admin.getOrders({ page_size: 100 })).results.filter((o) => o.user_id === auditor)).toEqual([]);
@@ -178,6 +178,40 @@ describe('security of the public API', () => {
       const untouched = await alice.getPaymentDetail(payment.id);
       expect(untouched.status).toBe('init');
       expect(untouched.logs).toHaveLength(1);
+    });
+
+    it('shows a customer who acted on their payment as a kind only and no free-text detail; the admin sees ids and details', async () => {
+      const owner = someone('viewed');
+      const customer = system.client(owner);
+      const adminSub = someone('ops');
+      const admin = system.client(adminSub, 'admin');
+      const succeeded = await customer.createPayment({ order_id: (await order(customer)).id });
+      const expired = await customer.createPayment({ order_id: (await order(customer)).id });
+      const answers = { succeeded: await admin.succeedPayment(succeeded.id), expired: await admin.expirePayment(expired.id) };
+
+      const cancelled = await customer.createPayment({ order_id: (await order(customer)).id });
+      const customerViews = [
+        await customer.cancelPayment(cancelled.id, 'changed my mind'),
+        await customer.getPaymentDetail(succeeded.id),
+        await customer.getPaymentDetail(expired.id),
+        ...(await customer.getPayments({ page_size: 10 })).results,
+      ];
+      for (const view of customerViews) {
+        expect(view.logs.length).toBeGreaterThan(1);
+        expect(view.logs.map((entry) => entry.detail)).toEqual(view.logs.map(() => null));
+        for (const entry of view.logs) expect(['customer', 'admin', 'system', 'provider']).toContain(entry.actor);
+        expect(JSON.stringify(view.logs)).not.toContain(adminSub);
+        expect(JSON.stringify(view.logs)).not.toContain(owner);
+      }
+      expect((await customer.getPaymentDetail(succeeded.id)).logs.map((entry) => entry.actor)).toEqual(['customer', 'admin', 'admin']);
+      expect((await customer.getPaymentDetail(expired.id)).logs.map((entry) => entry.actor)).toEqual(['customer', 'admin']);
+
+      // The admin's own answers and reads keep the whole log.
+      const fullSucceeded = await admin.getPaymentDetail(succeeded.id);
+      expect(fullSucceeded.logs.map((entry) => entry.actor)).toEqual([`customer:${owner}`, `admin:${adminSub}`, `admin:${adminSub}`]);
+      expect(fullSucceeded.logs.at(-1)?.detail).toBe(`transaction ${answers.succeeded.transaction_id}`);
+      expect(answers.expired.logs.map((entry) => entry.actor)).toEqual([`customer:${owner}`, `admin:${adminSub}`]);
+      expect(answers.expired.logs[0]?.detail).toEqual(expect.stringContaining('amount'));
     });
   });
 
@@ -274,16 +308,21 @@ describe('security of the public API', () => {
 
   describe('input', () => {
     it('refuses mass assignment of status, amount, user_id and total_amount (400) and changes nothing', async () => {
-      const sub = someone('buyer');
-      const token = tokenOf(sub);
-      const item = { product_id: 'sku-1', name: 'Tea', unit_price: '10.00', quantity: 1 };
+      const item = { product_id: await system.productAt('10.00'), quantity: 1 };
+      // Two customers, so that neither exceeds the stack's per-user rate limit (20 a minute).
+      const orderer = tokenOf(someone('orderer'));
       for (const extra of [{ status: 'paid' }, { user_id: 'someone-else' }, { total_amount: '0.01' }, { amount: '0.01' }, { id: 'chosen-id' }]) {
-        const answer = await call('POST', '/orders', { token, body: { items: [item], ...extra } });
+        const answer = await call('POST', '/orders', { token: orderer, body: { items: [item], ...extra } });
         expectErrorFormat(answer, 400, 'bad_request');
         expect(answer.body.error?.details?.issues?.[0]?.code).toBe('unrecognized_keys');
       }
-      expectErrorFormat(await call('POST', '/orders', { token, body: { items: [{ ...item, total_amount: '0.01' }] } }), 400, 'bad_request');
-      expect((await call('GET', '/orders', { token })).body.count).toBe(0);
+      expectErrorFormat(await call('POST', '/orders', { token: orderer, body: { items: [{ ...item, total_amount: '0.01' }] } }), 400, 'bad_request');
+      // The name is the catalog's: a client-sent one is an unknown field, not a label it may choose.
+      expectErrorFormat(await call('POST', '/orders', { token: orderer, body: { items: [{ ...item, name: 'Free gift' }] } }), 400, 'bad_request');
+      expect((await call('GET', '/orders', { token: orderer })).body.count).toBe(0);
+
+      const sub = someone('buyer');
+      const token = tokenOf(sub);
 
       const placed = (await call('POST', '/orders', { token, body: { items: [item] } })).body as unknown as OrderView;
       for (const extra of [{ status: 'succeeded' }, { user_id: 'someone-else' }, { transaction_id: 'txn-free' }, { expires_at: '2999-01-01T00:00:00Z' }]) {
@@ -312,7 +351,7 @@ describe('security of the public API', () => {
       }
       expectErrorFormat(await call('GET', '/audit/events?payment_id[$regex]=.*', { token: auditor }), 400, 'bad_request');
       expectErrorFormat(await call('POST', '/payments', { token, body: { order_id: { $gt: '' } } }), 400, 'bad_request');
-      expectErrorFormat(await call('POST', '/orders', { token, body: { items: [{ product_id: { $ne: null }, name: 'X', unit_price: '1.00', quantity: 1 }] } }), 400, 'bad_request');
+      expectErrorFormat(await call('POST', '/orders', { token, body: { items: [{ product_id: { $ne: null }, quantity: 1 }] } }), 400, 'bad_request');
     });
 
     it('refuses a path that dot-segments out of its route family instead of reaching an internal endpoint', async () => {
@@ -358,7 +397,7 @@ describe('security of the public API', () => {
     it('echoes a client x-request-id and makes it the correlation_id of the events the request caused', async () => {
       const token = tokenOf(someone('traced'));
       const orderRequestId = `e2e-order-${randomUUID()}`;
-      const placed = await call('POST', '/orders', { token, headers: { 'x-request-id': orderRequestId }, body: { items: [{ product_id: 'p', name: 'P', unit_price: '5.00', quantity: 1 }] } });
+      const placed = await call('POST', '/orders', { token, headers: { 'x-request-id': orderRequestId }, body: { items: [{ product_id: await system.productAt('5.00'), quantity: 1 }] } });
       expect(placed.status).toBe(201);
       expect(placed.headers.get('x-request-id')).toBe(orderRequestId);
       const orderId = (placed.body as unknown as OrderView).id;
@@ -375,7 +414,7 @@ describe('security of the public API', () => {
 
     it('generates a request id when none (or a malformed one) is sent, and it too reaches the events', async () => {
       const token = tokenOf(someone('untraced'));
-      const placed = await call('POST', '/orders', { token, body: { items: [{ product_id: 'p', name: 'P', unit_price: '6.00', quantity: 1 }] } });
+      const placed = await call('POST', '/orders', { token, body: { items: [{ product_id: await system.productAt('6.00'), quantity: 1 }] } });
       const generated = placed.headers.get('x-request-id');
       expect(generated).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       expect(placed.body.error).toBeUndefined();
@@ -404,10 +443,41 @@ describe('security of the public API', () => {
       const client = system.client(someone('metered'));
       const placed = await order(client);
       await client.getOrder(placed.id);
-      const text = await (await fetch(`${system.stack.gatewayUrl}/metrics`)).text();
+      const text = await (await fetch(`${system.stack.metricsUrl('api-gateway')}/metrics`)).text();
       expect(text).toContain('# TYPE http_request_duration_seconds histogram');
       expect(text).toContain('route="/api/v1/orders{/*rest}"');
       expect(text).not.toContain(placed.id);
+    });
+
+    it('answers /metrics with 404 and /readyz without dependency details on the public ports; the metrics port serves both', async () => {
+      const publicPorts = { 'api-gateway': system.stack.gatewayUrl, 'callback-gateway': system.stack.callbackUrl };
+      for (const [name, url] of Object.entries(publicPorts) as [keyof typeof publicPorts, string][]) {
+        const metrics = await fetch(`${url}/metrics`);
+        expect({ name, status: metrics.status }).toEqual({ name, status: 404 });
+        expect(await metrics.text()).not.toContain('process_cpu');
+        const ready = await fetch(`${url}/readyz`);
+        expect({ name, status: ready.status, body: await ready.json() }).toEqual({ name, status: 200, body: { status: 'ready' } });
+
+        const internal = system.stack.metricsUrl(name);
+        expect(await (await fetch(`${internal}/metrics`)).text()).toContain('# TYPE process_cpu_seconds_total counter');
+        expect({ name, body: await (await fetch(`${internal}/readyz`)).json() }).toEqual({ name, body: { status: 'ready', checks: expect.any(Object) } });
+      }
+      expect(await (await fetch(`${system.stack.metricsUrl('callback-gateway')}/readyz`)).json()).toEqual({ status: 'ready', checks: { broker: true, database: true } });
+    });
+
+    it('the services behind the gateway keep /metrics and readiness details off the port the gateway forwards to', async () => {
+      for (const name of ['order-service', 'payment-service', 'audit-service'] as const) {
+        const service = system.stack.services[name];
+        expect({ name, status: (await fetch(`${service.url}/metrics`)).status }).toEqual({ name, status: 404 });
+        expect({ name, body: await (await fetch(`${service.url}/readyz`)).json() }).toEqual({ name, body: { status: 'ready' } });
+        expect(await (await fetch(`${service.metricsUrl}/readyz`)).json()).toEqual({ status: 'ready', checks: { broker: true, database: true } });
+      }
+      // Through the gateway: no route reaches a backend's /metrics, even a valid user's.
+      const token = tokenOf(someone('scraper'));
+      for (const path of ['/api/v1/metrics', '/api/v1/orders/metrics', '/api/v1/payments/metrics']) {
+        const answer = await rawGet(system.stack.gatewayUrl, path, { authorization: `Bearer ${token}` });
+        expect(answer.body).not.toContain('http_request_duration_seconds');
+      }
     });
   });
 });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { signToken } from '@pay/auth';
-import { createClient, type ApiClient } from '@pay/client';
-import type { Role } from '@pay/contracts';
+import { ApiError, createClient, type ApiClient, type CreatePaymentParams } from '@pay/client';
+import type { PaymentView, Role } from '@pay/contracts';
 import { generateDevKeys } from '@pay/providers';
 import { generateDevSecrets, generateMerchantKeys, replicaCount, type MerchantKeys, sendProviderCallback, startStack, type SimulatedCallback, type Stack } from '@pay/harness';
 import { deleteBrokerTopology } from './broker-cleanup';
@@ -21,6 +21,11 @@ export interface TestStack {
   simulatorUrl: string;
   /** A call to the simulator's control API (`/sim/...`), answered as JSON. */
   sim(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /**
+   * The id of a catalog product priced `unitPrice` (e.g. '49.50', CNY): orders take their prices from the
+   * catalog, so a test that needs an amount orders this product. Created once per price by an admin, then cached.
+   */
+  productAt(unitPrice: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +75,8 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
   // The audience and issuer the stack's gateway checks (an extraEnv may change them).
   const claims = { audience: env.JWT_AUDIENCE, issuer: env.JWT_ISSUER };
   const token = (sub: string, role: Role = 'customer') => signToken({ sub, role }, secrets.session.jwtSecret, '1h', claims);
+  const catalogAdmin = createClient({ baseUrl: `${stack.gatewayUrl}/api/v1`, token: token('catalog-admin', 'admin') });
+  const productsByPrice = new Map<string, Promise<string>>();
   return {
     stack,
     prefix,
@@ -88,6 +95,16 @@ export async function startTestStack(label: string, extraEnv: NodeJS.ProcessEnv 
       const text = await response.text();
       return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
     },
+    productAt(unitPrice) {
+      let product = productsByPrice.get(unitPrice);
+      if (!product) {
+        product = catalogAdmin.createProduct({ name: `Item at ${unitPrice}`, unit_price: unitPrice }).then((created) => created.id);
+        // A failed create is not cached: the next call tries again.
+        product.catch(() => productsByPrice.delete(unitPrice));
+        productsByPrice.set(unitPrice, product);
+      }
+      return product;
+    },
     async stop() {
       await stack.stop();
       await deleteBrokerTopology(testAmqpUrl(), prefix).catch(() => undefined);
@@ -102,7 +119,13 @@ function sharedKeys() {
   return keys;
 }
 
-/** Polls until `check` returns a value (not undefined/false) or the time runs out. */
+/**
+ * Polls until `check` returns a value (not undefined/false) or the time runs out. A thrown error counts as
+ * "not yet" (a 404 until an event arrives, a refused connection), except a server error: an API answer
+ * with a 5xx status fails the wait at once with its status and body. A 5xx is an outage or a bug the test
+ * must see, not a state to wait out until a timeout that names neither. A wait for a documented
+ * retry-later answer handles exactly that answer itself (createPaymentOnceOrderKnown).
+ */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -111,9 +134,30 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (error) {
+      if (error instanceof ApiError && error.status >= 500) {
+        throw new Error(`server error while waiting for ${what}: ${error.status} ${JSON.stringify(error.body)}`, { cause: error });
+      }
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+/**
+ * POST /payments for an order just created: retried only while the payment service answers 503
+ * `order_not_yet_known` (its view of orders lags behind `order.created`; the design's answer, with
+ * Retry-After, for a client to retry). Any other error, or that one past `timeoutMs`, is thrown as is.
+ */
+export async function createPaymentOnceOrderKnown(client: ApiClient, params: CreatePaymentParams, timeoutMs = 20_000): Promise<PaymentView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await client.createPayment(params);
+    } catch (error) {
+      const orderNotYetKnown = error instanceof ApiError && error.status === 503 && error.code === 'order_not_yet_known';
+      if (!orderNotYetKnown || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { IDEMPOTENCY_KEY_HEADER } from '@pay/contracts';
-import type { AuditEventView, AuditVerifyResult, createOrderBody, createPaymentBody, createRefundBody, ErrorBody, RefundView, startPaymentBody, OrderView, Page, PaymentView } from '@pay/contracts';
+import type { AuditEventView, AuditRebuildResult, AuditVerifyResult, createOrderBody, createPaymentBody, createProductBody, createRefundBody, ErrorBody, RefundView, startPaymentBody, OrderView, Page, PaymentView, ProductView, updateProductBody } from '@pay/contracts';
 
 /**
  * Typed client of the public API, mirroring the original frontend `payment.ts` (same function names and
@@ -39,8 +39,15 @@ export type CreatePaymentParams = z.input<typeof createPaymentBody>;
 export type StartPaymentParams = z.input<typeof startPaymentBody>;
 export type CreateRefundParams = z.input<typeof createRefundBody>;
 
-/** `{items: [{product_id, name, unit_price: "49.50", quantity}], currency?}`; the total is computed by the server. */
+/**
+ * `{items: [{product_id, quantity, unit_price?: "49.50"}], currency?}`: name and price come from the catalog
+ * (a unit_price sent must be the catalog's); the total is computed by the server.
+ */
 export type CreateOrderParams = z.input<typeof createOrderBody>;
+/** `{id?, name, unit_price: "49.50", currency?, active?}` (admin). */
+export type CreateProductParams = z.input<typeof createProductBody>;
+/** `{name?, unit_price?, active?}`, at least one (admin). */
+export type UpdateProductParams = z.input<typeof updateProductBody>;
 
 export interface AuditEventParams {
   payment_id?: string;
@@ -100,16 +107,24 @@ export function createClient({ baseUrl, token }: ClientOptions) {
     getRefunds: (paymentId: string, params: { page?: number; page_size?: number } = {}) => call<Page<RefundView>>('GET', `/payments/${id(paymentId)}/refunds`, undefined, params),
     getRefund: (refundId: string) => call<RefundView>('GET', `/refunds/${id(refundId)}`),
     // orders
-    createOrder: (params: CreateOrderParams) => call<OrderView>('POST', '/orders', params),
+    // The Idempotency-Key makes a retried create answer the first order (the same key with another request: 422).
+    createOrder: (params: CreateOrderParams, idempotencyKey?: string) =>
+      call<OrderView>('POST', '/orders', params, undefined, idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } : {}),
     getOrders: (params: { status?: string; page?: number; page_size?: number } = {}) => call<Page<OrderView>>('GET', '/orders', undefined, params),
     getOrdersPage: (link: string) => getPage<OrderView>(link),
     getOrder: (orderId: string) => call<OrderView>('GET', `/orders/${id(orderId)}`),
     cancelOrder: (orderId: string, reason?: string) => call<OrderView>('POST', `/orders/${id(orderId)}/cancel`, reasonBody(reason)),
+    // catalog (anyone signed in reads; admins write; include_inactive is for admins)
+    listProducts: (params: { include_inactive?: boolean; page?: number; page_size?: number } = {}) => call<Page<ProductView>>('GET', '/products', undefined, params),
+    createProduct: (params: CreateProductParams) => call<ProductView>('POST', '/products', params),
+    updateProduct: (productId: string, params: UpdateProductParams) => call<ProductView>('PATCH', `/products/${id(productId)}`, params),
     // audit (auditor/admin)
     getAuditEvents: (params: AuditEventParams = {}) => call<Page<AuditEventView>>('GET', '/audit/events', undefined, params),
     verifyAudit: (query: { full?: boolean } = {}) => call<AuditVerifyResult>('GET', `/audit/verify${query.full ? '?full=true' : ''}`),
     getDailyReport: (date: string) => call<Record<string, unknown>>('GET', '/audit/reports/daily', undefined, { date, format: 'json' }),
     getDailyReportCsv: (date: string) => call<string>('GET', '/audit/reports/daily', undefined, { date, format: 'csv' }),
+    // admin: recompute the report figures from the verified chain (409 chain_not_verified otherwise)
+    rebuildAuditReports: () => call<AuditRebuildResult>('POST', '/audit/reports/rebuild', {}),
   };
 }
 

@@ -25,6 +25,12 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
 /** Reusable variable shapes, so every service parses ports, URLs and flags the same way. */
 export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
+/**
+ * The internal listener of `/metrics` and the detailed `/readyz` (METRICS_PORT). `0` lets the OS pick a
+ * free port: the test harness starts every process so and learns the bound port from the process itself.
+ */
+export const metricsPort = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
 export const booleanFlag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0'])
@@ -48,6 +54,11 @@ export const commonEnv = {
   MONGO_URL: url(['mongodb', 'mongodb+srv']).default('mongodb://127.0.0.1:27017'),
   /** Prefix for exchange and queue names: isolates parallel runs and environments on one broker. */
   BROKER_PREFIX: z.string().regex(/^[a-z0-9_.-]{1,40}$/i, 'letters, digits, . _ - (max 40)').default('payments'),
+  /**
+   * Declare the broker topology at start (development, tests). Deployments set "false": their broker
+   * definitions declare everything and each service's own user has no right to configure it.
+   */
+  BROKER_DECLARE_TOPOLOGY: booleanFlag(true),
   /** Prefix for database names (e.g. a test run's id). */
   DB_PREFIX: z.string().regex(/^[a-z0-9_]{0,30}$/i, 'letters, digits, _ (max 30)').default(''),
   /** Cap on the mongoose pool: FerretDB/PostgreSQL wedges when writers exceed its own pool. */
@@ -90,3 +101,6 @@ export function requireWholeGroups<T extends Record<string, unknown>>(config: T,
     }
   }
 }
+
+// Last: fault-points.ts uses this file's exports (it imports them back, at call time only).
+export * from './fault-points';

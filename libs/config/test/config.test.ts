@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, booleanFlag, commonEnv, loadConfig, port, url } from '../src';
+import { ConfigError, booleanFlag, commonEnv, loadConfig, metricsPort, port, url } from '../src';
 
 const schema = z.object({
   SERVICE_PORT: port(8080),
@@ -40,5 +40,12 @@ describe('loadConfig', () => {
 
   it('refuses a port out of range', () => {
     expect(() => loadConfig(schema, { DB: 'mongodb://x', SERVICE_PORT: '70000' })).toThrow(/SERVICE_PORT/);
+  });
+
+  it('takes METRICS_PORT 0 (the OS picks a free port) and refuses one out of range, naming it', () => {
+    const metrics = z.object({ METRICS_PORT: metricsPort(9083) });
+    expect(loadConfig(metrics, {})).toEqual({ METRICS_PORT: 9083 });
+    expect(loadConfig(metrics, { METRICS_PORT: '0' })).toEqual({ METRICS_PORT: 0 });
+    for (const bad of ['-1', '65536', 'nine']) expect(() => loadConfig(metrics, { METRICS_PORT: bad })).toThrow(/METRICS_PORT/);
   });
 });

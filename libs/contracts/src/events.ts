@@ -29,6 +29,28 @@ const refundRef = {
   currency,
 };
 
+/**
+ * A point of the audit hash chain the audit-service vouches for, kept outside its database (the
+ * order-service keeps them): `mac` = HMAC-SHA256(AUDIT_CHAIN_KEY, `anchor|<seq>|<hash>`), so a keeper
+ * without the key cannot forge one. The same shape travels to the audit-service's verify (header
+ * `x-audit-anchor`), which checks the chain still reaches it.
+ */
+const anchoredPoint = { seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), hash: z.string().regex(/^[0-9a-f]{64}$/) };
+export const auditAnchor = z.object({
+  ...anchoredPoint,
+  mac: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * The anchor published before this one (null: none known). The keeper marks every anchor it holds
+   * between the two as skipped, and verify checks those too: an anchor that skips one means a chain cut
+   * and anchored again past the cut, or two replicas anchoring at once (then both are true).
+   */
+  prev: z.object(anchoredPoint).nullable().optional(),
+  /** When the anchored record was appended. */
+  records_at: z.iso.datetime().optional(),
+  anchored_at: z.iso.datetime(),
+});
+export type AuditAnchor = z.infer<typeof auditAnchor>;
+
 export const eventDataSchemas = {
   'order.created': z.object({ orderId: id, orderNumber: z.string(), userId: id, amountMinor, currency }),
   'order.paid': z.object({ orderId: id, orderNumber: z.string(), userId: id, paymentId: id, amountMinor, currency, transactionId: z.string().nullable() }),
@@ -63,6 +85,12 @@ export const eventDataSchemas = {
     refundedMinor: amountMinor,
     /** The payment's own amount is refunded in full (its order, if it paid one, is refunded). */
     fully: z.boolean(),
+    /**
+     * The payment succeeded as its order's payment (`payment.succeeded` went out): the order is, or will
+     * be, paid by it. False for a late success, whose money never paid the order. Absent from events of
+     * older producers: read as false.
+     */
+    paidOrder: z.boolean().default(false),
     reason: z.string(),
     actor: z.string(),
   }),
@@ -101,6 +129,7 @@ export const eventDataSchemas = {
     receivedAt: z.string(),
     verifyMs: z.number().min(0),
   }),
+  'audit.checkpoint': auditAnchor,
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

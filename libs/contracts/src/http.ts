@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDecimalAmount } from '@pay/money';
-import { paymentMethod } from './events';
+import { auditAnchor, paymentMethod } from './events';
 import { IDEMPOTENCY_KEY_HEADER } from './identity';
 
 /**
@@ -38,31 +38,62 @@ export const decimalAmount = z
   })
   .meta({ description: 'A non-negative decimal amount with at most two decimals (exact, never a float inside)', example: '99.00' });
 
-export const currencyCode = z
-  .string()
-  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like CNY')
-  .default('CNY')
-  .meta({ description: 'ISO 4217 currency code', example: 'CNY' });
+const isoCurrency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like CNY');
+
+export const currencyCode = isoCurrency.default('CNY').meta({ description: 'ISO 4217 currency code', example: 'CNY' });
 
 export const ORDER_STATUS_VALUES = ['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'] as const;
 export const PAYMENT_STATUS_VALUES = ['init', 'processing', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
 
+/** A catalog product's id: short, and safe in a path (an admin may choose it, e.g. `p1`). */
+export const productId = objectId;
+
+/** An order line names a product and a quantity; name and price come from the catalog. */
 export const orderItemInput = z
   .strictObject({
-    product_id: storableText(1, 64),
-    name: storableText(1, 200),
-    unit_price: decimalAmount,
+    product_id: productId,
     quantity: z.number().int().min(1).max(1000),
+    unit_price: decimalAmount
+      .optional()
+      .meta({ description: "Optional: the price the client shows; it must be the catalog's (422 price_mismatch otherwise), never what is charged" }),
   })
   .meta({ id: 'OrderItemInput' });
 
 export const createOrderBody = z
   .strictObject({
     items: z.array(orderItemInput).min(1).max(100),
-    currency: currencyCode,
+    currency: isoCurrency
+      .optional()
+      .meta({ description: "Optional: the currency of the items' products (all items share one; 422 currency_mismatch otherwise)", example: 'CNY' }),
   })
-  .meta({ id: 'CreateOrderBody', description: 'The order total is computed from the items; status, user and total cannot be sent.' });
+  .meta({
+    id: 'CreateOrderBody',
+    description: 'Names and unit prices are copied from the catalog and the total is computed from them; status, user, total and names cannot be sent.',
+  });
 export type CreateOrderBody = z.infer<typeof createOrderBody>;
+
+const productName = storableText(1, 200);
+
+export const createProductBody = z
+  .strictObject({
+    id: productId.optional().meta({ description: 'Optional: a generated id otherwise; an id already taken is refused (409)' }),
+    name: productName,
+    unit_price: decimalAmount,
+    currency: currencyCode,
+    active: z.boolean().default(true),
+  })
+  .meta({ id: 'CreateProductBody', description: 'A catalog product (admin).' });
+export type CreateProductBody = z.infer<typeof createProductBody>;
+
+export const updateProductBody = z
+  .strictObject({
+    name: productName.optional(),
+    unit_price: decimalAmount.optional(),
+    active: z.boolean().optional(),
+  })
+  .refine((body) => body.name !== undefined || body.unit_price !== undefined || body.active !== undefined, 'at least one of name, unit_price, active')
+  .meta({ id: 'UpdateProductBody', description: "Changes a product (admin); orders already placed keep the name and price they were placed at." });
+export type UpdateProductBody = z.infer<typeof updateProductBody>;
 
 /** Headers of a retry-safe create: other headers are not this schema's business (not strict). */
 export const idempotentCreateHeaders = z
@@ -138,6 +169,10 @@ export const pageQuery = {
 };
 export const listPaymentsQuery = z.strictObject({ order_id: objectId.optional(), ...pageQuery });
 export const listRefundsQuery = z.strictObject({ ...pageQuery });
+export const listProductsQuery = z.strictObject({
+  include_inactive: z.enum(['true', 'false']).optional().meta({ description: 'Admin only: also list products that cannot be ordered' }),
+  ...pageQuery,
+});
 export const listOrdersQuery = z.strictObject({
   status: z.enum(ORDER_STATUS_VALUES).optional(),
   ...pageQuery,
@@ -169,6 +204,19 @@ export const orderItemView = z
   .meta({ id: 'OrderItemView' });
 export type OrderItemView = z.infer<typeof orderItemView>;
 
+export const productView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    unit_price: money,
+    currency: z.string(),
+    active: z.boolean().meta({ description: 'Whether it can be ordered' }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'ProductView' });
+export type ProductView = z.infer<typeof productView>;
+
 export const orderView = z
   .object({
     id: z.string(),
@@ -190,8 +238,11 @@ export const paymentLogView = z
     event: z.string(),
     from: z.string().nullable(),
     to: z.string(),
-    actor: z.string().meta({ example: 'customer:alice' }),
-    detail: z.string().nullable(),
+    actor: z.string().meta({
+      description: 'Who acted, `<kind>:<id>` for admins and auditors; a customer sees the kind only (customer, admin, system, provider)',
+      example: 'admin:ops-1',
+    }),
+    detail: z.string().nullable().meta({ description: 'Free text for admins and auditors; always null in a customer’s view' }),
   })
   .meta({ id: 'PaymentLogView' });
 export type PaymentLogView = z.infer<typeof paymentLogView>;
@@ -312,9 +363,44 @@ export const auditVerifyResult = z
       .int()
       .meta({ description: 'Seq of the signed checkpoint the walk started after; 0 for a walk of the whole chain (?full=true, or no trusted checkpoint)' }),
     checkpoints: z.number().int().meta({ description: 'Chain checkpoints stored, this verify\'s included' }),
+    keyed: z.boolean().meta({ description: 'The chain, its head and its anchors are HMAC-keyed (AUDIT_CHAIN_KEY); false: plain SHA-256, which anyone with write access to the audit database can recompute' }),
+    anchor: z
+      .object({ seq: z.number().int(), anchored_at: z.string() })
+      .nullable()
+      .meta({ description: 'The latest anchor kept outside the audit database that this verify compared against; null: none yet' }),
+    unanchored_records: z
+      .number()
+      .int()
+      .meta({ description: 'Records past the anchor (head seq − anchor seq): these could still be cut off unnoticed until the next anchor' }),
   })
   .meta({ id: 'AuditVerifyResult' });
 export type AuditVerifyResult = z.infer<typeof auditVerifyResult>;
+
+/** The api-gateway hands the latest anchor (JSON of `auditAnchor`, see events.ts) to the audit-service's verify in this header. */
+export const AUDIT_ANCHOR_HEADER = 'x-audit-anchor';
+
+/** With the latest anchor, the anchors another one skipped (see `auditAnchor.prev`): in this header, a JSON array. */
+export const AUDIT_SKIPPED_ANCHORS_HEADER = 'x-audit-skipped-anchors';
+/** Most skipped anchors handed on (the highest seqs): they arise only from a cut chain anchored again, or rare races. */
+export const MAX_SKIPPED_ANCHORS = 20;
+export const skippedAuditAnchors = z.array(auditAnchor).max(MAX_SKIPPED_ANCHORS);
+
+/** order-service `GET /api/v1/audit/anchors/latest` (internal: only the api-gateway calls it). */
+export const latestAuditAnchorAnswer = z.object({ anchor: auditAnchor.nullable(), skipped: skippedAuditAnchors });
+export type LatestAuditAnchorAnswer = z.infer<typeof latestAuditAnchorAnswer>;
+
+/** `POST /audit/reports/rebuild` takes no parameters (an empty JSON object, or no body). */
+export const auditRebuildBody = z.strictObject({});
+
+/** `POST /audit/reports/rebuild` (admin): the report projections recomputed from the verified records. */
+export const auditRebuildResult = z
+  .object({
+    rebuilt_up_to: z.number().int().meta({ description: 'Seq of the last record the rebuilt figures are computed from (the verified head)' }),
+    days: z.number().int().meta({ description: 'Day figures rewritten' }),
+    reconciliation_rows: z.number().int().meta({ description: 'Reconciliation rows rewritten' }),
+  })
+  .meta({ id: 'AuditRebuildResult' });
+export type AuditRebuildResult = z.infer<typeof auditRebuildResult>;
 
 const rate = z.number().nullable().meta({ description: 'A ratio in [0, 1] rounded to 6 places; null when undefined' });
 const amountsByCurrency = z.record(z.string(), z.object({ amount_minor: z.number().int(), amount: money }));
@@ -369,5 +455,9 @@ export const dailyAuditReport = z
         .array(unmatchedPayment.extend({ causes: z.array(z.enum(['succeeded_without_order_paid', 'late_success', 'duplicate_payment'])) }))
         .meta({ description: 'Not a mismatch: payments whose money to go back was refunded in full that day' }),
     }),
+    last_anchor: z
+      .object({ seq: z.number().int(), hash: z.string(), anchored_at: z.string() })
+      .nullable()
+      .meta({ description: 'The last chain anchor the audit-service published: a printed report is itself an anchor (the chain must still reach seq with this hash)' }),
   })
   .meta({ id: 'DailyAuditReport' });

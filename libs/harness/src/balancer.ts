@@ -1,5 +1,6 @@
 import { Agent, createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerProtocolErrorsInFormat } from '@pay/http';
 
 /**
  * A small round-robin HTTP reverse proxy (node:http only) for running several replicas of a public
@@ -161,6 +162,10 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
   };
 
   const server = createServer(handle);
+  // The balancer stands for an L4 load balancer (a Kubernetes Service), behind which the replicas themselves
+  // refuse what Node's parser cannot read: its own refusals (oversized headers, bytes after a short body) are
+  // in the same error format, so a client sees no difference between one replica and several.
+  answerProtocolErrorsInFormat(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '0.0.0.0', () => {

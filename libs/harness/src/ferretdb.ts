@@ -43,6 +43,8 @@ export interface FerretDb {
   backend: 'postgresql' | 'sqlite';
   /** The PostgreSQL database behind it (postgresql backend): where the version guard and index mirror live. */
   postgres: { host: string; port: number; database: string } | null;
+  /** Kills the server (SIGKILL), waits `downMs`, starts it again on the same port with the same data. */
+  crash(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,36 +124,51 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
     log(`${why}; FerretDB uses SQLite in ${sqliteDir} (slower)`);
   }
 
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (options.logFile) {
-    const out = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
-  }
+  // One FerretDB process on `listen`; `crash` starts another on the same port (chaos runs kill the
+  // database under the services, which must reconnect to the same URL).
+  let child: ChildProcess;
   let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
-  await waitFor(`FerretDB on ${listen}`, async () => {
-    if (exited) throw new Error('FerretDB exited at start');
-    return canConnect('127.0.0.1', port, 500);
-  }, 30_000);
+  const launch = async (): Promise<void> => {
+    const started = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    exited = false;
+    if (options.logFile) {
+      const out = createWriteStream(options.logFile, { flags: 'a' });
+      started.stdout?.pipe(out);
+      started.stderr?.pipe(out);
+    } else {
+      started.stdout?.resume();
+      started.stderr?.resume();
+    }
+    started.once('exit', () => {
+      if (child === started) exited = true;
+    });
+    await waitFor(`FerretDB on ${listen}`, async () => {
+      if (exited) throw new Error('FerretDB exited at start');
+      return canConnect('127.0.0.1', port, 500);
+    }, 30_000);
+  };
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (exited) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(timer);
+  };
+  await launch();
 
   return {
     url: `mongodb://127.0.0.1:${port}`,
     backend,
     postgres: backend === 'postgresql' ? { host: pgHost, port: pgPort, database } : null,
+    async crash(downMs = 0) {
+      await halt('SIGKILL');
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      await launch();
+    },
     async stop() {
-      if (!exited) {
-        const gone = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(timer);
-      }
+      await halt('SIGTERM');
       if (options.dropOnStop && backend === 'postgresql') {
         await withPostgres(pgHost, pgPort, (client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => undefined);
       }

@@ -19,6 +19,8 @@ export interface Infrastructure {
   multiProcessSafe: boolean;
   /** The PostgreSQL database behind the embedded FerretDB, when that is what serves MONGO_URL. */
   ferretPostgres: { host: string; port: number; database: string } | null;
+  /** Kills and restarts the database server (the embedded FerretDB only; null for one this harness did not start). */
+  crashDatabase: ((downMs?: number) => Promise<void>) | null;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
   let broker = 'external';
   let multiProcessSafe = true;
   let ferretPostgres: Infrastructure['ferretPostgres'] = null;
+  let crashDatabase: Infrastructure['crashDatabase'] = null;
 
   const docker = !mongoUrl || !amqpUrl ? (env.HARNESS_NO_DOCKER ? false : await dockerEngineReachable()) : false;
 
@@ -77,7 +80,7 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
       broker = 'local';
     } else if (docker) {
       const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
-      const container = await new RabbitMQContainer('rabbitmq:3.13-management').start();
+      const container = await new RabbitMQContainer('rabbitmq:3.13.7-management').start();
       amqpUrl = container.getAmqpUrl();
       broker = 'testcontainers';
       stops.push(async () => void (await container.stop()));
@@ -93,7 +96,7 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
   if (!mongoUrl) {
     if (docker) {
       const { MongoDBContainer } = await import('@testcontainers/mongodb');
-      const container = await new MongoDBContainer('mongo:7').start();
+      const container = await new MongoDBContainer('mongo:7.0.14').start();
       mongoUrl = `${container.getConnectionString()}?directConnection=true`;
       database = 'testcontainers';
       stops.push(async () => void (await container.stop()));
@@ -109,6 +112,7 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
       database = `ferretdb-${ferret.backend}`;
       multiProcessSafe = ferret.backend === 'postgresql';
       ferretPostgres = ferret.postgres;
+      crashDatabase = (downMs) => ferret.crash(downMs);
       stops.push(() => ferret.stop());
     }
   }
@@ -120,6 +124,7 @@ export async function provideInfrastructure(options: InfrastructureOptions): Pro
     broker,
     multiProcessSafe,
     ferretPostgres,
+    crashDatabase,
     async stop() {
       for (const stop of stops.reverse()) await stop().catch(() => undefined);
     },

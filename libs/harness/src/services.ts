@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { serviceListeningMessage } from '@pay/contracts';
 import { declareTopology } from '@pay/messaging';
 import { startBalancer, type Balancer } from './balancer';
 import { ensureServiceBuilt } from './build';
@@ -30,12 +31,23 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   'audit-service': 8084,
 };
 
+/** Each service's default METRICS_PORT (its internal listener: /metrics and the detailed /readyz). */
+export const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = {
+  'api-gateway': 9080,
+  'callback-gateway': 9081,
+  'order-service': 9082,
+  'payment-service': 9083,
+  'audit-service': 9084,
+};
+
 export interface ServiceProcess {
   name: ServiceName;
   /** Which replica of the service this is (0: the first). */
   replica: number;
   port: number;
   url: string;
+  /** Its internal listener (METRICS_PORT, as bound): `/metrics` and `/readyz` with each dependency's state. */
+  metricsUrl: string;
   child: ChildProcess;
   /** Where its output goes, when logged to a file. */
   logFile?: string;
@@ -53,6 +65,8 @@ export interface StartServiceOptions {
   env: NodeJS.ProcessEnv;
   /** Which replica this is (default 0); only recorded on the process handle. */
   replica?: number;
+  /** Its METRICS_PORT (default 0: the OS picks one, which the process reports once bound). */
+  metricsPort?: number;
   logFile?: string;
   /** Also copy the service's output to this stream (npm start prints logs). */
   echo?: NodeJS.WritableStream;
@@ -95,15 +109,24 @@ function lastErrorLine(child: ChildProcess): { last: () => string | null; stop: 
   };
 }
 
-/** Runs one service as its own Node.js process (see serviceCommand) and waits for /readyz. */
+/**
+ * Runs one service as its own Node.js process (see serviceCommand) and waits until it is ready: /readyz
+ * answers 200, /healthz names this service, and the process has reported (over the IPC channel opened
+ * here) the ports it bound, its internal one answering /healthz with its name too.
+ */
 export async function startService(name: ServiceName, port: number, options: StartServiceOptions): Promise<ServiceProcess> {
   // SERVICE_NODE_FLAGS: extra Node.js flags for the services (e.g. `--cpu-prof --cpu-prof-dir=…`, which
   // NODE_OPTIONS does not accept).
   const flags = (options.env.SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...flags, ...(await serviceCommand(name))], {
     cwd: REPO_ROOT,
-    env: { ...options.env, [PORT_VARIABLE[name]]: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...options.env, [PORT_VARIABLE[name]]: String(port), METRICS_PORT: String(options.metricsPort ?? 0) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let metricsPort: number | undefined;
+  child.on('message', (message: unknown) => {
+    const listening = serviceListeningMessage.safeParse(message);
+    if (listening.success && listening.data.service === name && listening.data.port === port) metricsPort = listening.data.metrics_port;
   });
   if (options.logFile) {
     mkdirSync(path.dirname(options.logFile), { recursive: true });
@@ -142,6 +165,10 @@ export async function startService(name: ServiceName, port: number, options: Sta
         // Ready, and it is this service answering (not another process that took the port first).
         const health = (await (await fetch(`${url}/healthz`)).json()) as { service?: string };
         if (health.service !== name) throw new GiveUpWaiting(`${url} is answered by ${health.service ?? 'another process'}, not ${name}: the port was taken`);
+        // Reported right after both listeners are bound: a moment after /readyz may already answer.
+        if (metricsPort === undefined) return false;
+        const internal = (await (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).json()) as { service?: string };
+        if (internal.service !== name) throw new GiveUpWaiting(`${name}'s metrics port ${metricsPort} is answered by ${internal.service ?? 'another process'}`);
         return exitCode === undefined;
       },
       options.readyTimeoutMs ?? 60_000,
@@ -153,11 +180,14 @@ export async function startService(name: ServiceName, port: number, options: Sta
   } finally {
     lastError.stop();
   }
+  // The channel was only for the report: closed, it holds neither process open.
+  if (child.connected) child.disconnect();
   return {
     name,
     replica: options.replica ?? 0,
     port,
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     child,
     logFile: options.logFile,
     exited,
@@ -231,12 +261,17 @@ export interface Stack {
   callbackBalancer: Balancer | null;
   /** The provider simulator the services' provider clients point at (null when not started). */
   providerSimUrl: string | null;
-  /** Restarts every replica of a service (stopping those still running); returns the first. */
-  restart(name: ServiceName): Promise<ServiceProcess>;
+  /** A replica's internal listener (default the first): `/metrics` and `/readyz` with each dependency's state. */
+  metricsUrl(name: ServiceName, replica?: number): string;
+  /**
+   * Restarts every replica of a service (stopping those still running); returns the first. `extraEnv`
+   * (e.g. FAULT_POINT) is added to the stack's environment for this start only.
+   */
+  restart(name: ServiceName, extraEnv?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
   /** Stops one replica (SIGKILL by default: a crash) while the others keep serving. */
   stopReplica(name: ServiceName, index: number, signal?: NodeJS.Signals): Promise<number | null>;
-  /** Restarts one replica on its port (stopping it first if it still runs). */
-  restartReplica(name: ServiceName, index: number): Promise<ServiceProcess>;
+  /** Restarts one replica on its port (stopping it first if it still runs), with `extraEnv` for this start only. */
+  restartReplica(name: ServiceName, index: number, extraEnv?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -329,16 +364,25 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
   const logFileOf = (name: ServiceName, index: number) =>
     options.logDir ? path.join(options.logDir, index === 0 ? `${name}.log` : `${name}-${index + 1}.log`) : undefined;
-  const launch = async (name: ServiceName, index: number) => {
-    const started = await startService(name, ports[name][index]!, { env: envOf(name), replica: index, echo: options.echo, logFile: logFileOf(name, index) });
+  // Fixed ports: the services' METRICS_PORT defaults, + REPLICA_PORT_STEP per replica; else 0 (the OS picks, the process reports it).
+  const metricsPortOf = (name: ServiceName, index: number) => (options.fixedPorts ? DEFAULT_METRICS_PORTS[name] + index * REPLICA_PORT_STEP : 0);
+  /** `extraEnv` (e.g. a test's FAULT_POINT) applies to this start only: a later restart without it drops it. */
+  const launch = async (name: ServiceName, index: number, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const started = await startService(name, ports[name][index]!, {
+      env: { ...envOf(name), ...extraEnv },
+      replica: index,
+      metricsPort: metricsPortOf(name, index),
+      echo: options.echo,
+      logFile: logFileOf(name, index),
+    });
     replicaSets[name][index] = started;
     if (index === 0) services[name] = started;
     return started;
   };
   /** The first replica alone (it creates indexes and queues on a fresh database), then the others at once. */
-  const launchAll = async (name: ServiceName) => {
-    await launch(name, 0);
-    const rest = await Promise.allSettled(ports[name].slice(1).map((_, i) => launch(name, i + 1)));
+  const launchAll = async (name: ServiceName, extraEnv?: NodeJS.ProcessEnv) => {
+    await launch(name, 0, extraEnv);
+    const rest = await Promise.allSettled(ports[name].slice(1).map((_, i) => launch(name, i + 1, extraEnv)));
     const failed = rest.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
   };
@@ -373,17 +417,18 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     callbackUrl: callbackBalancer ? callbackBalancer.url : services['callback-gateway'].url,
     callbackBalancer,
     providerSimUrl: providerSim?.url ?? null,
-    async restart(name) {
+    metricsUrl: (name, index = 0) => replicaAt(name, index).metricsUrl,
+    async restart(name, extraEnv) {
       await stopAll(name);
-      await launchAll(name);
+      await launchAll(name, extraEnv);
       return services[name];
     },
     async stopReplica(name, index, signal = 'SIGKILL') {
       return replicaAt(name, index).stop(signal);
     },
-    async restartReplica(name, index) {
+    async restartReplica(name, index, extraEnv) {
       await replicaAt(name, index).stop();
-      return launch(name, index);
+      return launch(name, index, extraEnv);
     },
     async stop() {
       for (const name of [...SERVICE_NAMES].reverse()) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { startBalancer, type Balancer } from '../src/balancer';
 
 /**
@@ -158,6 +158,21 @@ describe('the callback balancer', () => {
   it('answers 502 when every replica refuses', async () => {
     const balancer = await balancerOver([await deadUrl(), await deadUrl()]);
     expect((await send(balancer.url, '/callbacks/mock', 'POST', [], Buffer.from('{}'))).status).toBe(502);
+  });
+
+  // Were Node's bare empty answers, so several callback replicas answered otherwise than one (the fuzzer's `--replicas 2`).
+  it('refuses what its HTTP parser cannot read in the error format, as the replicas behind it do', async () => {
+    const balancer = await balancerOver([(await replica('a')).url]);
+    const { port } = new URL(balancer.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect({ host: '127.0.0.1', port: Number(port) }, () => socket.write(`POST /callbacks/mock HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20_000)}\r\n\r\n`));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
+    });
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'headers_too_large', message: 'request headers too large' } });
   });
 
   it('does not retry once a replica has received the request', async () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -16,13 +17,14 @@ import {
 import { REQUEST_ID_HEADER, type EventOrigin } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
 import type { ServiceMetrics } from '@pay/metrics';
+import { checkReadiness, type Readiness } from './readiness';
 
 export interface HttpAppOptions {
   service: string;
   logger: Logger;
   metrics: ServiceMetrics;
   /** Named dependency checks for /readyz (db, broker); all must be true. */
-  readiness: Record<string, () => Promise<boolean> | boolean>;
+  readiness: Readiness;
   /** JSON body limit; bodies above it get 413. */
   bodyLimit?: string;
   /** Skip the JSON parser (a route reads the raw body itself, e.g. signed provider callbacks). */
@@ -56,8 +58,10 @@ export function rawBodyOf(req: IncomingMessage): Buffer | undefined {
 
 /**
  * The express app every service starts from: security headers, request ids in logs and responses,
- * latency metrics, bounded JSON bodies, and /healthz, /readyz, /metrics. Add routes, then call
- * `finishApp` to install the 404 and the one error mapper.
+ * latency metrics, bounded JSON bodies, and /healthz and /readyz (ready or not, without which dependency:
+ * this port may be public). `/metrics` and the per-dependency readiness are served on the internal
+ * listener only (createInternalApp). Add routes, then call `finishApp` to install the 404 and the one
+ * error mapper.
  */
 export function createHttpApp(options: HttpAppOptions): Express {
   const { logger, metrics } = options;
@@ -77,7 +81,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
       // create unbounded metric series.
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
       metrics.httpDuration.observe({ method: req.method, route: `${req.baseUrl}${route}`, status: String(res.statusCode) }, seconds);
-      if (req.path !== '/healthz' && req.path !== '/metrics' && req.path !== '/readyz') {
+      if (req.path !== '/healthz' && req.path !== '/readyz') {
         withLogContext({ request_id: requestId }, () =>
           logger.http('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(seconds * 1000) }),
         );
@@ -90,20 +94,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.json({ status: 'ok', service: options.service });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, boolean> = {};
-    for (const [name, check] of Object.entries(options.readiness)) {
-      try {
-        checks[name] = await check();
-      } catch {
-        checks[name] = false;
-      }
-    }
-    const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
+    const { ready } = await checkReadiness(options.readiness);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
   });
 
   if (options.parseJson !== false) {
@@ -117,7 +109,11 @@ export function createHttpApp(options: HttpAppOptions): Express {
         limit: options.bodyLimit ?? '32kb',
         strict: true,
         type: JSON_TYPES,
-        verify: (req, _res, buffer) => {
+        verify: (req, _res, buffer, encoding) => {
+          // JSON between systems is UTF-8 (RFC 8259 §8.1). The parser would decode other bytes to U+FFFD
+          // (or as the declared charset) and the request would still act, storing text the client never
+          // sent; and the gateway forwards these very bytes to the services as UTF-8 JSON.
+          if (encoding !== 'utf-8' || !isUtf8(buffer)) throw new BadInput('request body is not valid UTF-8 JSON');
           (req as RequestWithRawBody).rawBody = buffer;
         },
       }),

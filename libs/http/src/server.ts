@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from '@pay/logger';
+import { answerProtocolErrorsInFormat } from './protocol-errors';
 
 export interface RunningServer {
   server: Server;
@@ -9,14 +10,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function listen(app: Express, port: number, host: string, logger: Logger): Promise<RunningServer> {
+/** Serves `app` on host:port (0: a port the OS picks); `what` names the listener in the log line. */
+export function listen(app: Express, port: number, host: string, logger: Logger, what = 'http'): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    answerProtocolErrorsInFormat(server);
     server.once('error', reject);
     server.once('listening', () => {
       const address = server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
-      logger.info('http listening', { host, port: actual });
+      logger.info(`${what} listening`, { host, port: actual });
       resolve({
         server,
         port: actual,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadInput, IllegalTransition, NotFound } from '@pay/errors';
 import { createLogger } from '@pay/logger';
 import { createMetrics } from '@pay/metrics';
-import { createHttpApp, eventOrigin, finishApp, pageOf, rawBodyOf, requestIdOf, validate } from '../src';
+import { createHttpApp, createInternalApp, eventOrigin, finishApp, pageOf, rawBodyOf, requestIdOf, validate } from '../src';
 import { serveInProcess, type InProcessServer } from '../../../test/support/in-process';
 
 const logger = createLogger('http-test', 'error');
@@ -10,11 +10,16 @@ logger.silent = true;
 
 describe('the shared HTTP app', () => {
   let server: InProcessServer;
+  let internalServer: InProcessServer;
   let base: string;
+  /** The internal listener (METRICS_PORT) of the same service. */
+  let internal: string;
   let ready = true;
 
   beforeAll(async () => {
-    const app = createHttpApp({ service: 'test', logger, metrics: createMetrics('test'), readiness: { database: () => ready } });
+    const metrics = createMetrics('test');
+    const readiness = { database: () => ready };
+    const app = createHttpApp({ service: 'test', logger, metrics, readiness });
     app.post('/echo', (req, res) => {
       const body = validate(z.strictObject({ name: z.string().max(5) }), req.body, 'body');
       res.json({ body, raw: rawBodyOf(req)?.toString('utf8') });
@@ -37,10 +42,13 @@ describe('the shared HTTP app', () => {
     finishApp(app, logger);
     server = await serveInProcess(app);
     base = server.url;
+    internalServer = await serveInProcess(createInternalApp({ service: 'test', logger, metrics, readiness }));
+    internal = internalServer.url;
   });
 
   afterAll(async () => {
     await server.close();
+    await internalServer.close();
   });
 
   const post = (body: string, type = 'application/json') => fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': type }, body });
@@ -110,25 +118,36 @@ describe('the shared HTTP app', () => {
     expect(requestIdOf('req-12345678')).toBe('req-12345678');
   });
 
-  it('reports readiness from its checks, liveness always, and security headers', async () => {
+  it('reports readiness from its checks, which dependency only on the internal listener, liveness always, and security headers', async () => {
     ready = false;
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toEqual({ status: 'not_ready', checks: { database: false } });
+    expect(await notReady.json()).toEqual({ status: 'not_ready' });
+    const detailed = await fetch(`${internal}/readyz`);
+    expect(detailed.status).toBe(503);
+    expect(await detailed.json()).toEqual({ status: 'not_ready', checks: { database: false } });
     ready = true;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${internal}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: true } });
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
     expect(health.headers.get('x-content-type-options')).toBe('nosniff');
     expect(health.headers.get('x-powered-by')).toBeNull();
   });
 
-  it('serves Prometheus metrics labelled by route pattern, never by raw path', async () => {
+  it('serves Prometheus metrics on the internal listener, labelled by route pattern, never by raw path', async () => {
     await fetch(`${base}/nowhere/abc-123`);
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${internal}/metrics`)).text();
     expect(text).toContain('http_request_duration_seconds_bucket');
     expect(text).toContain('route="unmatched"');
     expect(text).not.toContain('abc-123');
+    expect(await (await fetch(`${internal}/healthz`)).json()).toEqual({ status: 'ok', service: 'test' });
+  });
+
+  it('answers /metrics on the public port with 404', async () => {
+    const answer = await fetch(`${base}/metrics`);
+    expect(answer.status).toBe(404);
+    expect(await answer.text()).not.toContain('http_request_duration_seconds');
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
-import type { EventEnvelope } from '@pay/contracts';
+import type { EventEnvelope, ServiceName } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
 import { BrokerConnection } from './connection';
 import { ServiceConsumer, type HandlersByType } from './consumer';
@@ -7,11 +7,12 @@ import { drainDeadLetters, replayDeadLetters, type DeadLetter } from './dead-let
 import { BrokerUnavailable, UndeclaredEvent } from './errors';
 import type { Inbox } from './inbox';
 import type { BrokerObserver } from './observer';
+import { brokerUser, type ProducerCheck } from './producer-check';
 import { Publisher } from './publisher';
 import { queueDepths, type QueueDepths } from './queue-depths';
 import { DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAYS_MS, type RetryPolicy } from './retry-policy';
 import type { EventHandlers, ServiceEvents } from './service-events';
-import { declareExchange, exchangeName, queueNames, type QueueNames } from './topology';
+import { checkExchange, declareExchange, exchangeName, queueNames, type QueueNames } from './topology';
 
 export interface BrokerOptions {
   url: string;
@@ -30,6 +31,17 @@ export interface BrokerOptions {
   reconnectDelayMs?: number;
   /** How long `start` keeps retrying an unreachable broker (default 60 s; 0: one attempt). */
   connectTimeoutMs?: number;
+  /**
+   * Declare the exchange and the service's queues (default true: development, tests, where the login may
+   * configure anything). False (BROKER_DECLARE_TOPOLOGY=false) for a per-service broker user without
+   * configure rights: the deployment's broker definitions declare everything and the service only checks.
+   */
+  declareTopology?: boolean;
+  /**
+   * The broker user of each producing service, for the consumer's producer check. Default: the service's
+   * own name, as deployments name them; tests with per-run users pass their names.
+   */
+  producerUser?: (service: ServiceName) => string;
 }
 
 export interface ConsumeOptions {
@@ -52,12 +64,14 @@ export class Broker {
   private consumer: ServiceConsumer | null = null;
   private readonly connection: BrokerConnection;
   private readonly retry: RetryPolicy;
+  private readonly producers: ProducerCheck;
 
   constructor(private readonly options: BrokerOptions) {
     if (options.events && options.events.service !== options.service) {
       throw new Error(`the broker of ${options.service} was given the events of ${options.events.service}`);
     }
     this.served = options.events ?? null;
+    this.producers = { ownLogin: brokerUser(options.url), userOf: options.producerUser ?? ((service) => service) };
     this.retry = { retryDelaysMs: options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS, maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES };
     this.connection = new BrokerConnection(
       { url: options.url, name: options.service, logger: options.logger, reconnectDelayMs: options.reconnectDelayMs ?? 1000, connectTimeoutMs: options.connectTimeoutMs },
@@ -82,9 +96,9 @@ export class Broker {
   }
 
   private async restore(connection: ChannelModel, confirmChannel: ConfirmChannel): Promise<void> {
-    await declareExchange(confirmChannel, this.options.prefix);
+    await (this.options.declareTopology === false ? checkExchange : declareExchange)(confirmChannel, this.options.prefix);
     await this.consumer?.open(connection);
-    this.publisher = new Publisher(confirmChannel, this.exchange);
+    this.publisher = new Publisher(confirmChannel, this.exchange, this.producers.ownLogin);
     this.options.logger.info('broker connected', { exchange: this.exchange, consumes: this.consumer ? this.served?.consumes : [] });
     this.observer.onConnectionChange?.(true);
   }
@@ -131,7 +145,9 @@ export class Broker {
         retry: this.retry,
         logger: this.options.logger,
         observer: () => this.observer,
-        moveTo: (queue, message, attempt, reason) => this.connectedPublisher().moveTo(queue, message, attempt, reason),
+        declareTopology: this.options.declareTopology !== false,
+        producers: this.producers,
+        moveTo: (target, message, attempt, reason) => this.connectedPublisher().moveTo(target, message, attempt, reason),
       },
     );
     const connection = this.connection.current;

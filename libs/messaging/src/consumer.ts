@@ -1,11 +1,13 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { faultPoint } from '@pay/config';
 import { parseEvent, type AnyEvent, type EventType } from '@pay/contracts';
 import { withLogContext, type Logger } from '@pay/logger';
 import type { Inbox } from './inbox';
 import type { BrokerObserver, ConsumeOutcome } from './observer';
+import { producerRefusal, publishingUser, type ProducerCheck } from './producer-check';
 import { afterFailure, attemptOf, whileBusy, type RetryPolicy } from './retry-policy';
 import type { ServiceEvents } from './service-events';
-import { declareServiceQueues, queueNames, type QueueNames } from './topology';
+import { checkServiceQueues, declareServiceQueues, queueNames, type QueueNames } from './topology';
 
 type AnyHandler = (event: AnyEvent) => Promise<void>;
 /** A service's EventHandlers seen from the dispatcher: it looks a handler up by the delivered type. */
@@ -24,12 +26,16 @@ export interface ConsumerContext {
   retry: RetryPolicy;
   logger: Logger;
   observer(): BrokerObserver;
+  /** Declare the service's queues and bindings on each connection; false: only check that they exist. */
+  declareTopology: boolean;
+  /** Who may have published what (producer-check.ts). */
+  producers: ProducerCheck;
   /** Confirmed on the target queue before the original is acked (see Publisher.moveTo). */
-  moveTo(queue: string, message: ConsumeMessage, attempt: number, reason: string): Promise<void>;
+  moveTo(target: { exchange: string; queue: string }, message: ConsumeMessage, attempt: number, reason: string): Promise<void>;
 }
 
 /**
- * Takes one service's messages off its queue and settles each one: validate → find its handler → claim
+ * Takes one service's messages off its queue and settles each one: validate → check its producer → find its handler → claim
  * the event in the inbox → run the handler → complete the claim → ack. A message that cannot be settled
  * so leaves the main queue, confirmed, for a delay queue or the dead-letter queue before it is acked:
  * nothing is acknowledged without either its effect or a copy kept elsewhere.
@@ -50,7 +56,8 @@ export class ServiceConsumer {
   async open(connection: ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
     channel.on('error', (error: Error) => this.context.logger.warn('broker consume channel error', { error: error.message }));
-    await declareServiceQueues(channel, this.context.prefix, this.subscription.events, this.context.retry.retryDelaysMs);
+    const prepare = this.context.declareTopology ? declareServiceQueues : checkServiceQueues;
+    await prepare(channel, this.context.prefix, this.subscription.events, this.context.retry.retryDelaysMs);
     await channel.prefetch(this.subscription.prefetch);
     const { consumerTag } = await channel.consume(this.names.main, (message) => {
       if (!message) return;
@@ -84,6 +91,14 @@ export class ServiceConsumer {
       return;
     }
     await withLogContext({ correlation_id: event.correlation_id, causation_id: event.id }, async () => {
+      const publishedBy = publishingUser(message, this.context.producers.ownLogin);
+      const refusal = producerRefusal(event, publishedBy, this.context.producers);
+      if (refusal) {
+        // Someone not entitled to this type put it on our queue: kept for inspection, never handled nor acked unseen.
+        this.context.logger.warn('event from an unauthorized producer dead-lettered', { event_id: event.id, type: event.type, producer: event.producer, published_by: publishedBy, reason: refusal });
+        await this.park(channel, message, event.type, attempt, refusal, 'refused');
+        return;
+      }
       const handler = this.handlerFor(event.type);
       if (!handler) {
         // Delivered through a binding the service does not declare (left on the durable queue by an
@@ -102,7 +117,7 @@ export class ServiceConsumer {
       }
       if (outcome === 'busy') {
         const later = whileBusy(this.names, attempt);
-        await this.context.moveTo(later.queue, message, later.attempt, `event ${event.id} is being handled by another consumer`);
+        await this.context.moveTo({ exchange: this.names.moves, queue: later.queue }, message, later.attempt, `event ${event.id} is being handled by another consumer`);
       } else if (outcome === 'done') {
         this.context.logger.info('duplicate event ignored', { event_id: event.id, type: event.type });
       }
@@ -124,12 +139,16 @@ export class ServiceConsumer {
     const inbox = this.subscription.inbox;
     if (!inbox) {
       await handler(event);
+      faultPoint('consumer.after-effect-before-ack');
       return 'handled';
     }
     const claim = await inbox.claim(event.id, event.type);
     if (claim !== 'claimed') return claim;
     try {
       await handler(event);
+      // Effect stored, claim neither completed nor released: the redelivered copy waits out the lease,
+      // takes the claim over and runs the handler again, whose state guards must make it a no-op.
+      faultPoint('consumer.after-effect-before-ack');
       await inbox.complete(event.id);
       return 'handled';
     } catch (error) {
@@ -148,16 +167,16 @@ export class ServiceConsumer {
       return;
     }
     this.context.logger.warn('event handling failed; will retry', { event_id: event.id, type: event.type, attempt: next.attempt, error: reason });
-    await this.context.moveTo(next.queue, message, next.attempt, reason);
+    await this.context.moveTo({ exchange: this.names.moves, queue: next.queue }, message, next.attempt, reason);
     channel.ack(message);
     this.observe(event.type, 'retried', message);
   }
 
   /** To the dead-letter queue, with the reason in `x-last-error`. */
-  private async park(channel: Channel, message: ConsumeMessage, type: string, attempt: number, reason: string): Promise<void> {
-    await this.context.moveTo(this.names.dead, message, attempt, reason);
+  private async park(channel: Channel, message: ConsumeMessage, type: string, attempt: number, reason: string, outcome: ConsumeOutcome = 'dead_lettered'): Promise<void> {
+    await this.context.moveTo({ exchange: this.names.moves, queue: this.names.dead }, message, attempt, reason);
     channel.ack(message);
-    this.observe(type, 'dead_lettered', message);
+    this.observe(type, outcome, message);
   }
 
   private observe(type: string, outcome: ConsumeOutcome, message: ConsumeMessage): void {

@@ -35,7 +35,7 @@ export async function replayDeadLetters(connection: ChannelModel, publisher: Pub
     for (; replayed < max; replayed++) {
       const message = await channel.get(names.dead, { noAck: false });
       if (!message) break;
-      await publisher.moveTo(names.main, message, 0, 'replayed from the dead-letter queue');
+      await publisher.moveTo({ exchange: names.moves, queue: names.main }, message, 0, 'replayed from the dead-letter queue');
       channel.ack(message);
     }
   } finally {

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type AnyEvent, type EventEnvelope, type EventType } from '@pay/contracts';
+import { EVENT_PRODUCERS, EVENT_TYPES, type AnyEvent, type EventEnvelope, type EventType } from '@pay/contracts';
 
 /**
  * What one service puts on the bus and takes off it, declared once in its `src/events.ts`. Pure data:
@@ -19,7 +19,11 @@ export type EventHandlers<D extends ServiceEvents> = {
   readonly [T in D['consumes'][number]]: (event: EventEnvelope<T>) => Promise<void>;
 };
 
-/** Checks a service's declaration once, at load, and keeps the consumed types' literal union for its handler map. */
+/**
+ * Checks a service's declaration once, at load, and keeps the consumed types' literal union for its
+ * handler map. A service may emit only the types EVENT_PRODUCERS gives it: consumers refuse the others
+ * (a test standing in for a producer declares that producer's name).
+ */
 export function defineServiceEvents<const C extends EventType = never>(declaration: {
   service: string;
   emits: readonly EventType[];
@@ -30,6 +34,10 @@ export function defineServiceEvents<const C extends EventType = never>(declarati
     const unknown = types.filter((type) => !(EVENT_TYPES as readonly string[]).includes(type));
     if (unknown.length > 0) throw new Error(`${declaration.service} ${field} unknown event types: ${unknown.join(', ')}`);
     if (new Set(types).size !== types.length) throw new Error(`${declaration.service} lists an event type twice in ${field}`);
+  }
+  const foreign = declaration.emits.filter((type) => EVENT_PRODUCERS[type] !== declaration.service);
+  if (foreign.length > 0) {
+    throw new Error(`${declaration.service} emits event types another service produces: ${foreign.map((type) => `${type} (${EVENT_PRODUCERS[type]})`).join(', ')}`);
   }
   return Object.freeze({ service: declaration.service, emits: Object.freeze([...declaration.emits]), consumes: Object.freeze([...declaration.consumes]) });
 }

@@ -16,6 +16,7 @@ export async function deleteBrokerTopology(
     for (const { service } of declarations) {
       const names = queueNames(prefix, service, retryDelaysMs);
       for (const queue of [names.main, ...names.retries, names.dead]) await channel.deleteQueue(queue);
+      await channel.deleteExchange(names.moves);
     }
     await channel.deleteExchange(exchangeName(prefix));
     await channel.close();

@@ -12,15 +12,15 @@ import { eventually } from '../../../test/support/stack';
 
 const logger = createLogger('broker-test', 'error');
 
-/** A service of this test: publishes order events, handles only order.created. */
-const testEvents = defineServiceEvents({ service: 'broker-test', emits: ['order.created', 'order.cancelled'], consumes: ['order.created'] });
+/** The service of this test stands in for the order service (the producer of order events), handles only order.created. */
+const testEvents = defineServiceEvents({ service: 'order-service', emits: ['order.created', 'order.cancelled'], consumes: ['order.created'] });
 
 function orderCreated(orderId = randomUUID()) {
-  return createEvent('order.created', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY' }, { producer: 'test' });
+  return createEvent('order.created', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY' }, { producer: 'order-service' });
 }
 
 function orderCancelled(orderId = randomUUID()) {
-  return createEvent('order.cancelled', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY', reason: 'x' }, { producer: 'test' });
+  return createEvent('order.cancelled', { orderId, orderNumber: 'ORD-1', userId: 'u1', amountMinor: 9900, currency: 'CNY', reason: 'x' }, { producer: 'order-service' });
 }
 
 /** The inbox port in memory: the broker's side of the claim protocol (the database side is tested in @pay/db). */
@@ -114,13 +114,13 @@ describe('Broker (real RabbitMQ)', () => {
       return messages.length > 0 ? messages : undefined;
     });
     expect((dead[0]?.content as { id: string }).id).toBe(stray.id);
-    expect(dead[0]?.headers['x-last-error']).toBe('no handler for order.cancelled in broker-test');
+    expect(dead[0]?.headers['x-last-error']).toBe('no handler for order.cancelled in order-service');
     expect(handled).toEqual([]);
     expect(await broker.queueDepths(testEvents.service)).toEqual({ main: 0, retry: 0, dead: 0 });
   });
 
   it('refuses a handler map that misses a consumed type', async () => {
-    await expect(broker.consume(testEvents, {} as never)).rejects.toThrow('broker-test declares no handler for order.created');
+    await expect(broker.consume(testEvents, {} as never)).rejects.toThrow('order-service declares no handler for order.created');
   });
 
   it('retries a failing handler with growing delays a bounded number of times, then dead-letters the message', async () => {
@@ -206,6 +206,43 @@ describe('Broker (real RabbitMQ)', () => {
     });
     expect(dead[0]?.content).toEqual({ id: 'nope' });
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  describe('producer check (the shared development login: only the envelope can be checked)', () => {
+    /** Publishes straight to the exchange, as anyone holding a login could, and returns the dead letter. */
+    async function deadLetterOf(body: object, userId: string | undefined) {
+      const refused: string[] = [];
+      broker.observer = { onConsumed: (_type, outcome) => void refused.push(outcome) };
+      const handler = jest.fn();
+      await broker.consume(testEvents, { 'order.created': handler });
+      const connection = await amqp.connect(testAmqpUrl());
+      const channel = await connection.createConfirmChannel();
+      channel.publish(exchangeName(prefix), 'order.created', Buffer.from(JSON.stringify(body)), { userId, headers: { 'x-attempt': 0 } });
+      await channel.waitForConfirms();
+      await connection.close();
+      const dead = await eventually('dead letter', async () => {
+        const messages = await broker.drainDeadLetters(testEvents.service);
+        return messages.length > 0 ? messages : undefined;
+      });
+      expect(handler).not.toHaveBeenCalled();
+      expect(refused).toEqual(['refused']);
+      return dead[0]!;
+    }
+
+    it('dead-letters, warns about and counts an event whose envelope names a producer not entitled to its type', async () => {
+      const warnings = jest.spyOn(logger, 'warn');
+      const forged = createEvent('order.created', { orderId: 'o', orderNumber: 'ORD-1', userId: 'u1', amountMinor: 1, currency: 'CNY' }, { producer: 'callback-gateway' });
+      const dead = await deadLetterOf(forged, 'guest');
+      expect((dead.content as { id: string }).id).toBe(forged.id);
+      expect(dead.headers['x-last-error']).toBe('unauthorized_producer: order.created must be produced by order-service, the envelope says callback-gateway');
+      expect(warnings).toHaveBeenCalledWith('event from an unauthorized producer dead-lettered', expect.objectContaining({ event_id: forged.id, producer: 'callback-gateway' }));
+      warnings.mockRestore();
+    });
+
+    it('dead-letters an event that no user_id vouches for, whatever its envelope says', async () => {
+      const dead = await deadLetterOf(orderCreated(), undefined);
+      expect(dead.headers['x-last-error']).toMatch(/^unauthorized_producer: order\.created must be published by broker user order-service, it was published by an unnamed user/);
+    });
   });
 
   it('applies a duplicate delivery of the same event once (idempotent by event id)', async () => {

@@ -14,7 +14,8 @@ import { eventually } from '../../../test/support/stack';
 const WORKER = path.join(__dirname, 'support', 'claiming-worker.ts');
 const REPO_ROOT = path.join(__dirname, '..', '..', '..');
 const retryDelaysMs = [200, 400];
-const publisherEvents = defineServiceEvents({ service: 'claim-test-publisher', emits: ['order.created'], consumes: [] });
+/** Stands in for the order service, the producer of order.created. */
+const publisherEvents = defineServiceEvents({ service: 'order-service', emits: ['order.created'], consumes: [] });
 
 interface WorkerLine {
   worker: number;
@@ -94,7 +95,7 @@ describe('claims across consumer processes (real RabbitMQ, real database)', () =
   });
 
   function orderCreated() {
-    return createEvent('order.created', { orderId: randomUUID(), orderNumber: 'ORD-1', userId: 'u1', amountMinor: 100, currency: 'CNY' }, { producer: 'test' });
+    return createEvent('order.created', { orderId: randomUUID(), orderNumber: 'ORD-1', userId: 'u1', amountMinor: 100, currency: 'CNY' }, { producer: 'order-service' });
   }
 
   it('applies two copies of one event delivered at once to two consumer processes once, and acks both', async () => {

@@ -7,7 +7,8 @@ import { startBrokerProxy, type BrokerProxy } from '../../../test/support/broker
 import { isolatedPrefix, testAmqpUrl } from '../../../test/support/isolation';
 
 const logger = createLogger('connection-test', 'error');
-const events = defineServiceEvents({ service: 'connection-test', emits: ['order.created'], consumes: [] });
+/** Stands in for the order service, the producer of order.created. */
+const events = defineServiceEvents({ service: 'order-service', emits: ['order.created'], consumes: [] });
 /** A queue bound to what the test publishes, so a publish is routable (and confirmed). */
 const sink = defineServiceEvents({ service: 'connection-test-sink', emits: [], consumes: ['order.created'] });
 const retryDelaysMs = [50];
@@ -55,7 +56,7 @@ describe('broker start-up while RabbitMQ is not reachable yet (real RabbitMQ beh
     expect(failures.map(([, meta]) => (meta as { retry_in_ms: number }).retry_in_ms).slice(0, 2)).toEqual([CONNECT_RETRY_FIRST_MS, CONNECT_RETRY_FIRST_MS * 2]);
 
     await declareTopology(testAmqpUrl(), prefix, [sink], retryDelaysMs);
-    const event = createEvent('order.created', { orderId: 'o-1', orderNumber: 'ORD-1', userId: 'u1', amountMinor: 1, currency: 'CNY' }, { producer: 'test' });
+    const event = createEvent('order.created', { orderId: 'o-1', orderNumber: 'ORD-1', userId: 'u1', amountMinor: 1, currency: 'CNY' }, { producer: 'order-service' });
     await expect(broker.publish(event)).resolves.toBeUndefined();
   });
 

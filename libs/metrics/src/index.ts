@@ -22,7 +22,7 @@ export function createMetrics(service: string) {
   });
   const eventsConsumed = new Counter({
     name: 'events_consumed_total',
-    help: 'Deliveries by outcome (handled, duplicate, retried, dead_lettered) and redelivery flag',
+    help: 'Deliveries by outcome (handled, duplicate, busy, retried, dead_lettered, refused: dead-lettered as unauthorized_producer) and redelivery flag',
     labelNames: ['type', 'outcome', 'redelivered'] as const,
     registers: [registry],
   });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Model } from 'mongoose';
+import { faultPoint } from '@pay/config';
 import type { EventEnvelope } from '@pay/contracts';
 import { bumpVersion, writeIfCurrent } from '@pay/db';
 import type { Logger } from '@pay/logger';
@@ -71,6 +72,8 @@ export class OutboxRelay {
    */
   handOff(model: AnyModel, document: OutboxDocument): void {
     if (pendingInOrder(document.outbox).length === 0) return;
+    // The write that holds these events is stored and nothing is published yet: recovery must publish them.
+    faultPoint('outbox.after-commit-before-publish');
     const work = this.publishAndClear(model, document).then(
       () => undefined,
       (error: Error) => this.warn('outbox hand-off failed; recovery will publish', error),
@@ -152,7 +155,11 @@ export class OutboxRelay {
       await this.options.publisher.publish(event);
       this.options.onPublished?.(event);
     }
-    if (entries.length > 0) await this.clear(model, document, entries.map(([key]) => key));
+    if (entries.length > 0) {
+      // Confirmed at the broker, still in the outbox: recovery publishes them again, consumers absorb the copy.
+      faultPoint('outbox.after-publish-before-clear');
+      await this.clear(model, document, entries.map(([key]) => key));
+    }
     return entries.length;
   }
 

@@ -101,20 +101,6 @@ describe('outbox (real database)', () => {
     expect(await stored(id)).toMatchObject({ outbox: {}, outbox_pending: false });
   });
 
-  it('re-publishes (never loses) events whose removal did not happen before a crash', async () => {
-    const id = randomUUID();
-    const event = created(id);
-    // A document as a writer left it when it crashed after the broker's confirm, before clearing.
-    await things.collection.insertOne({
-      _id: id as never, status: 'new', version: 4, outbox: outboxEntries(4, [event]), outbox_pending: true,
-      outbox_lease_until: new Date(Date.now() - 1), outbox_lease_owner: 'crashed',
-    });
-    const restarted = new RecordingPublisher();
-    await relayWith(restarted).recoverOnce();
-    expect(restarted.published.map((e) => e.id)).toContain(event.id); // at-least-once; consumers claim by event id
-    expect(await stored(id)).toMatchObject({ outbox_pending: false, version: 6 }); // leased (5), cleared (6)
-  });
-
   it('does not drop an event another write added while the relay was publishing', async () => {
     const id = randomUUID();
     const late = cancelled(id);

@@ -2,8 +2,9 @@ import type { Express, RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
 import { z } from 'zod';
 import { isInternalAudience, requireInternalIdentity } from '@pay/auth';
-import { ConfigError, internalTokenEnv, loadConfig, type commonEnv } from '@pay/config';
-import { finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
+import { ConfigError, armFaultPoint, armedFaultPoint, internalTokenEnv, loadConfig, type commonEnv } from '@pay/config';
+import { createInternalApp, finishApp, listen, onShutdown, type RunningServer } from '@pay/http';
+import type { ServiceListeningMessage } from '@pay/contracts';
 import { createLogger, type Logger } from '@pay/logger';
 import { createMetrics, type ServiceMetrics } from '@pay/metrics';
 import { Broker, type ServiceEvents } from '@pay/messaging';
@@ -41,6 +42,8 @@ export interface ServiceSpec<S extends z.ZodObject> {
   name: string;
   configSchema: S;
   port: (config: z.infer<S>) => number;
+  /** The internal listener of /metrics and the detailed /readyz (its METRICS_PORT; 0: the OS picks one). */
+  metricsPort: (config: z.infer<S>) => number;
   /** Name of the service's own database (`orders`, `payments`, ...), or null. */
   database: string | null;
   /**
@@ -78,6 +81,8 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
     throw error;
   }
   logger.level = config.LOG_LEVEL;
+  const faultPoint = armedFaultPoint();
+  if (faultPoint) logger.warn('test-only fault point armed: this process exits when it reaches it', { fault_point: faultPoint });
   const metrics = createMetrics(spec.name);
 
   try {
@@ -95,7 +100,7 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
     // fatal; the service listens, and so reports ready, only once connected.
     const connectTimeoutMs = spec.events ? loadConfig(brokerStartEnv, process.env).BROKER_CONNECT_TIMEOUT_MS : 0;
     const broker = spec.events
-      ? new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger, events: spec.events, connectTimeoutMs })
+      ? new Broker({ url: config.AMQP_URL, prefix: config.BROKER_PREFIX, service: spec.name, logger, events: spec.events, connectTimeoutMs, declareTopology: config.BROKER_DECLARE_TOPOLOGY })
       : null;
     const readiness: ServiceContext<unknown>['readiness'] = {};
     if (broker) {
@@ -109,18 +114,33 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
     await parts.start?.();
     if (broker && spec.events && spec.events.consumes.length > 0) observeQueueDepths(metrics, broker, spec.events);
     finishApp(parts.app, logger);
+    // The internal listener first: once the public port answers ready, the metrics port is bound too.
+    const internal: RunningServer = await listen(createInternalApp({ service: spec.name, logger, metrics, readiness }), spec.metricsPort(config), '0.0.0.0', logger, 'metrics');
     const server: RunningServer = await listen(parts.app, spec.port(config), '0.0.0.0', logger);
+    reportListening({ type: 'service.listening', service: spec.name, port: server.port, metrics_port: internal.port });
 
     onShutdown(logger, [
       () => server.close(),
       ...(parts.background ?? []).map((part) => () => part.stop()),
       async () => void (await broker?.close()),
       async () => void (await db?.close()),
+      // Last: Prometheus and operators see the shutdown through.
+      () => internal.close(),
     ]);
   } catch (error) {
     logger.error('start-up failed', { error: (error as Error).message });
     process.exit(1);
   }
+}
+
+/**
+ * Tells the process that started this one (when it opened an IPC channel: the harness does) the ports
+ * actually bound; with METRICS_PORT=0 it has no other way to learn the internal one. Without a channel
+ * (compose, Kubernetes) there is no one to tell.
+ */
+function reportListening(message: ServiceListeningMessage): void {
+  // A channel the starter already closed would make send() emit an error: nobody is listening then.
+  if (process.send && process.connected) process.send(message);
 }
 
 /** The service's config and, for one behind the gateway, its identity check; every bad variable named at once. */
@@ -137,6 +157,7 @@ function loadServiceConfig<S extends z.ZodObject>(spec: ServiceSpec<S>, env: Nod
   };
   const config = attempt(() => loadConfig(spec.configSchema, env) as z.infer<S> & CommonConfig);
   const trust = spec.acceptsGatewayIdentity ? attempt(() => loadConfig(z.object(internalTokenEnv), env)) : undefined;
+  attempt(() => armFaultPoint(spec.name, env));
   if (issues.length > 0 || !config) throw new ConfigError(issues);
   const gatewayIdentity = (): RequestHandler => {
     const audience = spec.name;

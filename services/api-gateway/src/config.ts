@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_TOKEN_TTL_S } from '@pay/auth';
-import { commonEnv, internalTokenEnv, optionalVariable, port, secret, url } from '@pay/config';
+import { commonEnv, internalTokenEnv, metricsPort, optionalVariable, port, secret, url } from '@pay/config';
 
 const httpUrl = url(['http', 'https']);
 
@@ -29,6 +29,7 @@ export const gatewayConfigSchema = z
     /** The gateway signs each forwarded request's identity token for the target service with it. */
     ...internalTokenEnv,
     GATEWAY_PORT: port(8080),
+    METRICS_PORT: metricsPort(9080),
     /** HS256 verification key for public tokens (set this OR JWT_PUBLIC_KEY). */
     JWT_SECRET: secret(32).optional(),
     /** RS256 public key (PEM) for public tokens (set this OR JWT_SECRET). */

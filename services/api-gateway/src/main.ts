@@ -6,6 +6,7 @@ void runService({
   name: 'api-gateway',
   configSchema: gatewayConfigSchema,
   port: (config) => config.GATEWAY_PORT,
+  metricsPort: (config) => config.METRICS_PORT,
   database: null,
   events: null,
   async build({ config, logger, metrics, readiness }) {

@@ -27,6 +27,27 @@ beforeEach(() => {
 
 const bearer = (identity: Identity) => ({ authorization: `Bearer ${signToken(identity, JWT_SECRET, '5m')}` });
 
+describe('catalog roles', () => {
+  it.each<[string, string, Identity['role'], number]>([
+    ['GET', '/api/v1/products', 'customer', 200],
+    ['GET', '/api/v1/products', 'auditor', 200],
+    ['POST', '/api/v1/products', 'customer', 403],
+    ['POST', '/api/v1/products', 'auditor', 403],
+    ['PATCH', '/api/v1/products/p1', 'customer', 403],
+    ['POST', '/api/v1/products', 'admin', 200],
+    ['PATCH', '/api/v1/products/p1', 'admin', 200],
+  ])('%s %s as %s answers %i (reads for everyone signed in, writes for admins only)', async (method, path, role, status) => {
+    const withBody = method !== 'GET';
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { ...bearer({ sub: 'someone', role }), ...(withBody ? { 'content-type': 'application/json' } : {}) },
+      ...(withBody ? { body: '{"name":"Tea","unit_price":"0.01"}' } : {}),
+    });
+    expect(response.status).toBe(status);
+    expect(upstream.seen).toHaveLength(status === 200 ? 1 : 0);
+  });
+});
+
 describe('forwarding', () => {
   it('sends the gateway-signed identity of the bearer, never a client-sent x-internal-identity or the bearer token', async () => {
     // Even a token signed with the real internal secret, naming an admin, is replaced.
@@ -53,11 +74,14 @@ describe('forwarding', () => {
     ['POST', '/api/v1/payments/p-1/start', 'payment-service'],
     ['GET', '/api/v1/refunds/r-1', 'payment-service'],
     ['GET', '/api/v1/audit/events?order_id=o-1', 'audit-service'],
+    ['GET', '/api/v1/products?page=1', 'order-service'],
+    ['PATCH', '/api/v1/products/p1', 'order-service'],
   ])('signs %s %s for %s only, bound to that method and path, for 30 s', async (method, path, audience) => {
+    const withBody = method !== 'GET';
     const response = await fetch(`${gateway.url}${path}`, {
       method,
-      headers: { ...bearer({ sub: 'ada', role: 'admin' }), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
-      ...(method === 'POST' ? { body: '{}' } : {}),
+      headers: { ...bearer({ sub: 'ada', role: 'admin' }), ...(withBody ? { 'content-type': 'application/json' } : {}) },
+      ...(withBody ? { body: '{}' } : {}),
     });
     expect(response.status).toBe(200);
     const seen = upstream.seen[0]!;

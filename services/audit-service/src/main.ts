@@ -3,6 +3,7 @@ import { runService } from '@pay/runtime';
 import { auditConfigSchema } from './config';
 import { auditModels } from './data-access/audit-models';
 import { AuditRepository } from './data-access/audit-repository';
+import { ChainAnchoring } from './data-access/chain-anchoring';
 import { createAuditMetrics } from './entry-points/audit-metrics';
 import { auditRoutes } from './entry-points/http/routes';
 import { auditEventHandlers } from './entry-points/messaging/consumers';
@@ -12,14 +13,24 @@ void runService({
   name: 'audit-service',
   configSchema: auditConfigSchema,
   port: (config) => config.AUDIT_PORT,
+  metricsPort: (config) => config.METRICS_PORT,
   database: 'audit',
   events: auditServiceEvents,
   // Served only to the API gateway's identity tokens for this service (INTERNAL_TOKEN_SECRET).
   acceptsGatewayIdentity: true,
   async build({ config, logger, metrics, broker, db, readiness, gatewayIdentity }) {
-    const store = new AuditRepository(auditModels(db!), {
+    const models = auditModels(db!);
+    const store = new AuditRepository(models, {
       chainKey: config.AUDIT_CHAIN_KEY ?? null,
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+    });
+    const anchoring = new ChainAnchoring(models, {
+      chainKey: config.AUDIT_CHAIN_KEY ?? null,
+      every: config.AUDIT_ANCHOR_EVERY,
+      intervalMs: config.AUDIT_ANCHOR_INTERVAL_S * 1000,
+      checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+      publish: (event) => broker!.publish(event),
+      logger,
     });
     const auditMetrics = createAuditMetrics(metrics.registry);
     const app = createHttpApp({ service: 'audit-service', logger, metrics, readiness });
@@ -34,8 +45,10 @@ void runService({
         // No inbox: the record's _id is the event id, so any second copy of an event (a redelivery, or a
         // copy another replica appends at the same moment) fails its insert on that unique index and is a
         // duplicate; folding is once per record by `last_seq`. An inbox would add two writes per event.
-        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger), { prefetch: 1 });
+        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger, anchoring), { prefetch: 1 });
+        anchoring.start();
       },
+      background: [anchoring],
     };
   },
 });

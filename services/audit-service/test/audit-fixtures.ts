@@ -43,6 +43,7 @@ export const paymentRefunded = (n: number, refund: { refundMinor: number; refund
       refundMinor: refund.refundMinor,
       refundedMinor: refund.refundedMinor,
       fully: refund.refundedMinor >= (refund.paidMinor ?? 9900),
+      paidOrder: true,
       reason: 'money back',
       actor: 'admin:ops',
     },

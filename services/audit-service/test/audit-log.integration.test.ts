@@ -6,7 +6,7 @@ import { auditModels, type AuditModels } from '../src/data-access/audit-models';
 import { AuditRepository, type AuditRepositoryOptions } from '../src/data-access/audit-repository';
 import { buildAuditEntry } from '../src/domain/audit-record';
 import { computeDailyReport, produceDailyReport } from '../src/domain/daily-report';
-import { chainNext, checkpointMac } from '../src/domain/hash-chain';
+import { chainNext, checkpointMac, headMac } from '../src/domain/hash-chain';
 import { recordAuditEvent } from '../src/domain/record-event';
 import { craftedDayEvents, paymentCreated, paymentSucceeded, REFUND_DAY_1, REFUND_DAY_2, refundDaysEvents, REPORT_DAY } from './audit-fixtures';
 
@@ -30,6 +30,8 @@ async function recordAll(store: AuditRepository, events: AnyEvent[]): Promise<vo
 }
 
 const at = (minute: number) => `${REPORT_DAY}T09:${String(minute).padStart(2, '0')}:00.000Z`;
+/** What an unkeyed verify without an anchor adds: every record up to the head is unanchored. */
+const unanchored = (headSeq: number) => ({ keyed: false, anchor: null, unanchored_records: headSeq });
 const tenEvents = () => Array.from({ length: 10 }, (_, i) => paymentCreated(i + 1, at(i)));
 
 afterAll(async () => {
@@ -54,10 +56,10 @@ describe('audit log on the real database', () => {
   it('verifies an untouched chain of ten records and keeps the head on the last one', async () => {
     const { models, store } = await openAuditLog('ok');
     await recordAll(store, tenEvents());
-    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 1 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 1, ...unanchored(10) });
     const last = await models.records.findOne({ seq: 10 }).lean();
-    // Ten advances of the head, each a versioned write.
-    expect(await models.chainHead.findById('head').lean()).toEqual({ _id: 'head', seq: 10, hash: last!.hash, version: 10 });
+    // Ten advances of the head, each a versioned write that signs it.
+    expect(await models.chainHead.findById('head').lean()).toEqual({ _id: 'head', seq: 10, hash: last!.hash, mac: headMac(10, last!.hash), version: 10 });
   });
 
   it('reports the seq of a record whose amount was edited in the database', async () => {
@@ -96,15 +98,15 @@ describe('audit log on the real database', () => {
     // The crash: record 4 inserted, head and stats never updated.
     const orphan = chainNext(buildAuditEntry(paymentCreated(4, at(3)), new Date()), { seq: head.seq, hash: head.hash });
     await models.records.collection.insertOne(orphan as never);
-    expect(await store.verify()).toEqual({ ok: true, checked: 4, from_checkpoint: 0, checkpoints: 1 }); // checkpoint at the head, 3
+    expect(await store.verify()).toEqual({ ok: true, checked: 4, from_checkpoint: 0, checkpoints: 1, ...unanchored(3) }); // checkpoint at the head, 3
 
     const restarted = new AuditRepository(models);
     expect(await restarted.repairHead()).toBe(4);
     expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: 4, hash: orphan.hash });
     expect(await restarted.foldPending()).toBe(1);
     await recordAuditEvent(restarted, paymentCreated(5, at(4)));
-    expect(await restarted.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 3, checkpoints: 2 });
-    expect(await restarted.verify({ full: true })).toEqual({ ok: true, checked: 5, from_checkpoint: 0, checkpoints: 2 });
+    expect(await restarted.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 3, checkpoints: 2, ...unanchored(5) });
+    expect(await restarted.verify({ full: true })).toEqual({ ok: true, checked: 5, from_checkpoint: 0, checkpoints: 2, ...unanchored(5) });
     expect((await restarted.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 5 });
   });
 
@@ -116,7 +118,7 @@ describe('audit log on the real database', () => {
       recordAll(store, events.filter((_, i) => i % 2 === 0)),
       recordAll(other, events.filter((_, i) => i % 2 === 1)),
     ]);
-    expect(await store.verify()).toEqual({ ok: true, checked: 12, from_checkpoint: 0, checkpoints: 1 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 12, from_checkpoint: 0, checkpoints: 1, ...unanchored(12) });
     const seqs = (await models.records.find({}, { seq: 1 }).sort({ seq: 1 }).lean()).map((r) => r.seq);
     expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     await store.foldPending();
@@ -210,13 +212,13 @@ describe('verify from checkpoints', () => {
     const { models, store } = await openAuditLog('ckpt', { checkpointEvery: 4 });
     await recordAll(store, tenEvents()); // the appends of seq 4 and 8 verified up to them
     expect((await models.checkpoints.find({}).sort({ _id: 1 }).lean()).map((checkpoint) => checkpoint._id)).toEqual([4, 8]);
-    expect(await store.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 8, checkpoints: 3 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 2, from_checkpoint: 8, checkpoints: 3, ...unanchored(10) });
     const last = (await models.records.findOne({ seq: 10 }).lean())!;
     expect(await models.checkpoints.findById(10).lean()).toEqual({ _id: 10, seq: 10, hash: last.hash, verified_at: expect.any(Date), mac: checkpointMac(10, last.hash) });
 
     await recordAuditEvent(store, paymentCreated(11, at(11)));
-    expect(await store.verify()).toEqual({ ok: true, checked: 1, from_checkpoint: 10, checkpoints: 4 });
-    expect(await store.verify({ full: true })).toEqual({ ok: true, checked: 11, from_checkpoint: 0, checkpoints: 4 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 1, from_checkpoint: 10, checkpoints: 4, ...unanchored(11) });
+    expect(await store.verify({ full: true })).toEqual({ ok: true, checked: 11, from_checkpoint: 0, checkpoints: 4, ...unanchored(11) });
   });
 
   it('ignores a checkpoint whose mac does not match (keyed chain): walks from the one below, or all', async () => {
@@ -226,12 +228,12 @@ describe('verify from checkpoints', () => {
     // Signed without the key (what a database writer can compute): not trusted.
     const forged = { _id: 8, seq: 8, hash: await hashAt(8), verified_at: new Date(), mac: checkpointMac(8, await hashAt(8)) };
     await models.checkpoints.collection.insertOne(forged as never);
-    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 2 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 10, from_checkpoint: 0, checkpoints: 2, ...unanchored(10), keyed: true });
 
     await models.checkpoints.collection.deleteOne({ _id: 10 as never });
     const signed = { _id: 5, seq: 5, hash: await hashAt(5), verified_at: new Date(), mac: checkpointMac(5, await hashAt(5), CHAIN_KEY) };
     await models.checkpoints.collection.insertOne(signed as never);
-    expect(await store.verify()).toEqual({ ok: true, checked: 5, from_checkpoint: 5, checkpoints: 3 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 5, from_checkpoint: 5, checkpoints: 3, ...unanchored(10), keyed: true });
   });
 
   it('detects a record edited after the latest checkpoint on an incremental verify', async () => {
@@ -264,18 +266,21 @@ describe('verify from checkpoints', () => {
     expect(await store.verify()).toMatchObject({ ok: true, from_checkpoint: 8 });
     await models.records.collection.updateOne({ seq: 3 }, { $set: { amount_minor: 1 } });
     // The incremental verify trusts the checkpoint at the head: the edit below it is not walked.
-    expect(await store.verify()).toEqual({ ok: true, checked: 0, from_checkpoint: 10, checkpoints: 3 });
+    expect(await store.verify()).toEqual({ ok: true, checked: 0, from_checkpoint: 10, checkpoints: 3, ...unanchored(10) });
     expect(await store.verify({ full: true })).toMatchObject({ ok: false, checked: 3, from_checkpoint: 0, first_bad: { seq: 3, problem: 'hash_mismatch' } });
 
     await models.records.collection.deleteOne({ seq: 2 });
     expect(await store.verify({ full: true })).toMatchObject({ ok: false, from_checkpoint: 0, first_bad: { seq: 2, id: null, problem: 'missing_record' } });
   });
 
-  it('detects a head rewritten at the checkpoint seq', async () => {
+  it('detects a head rewritten at the checkpoint seq: unsigned, or signed (unkeyed chain) but naming another record', async () => {
     const { models, store } = await openAuditLog('ckpthead');
     await recordAll(store, tenEvents());
     expect(await store.verify()).toMatchObject({ ok: true, checkpoints: 1 });
     await models.chainHead.collection.updateOne({ _id: 'head' as never }, { $set: { hash: 'f'.repeat(64) }, $inc: { version: 1 } });
+    expect(await store.verify()).toMatchObject({ ok: false, checked: 0, from_checkpoint: 0, first_bad: { seq: 10, problem: 'head_forged' } });
+    // Without a key anyone can sign the head: the walk is then what finds it names another record.
+    await models.chainHead.collection.updateOne({ _id: 'head' as never }, { $set: { mac: headMac(10, 'f'.repeat(64)) }, $inc: { version: 1 } });
     expect(await store.verify()).toMatchObject({ ok: false, checked: 0, from_checkpoint: 10, first_bad: { seq: 10, problem: 'head_mismatch' } });
   });
 });

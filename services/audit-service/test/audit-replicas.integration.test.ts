@@ -128,7 +128,7 @@ describe('audit log with two replicas on one database', () => {
       const records = await models.records.find({}).sort({ seq: 1 }).lean<AuditRecord[]>();
       expect(records.map((record) => record.seq)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
       expect(new Set(records.map((record) => record._id))).toEqual(new Set(events.map((event) => event.id)));
-      expect(await first.store.verify()).toEqual({ ok: true, checked: events.length, from_checkpoint: 0, checkpoints: 1 });
+      expect(await first.store.verify()).toEqual({ ok: true, checked: events.length, from_checkpoint: 0, checkpoints: 1, keyed: false, anchor: null, unanchored_records: events.length });
       expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: events.length, hash: records.at(-1)!.hash });
 
       // The daily figures: every record counted once, nothing lost, nothing counted twice.

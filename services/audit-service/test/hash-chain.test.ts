@@ -1,5 +1,19 @@
 import { buildAuditEntry } from '../src/domain/audit-record';
-import { buildChain, canonicalJson, chainNext, ChainVerifier, checkpointMac, GENESIS_HASH, hashRecord, verifyChain, type AuditRecord } from '../src/domain/hash-chain';
+import {
+  anchorFault,
+  anchorMac,
+  buildChain,
+  canonicalJson,
+  chainNext,
+  ChainVerifier,
+  checkpointMac,
+  GENESIS_HASH,
+  hashRecord,
+  headFault,
+  headMac,
+  verifyChain,
+  type AuditRecord,
+} from '../src/domain/hash-chain';
 import { paymentCreated } from './audit-fixtures';
 
 function chainOf(length: number): AuditRecord[] {
@@ -158,5 +172,54 @@ describe('resuming from a checkpoint', () => {
     expect(checkpointMac(7, hash)).toMatch(/^[0-9a-f]{64}$/);
     expect(checkpointMac(7, hash)).not.toBe(checkpointMac(8, hash));
     expect(checkpointMac(7, hash, 'k'.repeat(32))).not.toBe(checkpointMac(7, hash));
+  });
+});
+
+describe('the signed head and the anchors kept outside the database', () => {
+  const key = 'test-fixture-chain-key-0123456789abcdef';
+  const records = buildChain(
+    Array.from({ length: 6 }, (_, i) => buildAuditEntry(paymentCreated(i + 1, '2024-03-15T10:00:00.000Z'), new Date('2024-03-15T10:00:01Z'))),
+    key,
+  );
+  const signedHead = (record: AuditRecord) => ({ seq: record.seq, hash: record.hash, mac: headMac(record.seq, record.hash, key) });
+  const anchorAt = (record: AuditRecord) => ({ seq: record.seq, hash: record.hash, mac: anchorMac(record.seq, record.hash, key) });
+
+  it('accepts a head the service signed, and refuses one moved back to a survivor without the key', () => {
+    expect(headFault(signedHead(records[5]!), key)).toBeNull();
+    // Cut the tail, set the head to the last survivor: its old mac, an unkeyed mac or none does not check.
+    const survivor = records[3]!;
+    for (const mac of [headMac(records[5]!.seq, records[5]!.hash, key), headMac(survivor.seq, survivor.hash), undefined]) {
+      expect(headFault({ seq: survivor.seq, hash: survivor.hash, mac }, key)).toMatchObject({ seq: 4, problem: 'head_forged' });
+    }
+    expect(headFault(null, key)).toBeNull();
+  });
+
+  it('keeps the head, anchor and checkpoint macs apart: none passes as another', () => {
+    const record = records[3]!;
+    const macs = [headMac(record.seq, record.hash, key), anchorMac(record.seq, record.hash, key), checkpointMac(record.seq, record.hash, key)];
+    expect(new Set(macs).size).toBe(3);
+    expect(headFault({ seq: record.seq, hash: record.hash, mac: checkpointMac(record.seq, record.hash, key) }, key)?.problem).toBe('head_forged');
+    expect(anchorFault({ ...anchorAt(record), mac: headMac(record.seq, record.hash, key) }, signedHead(records[5]!), record, key)?.problem).toBe('anchor_forged');
+  });
+
+  it('passes when the chain still reaches the anchor, however far past it', () => {
+    expect(anchorFault(anchorAt(records[3]!), signedHead(records[5]!), records[3]!, key)).toBeNull();
+    expect(anchorFault(anchorAt(records[5]!), signedHead(records[5]!), records[5]!, key)).toBeNull();
+  });
+
+  it('reports a chain cut below the anchor: head before it, or no chain at all', () => {
+    expect(anchorFault(anchorAt(records[4]!), signedHead(records[2]!), null, key)).toMatchObject({ seq: 5, problem: 'truncated_below_anchor' });
+    expect(anchorFault(anchorAt(records[4]!), null, null, key)).toMatchObject({ seq: 5, problem: 'truncated_below_anchor' });
+    expect(anchorFault(anchorAt(records[4]!), signedHead(records[5]!), null, key)).toMatchObject({ seq: 5, problem: 'truncated_below_anchor' });
+  });
+
+  it('reports another record at the anchor’s seq, or one edited since', () => {
+    expect(anchorFault(anchorAt(records[4]!), signedHead(records[5]!), records[3]!, key)?.problem).toBe('anchor_mismatch');
+    expect(anchorFault(anchorAt(records[4]!), signedHead(records[5]!), { ...records[4]!, amount_minor: 1 }, key)?.problem).toBe('anchor_mismatch');
+  });
+
+  it('refuses an anchor not signed with the chain key', () => {
+    const unsigned = { ...anchorAt(records[4]!), mac: anchorMac(records[4]!.seq, records[4]!.hash) };
+    expect(anchorFault(unsigned, signedHead(records[5]!), records[4]!, key)).toMatchObject({ seq: 5, problem: 'anchor_forged' });
   });
 });

@@ -64,6 +64,13 @@ describe('daily report as CSV', () => {
     ]);
   });
 
+  it('prints the last anchor published, so the printed report is an anchor too', () => {
+    const anchor = { seq: 1200, hash: 'ab'.repeat(32), anchored_at: new Date('2024-03-15T23:59:00Z') };
+    const anchored = renderReportCsv(computeDailyReport([], REPORT_DAY, now, anchor)).trimEnd().split('\r\n');
+    expect(anchored).toEqual(expect.arrayContaining(['last_anchor.seq,1200', `last_anchor.hash,${'ab'.repeat(32)}`, 'last_anchor.anchored_at,2024-03-15T23:59:00.000Z']));
+    expect(rows).toEqual(expect.arrayContaining(['last_anchor.seq,', 'last_anchor.hash,', 'last_anchor.anchored_at,']));
+  });
+
   it('leaves an undefined rate empty', () => {
     const empty = renderReportCsv(computeDailyReport([], '2024-01-01', now));
     expect(empty).toContain('\r\npayments.success_rate,\r\n');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, optionalVariable, pemKey, port, requireWholeGroups, secret } from '@pay/config';
+import { commonEnv, metricsPort, optionalVariable, pemKey, port, requireWholeGroups, secret } from '@pay/config';
 
 /**
  * The variables that enable each provider, all of a group or none. None at all is allowed (compose and
@@ -16,6 +16,7 @@ export const callbackConfigSchema = z
   .object({
     ...commonEnv,
     CALLBACK_PORT: port(8081),
+    METRICS_PORT: metricsPort(9081),
     /**
      * How long a notification waits for a payment.created not yet received before the provider is asked
      * to retry (503). Kept well under the providers' answer timeout (WeChat Pay: 5 s).

@@ -13,6 +13,7 @@ void runService({
   name: 'callback-gateway',
   configSchema: callbackConfigSchema,
   port: (config) => config.CALLBACK_PORT,
+  metricsPort: (config) => config.METRICS_PORT,
   database: 'callbacks',
   events: callbackGatewayEvents,
   async build({ config, logger, metrics, broker, db, readiness }) {

@@ -1,4 +1,4 @@
 import { z } from 'zod';
-import { commonEnv, port } from '@pay/config';
+import { commonEnv, metricsPort, port } from '@pay/config';
 
-export const orderConfigSchema = z.object({ ...commonEnv, ORDER_PORT: port(8082) });
+export const orderConfigSchema = z.object({ ...commonEnv, ORDER_PORT: port(8082), METRICS_PORT: metricsPort(9082) });

@@ -4,5 +4,6 @@ import { defineServiceEvents } from '@pay/messaging';
 export const orderServiceEvents = defineServiceEvents({
   service: 'order-service',
   emits: ['order.created', 'order.cancelled', 'order.paid', 'order.refunded'],
-  consumes: ['payment.succeeded', 'payment.refunded'],
+  // audit.checkpoint: the audit chain's anchors, kept here, outside the audit database (domain/audit-anchors.ts).
+  consumes: ['payment.succeeded', 'payment.refunded', 'audit.checkpoint'],
 });

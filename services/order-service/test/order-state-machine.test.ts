@@ -8,7 +8,7 @@ function orderIn(status: OrderStatus, paymentId: string | null = null, refundedM
   return OrderAggregate.rehydrate({ ...OrderAggregate.place({ userId: 'u1', items: tea, currency: 'CNY', origin }).state, status, paymentId, refundedMinor }, 2);
 }
 
-const refundOf = (refundedMinor: number, fully: boolean, paymentId = 'pay-1') => ({ paymentId, refundId: `${paymentId}r01`, refundedMinor, fully, actor: 'admin:ops' });
+const refundOf = (refundedMinor: number, fully: boolean, paymentId = 'pay-1', paidOrder = true) => ({ paymentId, refundId: `${paymentId}r01`, refundedMinor, fully, paidOrder, actor: 'admin:ops' });
 
 const DESIGN: Record<OrderStatus, OrderStatus[]> = {
   pending_payment: ['paid', 'cancelled'],
@@ -72,7 +72,7 @@ describe('order transition table', () => {
           ['order.refunded', expect.objectContaining({ orderId: order.id, paymentId: 'pay-1', refundedMinor: fully ? 100 : 40, amountMinor: 100, currency: 'CNY', fully })],
         ]);
       } else {
-        expect(outcome).toBe(from === 'refunded' ? 'already_recorded' : 'not_refundable');
+        expect(outcome).toBe(from === 'refunded' ? 'already_recorded' : from === 'pending_payment' ? 'payment_not_yet_applied' : 'not_refundable');
         expect(order.changed).toBe(false);
       }
     },
@@ -123,9 +123,17 @@ describe('order rules', () => {
     expect(stored.changed).toBe(false);
   });
 
+  it('leaves a refund of its paying payment waiting while that payment\'s success has not been applied (out of order)', () => {
+    const order = orderIn('pending_payment');
+    expect(order.recordRefund(refundOf(100, true, 'pay-1', true), origin)).toBe('payment_not_yet_applied');
+    expect(order.changed).toBe(false);
+    // A late success never paid the order: its refund does not wait.
+    expect(order.recordRefund(refundOf(100, true, 'pay-late', false), origin)).toBe('other_payment');
+  });
+
   it('records a refund only of the payment that paid the order, never lowering what is recorded', () => {
     expect(orderIn('paid', 'pay-1').recordRefund(refundOf(100, true, 'pay-2'), origin)).toBe('other_payment');
-    expect(orderIn('cancelled').recordRefund(refundOf(100, true, 'pay-2'), origin)).toBe('other_payment');
+    expect(orderIn('cancelled').recordRefund(refundOf(100, true, 'pay-2', false), origin)).toBe('other_payment');
     const partly = orderIn('partially_refunded', 'pay-1', 60);
     expect(partly.recordRefund(refundOf(60, false), origin)).toBe('already_recorded');
     expect(partly.recordRefund(refundOf(30, false), origin)).toBe('already_recorded');

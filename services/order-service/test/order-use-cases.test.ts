@@ -7,7 +7,10 @@ import { OutboxRelay } from '@pay/outbox';
 import { backfillIdempotencyKeys, IDEMPOTENCY_INDEX, LEGACY_IDEMPOTENCY_INDEX, migrateIdempotencyKeys, orderModel, type OrderModel } from '../src/data-access/order-model';
 import { OrderRepository } from '../src/data-access/order-repository';
 import type { OrderStore } from '../src/domain/order-store';
-import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce, recordOrderRefund } from '../src/domain/order-use-cases';
+import { cancelOrder, markOrderPaid, placeOrder, placeOrderOnce, recordOrderRefund, type Shop } from '../src/domain/order-use-cases';
+import type { OrderRequest } from '../src/domain/pricing';
+import type { Product } from '../src/domain/product';
+import type { PriceList } from '../src/domain/product-store';
 import { InMemoryOrderStore } from './support/in-memory-order-store';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
 import { storedEventTypes } from '../../../test/support/stored-events';
@@ -15,7 +18,12 @@ import { storedEventTypes } from '../../../test/support/stored-events';
 const logger = createLogger('order-test', 'error');
 const alice = { sub: 'alice', role: 'customer' as const };
 const origin = { producer: 'test' };
-const items = [{ productId: 'tea', name: 'Tea', unitPriceMinor: 4950, quantity: 2 }];
+const tea: Product = { id: 'tea', name: 'Tea', unitPriceMinor: 4950, currency: 'CNY', active: true, createdAt: new Date(), updatedAt: new Date() };
+const catalog: PriceList = { findByIds: async (ids) => [tea].filter((product) => ids.includes(product.id)) };
+/** Where the orders of `store` are placed, priced from the one-product catalog. */
+const shopOf = (store: OrderStore): Shop => ({ orders: store, catalog });
+/** Two teas: 99.00. */
+const teaTwice: OrderRequest = { items: [{ productId: 'tea', quantity: 2, unitPriceMinor: null }], currency: null };
 
 function succeeded(orderId: string, paymentId: string, amountMinor = 9900) {
   return createEvent(
@@ -26,7 +34,7 @@ function succeeded(orderId: string, paymentId: string, amountMinor = 9900) {
 }
 
 /** payment.refunded of a 99.00 payment: `refundedMinor` is its total refunded so far. */
-function refunded(orderId: string, paymentId: string, refundedMinor: number, options: { fully?: boolean; refundMinor?: number; sequence?: number } = {}) {
+function refunded(orderId: string, paymentId: string, refundedMinor: number, options: { fully?: boolean; refundMinor?: number; sequence?: number; paidOrder?: boolean } = {}) {
   return createEvent(
     'payment.refunded',
     {
@@ -39,6 +47,7 @@ function refunded(orderId: string, paymentId: string, refundedMinor: number, opt
       refundMinor: options.refundMinor ?? refundedMinor,
       refundedMinor,
       fully: options.fully ?? refundedMinor >= 9900,
+      paidOrder: options.paidOrder ?? true,
       reason: 'returned',
       actor: 'admin:ops',
     },
@@ -70,13 +79,13 @@ describe('order use cases (real database)', () => {
   const outboxTypes = (orderId: string) => storedEventTypes(model, orderId, published, (event) => (event.data as { orderId?: string }).orderId === orderId);
 
   it('places an order with a server-computed total and order.created in the same write', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     expect(order.totalAmountMinor).toBe(9900);
     expect(await outboxTypes(order.id)).toEqual(['order.created']);
   });
 
   it('marks the order paid once for a duplicated payment.succeeded (and emits order.paid once)', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     const event = succeeded(order.id, 'pay-1');
     const outcomes = await Promise.all([markOrderPaid(store, event, logger), markOrderPaid(store, event, logger), markOrderPaid(store, event, logger)]);
     expect(outcomes.sort()).toEqual(['already_paid', 'already_paid', 'paid']);
@@ -85,37 +94,37 @@ describe('order use cases (real database)', () => {
   });
 
   it('does not regress or double-apply: a different payment for a paid order is reported, not applied', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     await markOrderPaid(store, succeeded(order.id, 'pay-a'), logger);
     expect(await markOrderPaid(store, succeeded(order.id, 'pay-b'), logger)).toBe('not_payable');
     expect((await store.get(order.id))!.paymentId).toBe('pay-a');
   });
 
   it('refuses to mark paid with an amount different from the total', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     expect(await markOrderPaid(store, succeeded(order.id, 'pay-1', 100), logger)).toBe('not_payable');
     expect((await store.get(order.id))!.status).toBe('pending_payment');
   });
 
   it('cancels only while pending payment, emitting order.cancelled', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     const cancelled = await cancelOrder(store, order.id, alice, 'changed mind', origin);
     expect(cancelled.status).toBe('cancelled');
     expect(await outboxTypes(order.id)).toContain('order.cancelled');
     await expect(cancelOrder(store, order.id, alice, 'again', origin)).rejects.toBeInstanceOf(IllegalTransition);
-    const paid = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const paid = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     await markOrderPaid(store, succeeded(paid.id, 'pay-z'), logger);
     await expect(cancelOrder(store, paid.id, alice, 'late', origin)).rejects.toMatchObject({ code: 'illegal_transition' });
   });
 
   it('places one order per idempotency key, even for concurrent retries, scoped to the customer', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, () => placeOrderOnce(store, 'alice', items, 'CNY', origin, 'key-12345678')));
+    const results = await Promise.all(Array.from({ length: 8 }, () => placeOrderOnce(shopOf(store), 'alice', teaTwice, origin, 'key-12345678')));
     expect(new Set(results.map((result) => result.order.id)).size).toBe(1);
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
     expect(await model.countDocuments({ user_id: 'alice', idempotency_key: 'key-12345678' })).toBe(1);
-    const bob = await placeOrderOnce(store, 'bob', items, 'CNY', origin, 'key-12345678');
+    const bob = await placeOrderOnce(shopOf(store), 'bob', teaTwice, origin, 'key-12345678');
     expect(bob.replayed).toBe(false);
-    await expect(placeOrderOnce(store, 'alice', [{ ...items[0]!, quantity: 3 }], 'CNY', origin, 'key-12345678')).rejects.toMatchObject({
+    await expect(placeOrderOnce(shopOf(store), 'alice', { ...teaTwice, items: [{ ...teaTwice.items[0]!, quantity: 3 }] }, origin, 'key-12345678')).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
   });
@@ -151,7 +160,7 @@ describe('order use cases (real database)', () => {
   });
 
   it('hides another customer’s order', async () => {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     await expect(cancelOrder(store, order.id, { sub: 'mallory', role: 'customer' }, 'x', origin)).rejects.toBeInstanceOf(NotFound);
   });
 });
@@ -206,24 +215,24 @@ describe.each([
   });
 
   it('gives `alice` with key `shop:K1-0001` and `alice:shop` with key `K1-0001` two different orders', async () => {
-    const alices = await placeOrderOnce(kit.store, 'alice', items, 'CNY', origin, 'shop:K1-0001');
-    const other = await placeOrderOnce(kit.store, 'alice:shop', items, 'CNY', origin, 'K1-0001');
+    const alices = await placeOrderOnce(shopOf(kit.store), 'alice', teaTwice, origin, 'shop:K1-0001');
+    const other = await placeOrderOnce(shopOf(kit.store), 'alice:shop', teaTwice, origin, 'K1-0001');
     expect(other.replayed).toBe(false);
     expect(other.order.id).not.toBe(alices.order.id);
     expect(other.order.userId).toBe('alice:shop');
 
-    const again = await placeOrderOnce(kit.store, 'alice:shop', items, 'CNY', origin, 'K1-0001');
+    const again = await placeOrderOnce(shopOf(kit.store), 'alice:shop', teaTwice, origin, 'K1-0001');
     expect(again).toMatchObject({ replayed: true, order: { id: other.order.id, userId: 'alice:shop' } });
-    const alicesAgain = await placeOrderOnce(kit.store, 'alice', items, 'CNY', origin, 'shop:K1-0001');
+    const alicesAgain = await placeOrderOnce(shopOf(kit.store), 'alice', teaTwice, origin, 'shop:K1-0001');
     expect(alicesAgain).toMatchObject({ replayed: true, order: { id: alices.order.id, userId: 'alice' } });
   });
 
   it('answers the same user with the same key with the first order, for concurrent requests too', async () => {
-    const results = await Promise.all(Array.from({ length: 4 }, () => placeOrderOnce(kit.store, 'bob:x', items, 'CNY', origin, 'retry-key-01')));
+    const results = await Promise.all(Array.from({ length: 4 }, () => placeOrderOnce(shopOf(kit.store), 'bob:x', teaTwice, origin, 'retry-key-01')));
     expect(new Set(results.map((result) => result.order.id)).size).toBe(1);
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
     // Orders without a key never collide with each other (each holds its own placeholder).
-    const [first, second] = [await placeOrder(kit.store, 'bob:x', items, 'CNY', origin), await placeOrder(kit.store, 'bob:x', items, 'CNY', origin)];
+    const [first, second] = [await placeOrder(shopOf(kit.store), 'bob:x', teaTwice, origin), await placeOrder(shopOf(kit.store), 'bob:x', teaTwice, origin)];
     expect(first.id).not.toBe(second.id);
   });
 });
@@ -245,7 +254,7 @@ describe.each([
   });
 
   async function paidOrder(paymentId: string) {
-    const order = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     expect(await markOrderPaid(store, succeeded(order.id, paymentId), logger)).toBe('paid');
     return order;
   }
@@ -302,11 +311,22 @@ describe.each([
     expect((await store.get(order.id))!.history.filter((entry) => entry.to === 'partially_refunded')).toHaveLength(1);
   });
 
+  it('retries a refund that arrives before the paying payment\'s success, then applies both in order', async () => {
+    const order = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
+    const early = refunded(order.id, 'pay-early', 9900);
+    // Thrown (Unavailable), so the consumer puts it on its retry queue instead of acknowledging it away.
+    await expect(recordOrderRefund(store, early, logger)).rejects.toThrow(/not paid yet by payment pay-early/);
+    expect(await store.get(order.id)).toMatchObject({ status: 'pending_payment', refundedMinor: 0 });
+    expect(await markOrderPaid(store, succeeded(order.id, 'pay-early'), logger)).toBe('paid');
+    expect(await recordOrderRefund(store, early, logger)).toBe('refunded');
+    expect(await store.get(order.id)).toMatchObject({ status: 'refunded', refundedMinor: 9900 });
+  });
+
   it('leaves the order as it is for a refund of a payment that did not pay it', async () => {
-    const cancelled = await placeOrder(store, 'alice', items, 'CNY', origin);
+    const cancelled = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
     await cancelOrder(store, cancelled.id, alice, 'changed mind', origin);
     // A late success on the cancelled order, refunded in full.
-    expect(await recordOrderRefund(store, refunded(cancelled.id, 'pay-late', 9900), logger)).toBe('other_payment');
+    expect(await recordOrderRefund(store, refunded(cancelled.id, 'pay-late', 9900, { paidOrder: false }), logger)).toBe('other_payment');
     expect(await store.get(cancelled.id)).toMatchObject({ status: 'cancelled', refundedMinor: 0 });
 
     const paid = await paidOrder('pay-first');
@@ -314,8 +334,8 @@ describe.each([
     expect(await recordOrderRefund(store, refunded(paid.id, 'pay-second', 9900), logger)).toBe('other_payment');
     expect(await store.get(paid.id)).toMatchObject({ status: 'paid', paymentId: 'pay-first', refundedMinor: 0 });
 
-    const unpaid = await placeOrder(store, 'alice', items, 'CNY', origin);
-    expect(await recordOrderRefund(store, refunded(unpaid.id, 'pay-x', 9900), logger)).toBe('other_payment');
+    const unpaid = await placeOrder(shopOf(store), 'alice', teaTwice, origin);
+    expect(await recordOrderRefund(store, refunded(unpaid.id, 'pay-x', 9900, { paidOrder: false }), logger)).toBe('other_payment');
     expect((await store.get(unpaid.id))!.status).toBe('pending_payment');
     for (const order of [cancelled, paid, unpaid]) expect(await refundEvents(order.id)).toEqual([]);
   });

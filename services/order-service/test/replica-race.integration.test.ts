@@ -41,8 +41,10 @@ describe('two replicas marking the same orders paid (real database, two processe
   });
 
   it('marks each order paid exactly once and emits order.paid once', async () => {
-    const items = [{ productId: 'tea', name: 'Tea', unitPriceMinor: 4950, quantity: 2 }];
-    const orders = await Promise.all(Array.from({ length: 30 }, () => placeOrder(store, 'alice', items, 'CNY', { producer: 'test' })));
+    const tea = { id: 'tea', name: 'Tea', unitPriceMinor: 4950, currency: 'CNY', active: true, createdAt: new Date(), updatedAt: new Date() };
+    const shop = { orders: store, catalog: { findByIds: async () => [tea] } };
+    const request = { items: [{ productId: 'tea', quantity: 2, unitPriceMinor: null }], currency: null };
+    const orders = await Promise.all(Array.from({ length: 30 }, () => placeOrder(shop, 'alice', request, { producer: 'test' })));
     const events = orders.map((order) =>
       createEvent(
         'payment.succeeded',

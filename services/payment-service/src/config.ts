@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { booleanFlag, commonEnv, optionalVariable, pemKey, port, requireWholeGroups, secret, url } from '@pay/config';
+import { booleanFlag, commonEnv, metricsPort, optionalVariable, pemKey, port, requireWholeGroups, secret, url } from '@pay/config';
 
 export const paymentConfigSchema = z
   .object({
     ...commonEnv,
     PAYMENT_PORT: port(8083),
+    METRICS_PORT: metricsPort(9083),
     /** Default payment lifetime (the original's 30 minutes). */
     PAYMENT_TTL_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
     /** Lets a customer drive succeed/fail without a provider (demos, sandbox); admin can always. */

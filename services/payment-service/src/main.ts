@@ -33,6 +33,7 @@ void runService({
   name: 'payment-service',
   configSchema: paymentConfigSchema,
   port: (config) => config.PAYMENT_PORT,
+  metricsPort: (config) => config.METRICS_PORT,
   database: 'payments',
   events: paymentServiceEvents,
   // Served only to the API gateway's identity tokens for this service (INTERNAL_TOKEN_SECRET).

@@ -57,6 +57,15 @@ describe('refund state machine', () => {
     expect(payment.state.refunds[0]!.status).toBe(allowed ? to : from);
   });
 
+  it('says in payment.refunded whether the payment paid its order (the order waits for that success; a late success never paid it)', () => {
+    const paying = paymentWithRefund('pending');
+    paying.settleRefund(refundIdFor('p1', 1), { status: 'succeeded', providerRefundId: 'wx-r1', detail: null }, 'provider:wechatpay', origin);
+    expect(paying.newEvents.find((event) => event.type === 'payment.refunded')?.data).toMatchObject({ paidOrder: true });
+    const late = PaymentAggregate.rehydrate({ ...paymentWithRefund('pending').state, status: 'expired', lateSuccess: true }, 5);
+    late.settleRefund(refundIdFor('p1', 1), { status: 'succeeded', providerRefundId: 'wx-r1', detail: null }, 'provider:wechatpay', origin);
+    expect(late.newEvents.find((event) => event.type === 'payment.refunded')?.data).toMatchObject({ paidOrder: false });
+  });
+
   it('names its payment in its id, within both providers\' 64 characters', () => {
     const paymentId = randomUUID().replace(/-/g, '');
     expect(refundIdFor(paymentId, 7)).toBe(`${paymentId}r07`);

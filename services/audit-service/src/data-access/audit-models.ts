@@ -1,6 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
 import type { DayStats } from '../domain/daily-stats';
-import type { AuditRecord, ChainTip } from '../domain/hash-chain';
+import type { AuditRecord, ChainTip, SignedTip } from '../domain/hash-chain';
 import type { ReconciliationRow } from '../domain/reconciliation';
 
 /**
@@ -49,14 +49,48 @@ recordSchema.index({ day: 1, action: 1 }); // a day's callback response times
 /** The `_id` of the one chain head document. */
 export const CHAIN_HEAD_ID = 'head';
 
-export interface ChainHeadDocument extends ChainTip {
+/** The chain head; `mac` (../domain/hash-chain.ts `headMac`) is rewritten with `seq` and `hash` by every advance. */
+export interface ChainHeadDocument extends SignedTip {
   _id: string;
   version?: number;
 }
 
 const chainHeadSchema = new Schema<ChainHeadDocument>(
-  { _id: { type: String }, seq: { type: Number, required: true }, hash: { type: String, required: true }, version: { type: Number } },
+  {
+    _id: { type: String },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    mac: { type: String },
+    version: { type: Number },
+  },
   { collection: 'chain_head', versionKey: false },
+);
+
+/** The `_id` of the one document holding the last anchor this service published. */
+export const LAST_ANCHOR_ID = 'last';
+
+/**
+ * The last anchor published with a broker confirm (the highest seq: replicas publishing at once only move
+ * it forward), printed in every daily report. A copy for the reports: the anchors that count are the
+ * ones kept outside this database.
+ */
+export interface PublishedAnchorDocument extends ChainTip {
+  _id: string;
+  mac: string;
+  anchored_at: Date;
+  version?: number;
+}
+
+const publishedAnchorSchema = new Schema<PublishedAnchorDocument>(
+  {
+    _id: { type: String },
+    seq: { type: Number, required: true },
+    hash: { type: String, required: true },
+    mac: { type: String, required: true },
+    anchored_at: { type: Date, required: true },
+    version: { type: Number },
+  },
+  { collection: 'published_anchors', versionKey: false },
 );
 
 /**
@@ -151,6 +185,7 @@ export function auditModels(connection: Connection) {
   return {
     records: connection.model<AuditRecord>('AuditRecord', recordSchema),
     chainHead: connection.model<ChainHeadDocument>('ChainHead', chainHeadSchema),
+    publishedAnchors: connection.model<PublishedAnchorDocument>('PublishedAnchor', publishedAnchorSchema),
     checkpoints: connection.model<ChainCheckpointDocument>('ChainCheckpoint', chainCheckpointSchema),
     dailyStats: connection.model<DailyStatsDocument>('DailyStats', dailyStatsSchema),
     foldCursor: connection.model<FoldCursorDocument>('FoldCursor', foldCursorSchema),

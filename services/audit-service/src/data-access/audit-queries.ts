@@ -1,10 +1,10 @@
 import { findPage } from '@pay/db';
-import type { AuditFilter } from '../domain/audit-store';
+import type { AuditFilter, PublishedAnchor } from '../domain/audit-store';
 import { CALLBACK_ACTIONS } from '../domain/daily-report';
 import { emptyDayStats, type DayStats } from '../domain/daily-stats';
 import type { AuditRecord } from '../domain/hash-chain';
 import type { ReconciliationRow } from '../domain/reconciliation';
-import type { AuditModels, ReconciliationDocument } from './audit-models';
+import { LAST_ANCHOR_ID, type AuditModels, type ReconciliationDocument } from './audit-models';
 
 /** Bookkeeping of the fold, not part of a reconciliation row. */
 const NOT_ROW_FIELDS = { last_seq: 0, version: 0 };
@@ -23,6 +23,11 @@ export class AuditQueries {
     }
     const { documents, count } = await findPage<AuditRecord>(this.models.records, query, page, pageSize, { occurred_at: -1, seq: -1 });
     return { items: documents, count };
+  }
+
+  async lastPublishedAnchor(): Promise<PublishedAnchor | null> {
+    const document = await this.models.publishedAnchors.findById(LAST_ANCHOR_ID).lean();
+    return document ? { seq: document.seq, hash: document.hash, anchored_at: document.anchored_at } : null;
   }
 
   async dayStats(day: string): Promise<DayStats> {

@@ -1,11 +1,12 @@
 import type { AuditEntry } from '../domain/audit-record';
-import type { AppendOutcome, AuditFilter, AuditStore, ChainVerification } from '../domain/audit-store';
+import type { AnchorsGiven, AppendOutcome, AuditFilter, AuditStore, ChainVerification, PublishedAnchor, RebuildOutcome } from '../domain/audit-store';
 import type { DayStats } from '../domain/daily-stats';
 import type { AuditRecord } from '../domain/hash-chain';
 import type { ReconciliationRow } from '../domain/reconciliation';
-import type { AuditModels } from './audit-models';
+import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { AuditQueries } from './audit-queries';
 import { ChainWriter, type ChainWriterOptions } from './chain-writer';
+import { ReportRebuilder } from './report-rebuilder';
 import { StatsFolder } from './stats-folder';
 import { DEFAULT_CHECKPOINT_EVERY, verifyStoredChain, walkStoredChain } from './verify-stored-chain';
 
@@ -58,8 +59,23 @@ export class AuditRepository implements AuditStore {
     return this.folder.foldPending(justAppended);
   }
 
-  verify(options: { full?: boolean } = {}): Promise<ChainVerification> {
-    return verifyStoredChain(this.models, this.chainKey, { full: options.full, checkpointEvery: this.checkpointEvery });
+  verify(options: { full?: boolean } & AnchorsGiven = {}): Promise<ChainVerification> {
+    return verifyStoredChain(this.models, this.chainKey, { ...options, checkpointEvery: this.checkpointEvery });
+  }
+
+  /**
+   * The head is read before the full walk: when the walk passes, every record up to it is verified (the
+   * head only moves forward), so the projections are rebuilt from exactly those.
+   */
+  async rebuildReports(anchors: AnchorsGiven = {}): Promise<RebuildOutcome> {
+    const upTo = (await this.models.chainHead.findById(CHAIN_HEAD_ID).lean())?.seq ?? 0;
+    const verification = await this.verify({ ...anchors, full: true });
+    if (!verification.ok) return { status: 'refused', verification };
+    return { status: 'rebuilt', ...(await new ReportRebuilder(this.models).rebuild(upTo)) };
+  }
+
+  lastPublishedAnchor(): Promise<PublishedAnchor | null> {
+    return this.queries.lastPublishedAnchor();
   }
 
   /**

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDuplicateKeyError } from '@pay/db';
 import type { AuditEntry } from '../domain/audit-record';
 import type { AppendOutcome } from '../domain/audit-store';
-import { chainNext, type ChainTip } from '../domain/hash-chain';
+import { chainNext, headMac, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
 
@@ -36,7 +36,7 @@ export class ChainWriter {
     private readonly models: AuditModels,
     options: ChainWriterOptions = {},
   ) {
-    this.maxAppendAttempts = options.maxAppendAttempts ?? 20;
+    this.maxAppendAttempts = options.maxAppendAttempts ?? 1_000;
     this.chainKey = options.chainKey ?? null;
   }
 
@@ -49,9 +49,17 @@ export class ChainWriter {
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
         if (await this.models.records.exists({ _id: entry._id })) return { status: 'duplicate', id: entry._id };
-        this.tip = undefined; // someone else took this seq
         if (attempt >= this.maxAppendAttempts) throw new Error(`audit append gave up after ${attempt} seq conflicts`, { cause: error });
-        await sleep(5 + Math.floor(Math.random() * 20 * attempt));
+        // Someone else took this seq: chain after their record. One lookup by the unique seq (an index
+        // on every store) rather than a reload of the whole tip, which sorts the collection: a writer
+        // that reloaded on every conflict fell behind a busy replica for good (it never won a seq).
+        const taken = await this.models.records.findOne({ seq: record.seq }, { seq: 1, hash: 1 }).lean();
+        if (taken) {
+          this.tip = { seq: taken.seq, hash: taken.hash };
+        } else {
+          this.tip = undefined;
+          await sleep(5 + Math.floor(Math.random() * 20));
+        }
         continue;
       }
       this.tip = { seq: record.seq, hash: record.hash };
@@ -79,8 +87,12 @@ export class ChainWriter {
     return head ? { seq: head.seq, hash: head.hash } : null;
   }
 
-  /** Moves the head forward to `tip`; a head already at or past it stays where it is. */
+  /**
+   * Moves the head forward to `tip`, signed (`headMac`) in the same write; a head already at or past it
+   * stays where it is.
+   */
   private async advanceHead(tip: ChainTip): Promise<void> {
-    await upsertIf(this.models.chainHead.collection, CHAIN_HEAD_ID, { seq: { $lt: tip.seq } }, { $set: { seq: tip.seq, hash: tip.hash } });
+    const mac = headMac(tip.seq, tip.hash, this.chainKey);
+    await upsertIf(this.models.chainHead.collection, CHAIN_HEAD_ID, { seq: { $lt: tip.seq } }, { $set: { seq: tip.seq, hash: tip.hash, mac } });
   }
 }

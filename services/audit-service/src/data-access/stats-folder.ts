@@ -1,12 +1,15 @@
 import { statsIncrementFor } from '../domain/daily-stats';
 import type { AuditRecord } from '../domain/hash-chain';
 import { reconciliationChangeFor } from '../domain/reconciliation';
-import type { AuditModels } from './audit-models';
+import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
 
-const FOLD_CURSOR_ID = 'daily_stats';
+export const FOLD_CURSOR_ID = 'daily_stats';
 const FOLD_BATCH = 200;
-const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_id: 1, amount_minor: 1, currency: 1, transaction_id: 1, occurred_at: 1 };
+/** Records read by seq at once (in parallel) when folding what follows the cursor. */
+const FOLD_LOOKUPS = 8;
+/** What a fold (and a rebuild, ./report-rebuilder.ts) reads of a record. */
+export const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_id: 1, amount_minor: 1, currency: 1, transaction_id: 1, occurred_at: 1 };
 
 /**
  * Folds appended records into the report projections (`daily_stats` and `reconciliation`) in seq order,
@@ -48,20 +51,36 @@ export class StatsFolder {
     let walked = 0;
     let counted = 0;
     for (;;) {
-      const batch = await this.models.records
-        .find({ seq: { $gt: folded } }, FOLDED_FIELDS)
-        .sort({ seq: 1 })
-        .limit(FOLD_BATCH)
-        .lean<AuditRecord[]>();
+      const batch = await this.nextRecords(folded);
       for (const record of batch) {
         if (await this.foldRecord(record)) counted += 1;
         this.folded = folded = record.seq;
         walked += 1;
       }
-      if (batch.length < FOLD_BATCH) break;
+      if (batch.length === 0) break;
     }
     if (walked > 0) await this.saveCursor(folded);
     return counted;
+  }
+
+  /**
+   * The records after `folded`, in seq order. Usually a few, read by `seq` equality (the shape every
+   * store answers from an index; FerretDB v1 answers a `$gt` page by reading and sorting the whole
+   * collection, which made every fold cost as much as the chain was long). A seq not found below the
+   * head is a gap (a cut chain continues past it): then one keyset page finds what follows it.
+   */
+  private async nextRecords(folded: number): Promise<AuditRecord[]> {
+    const seqs = Array.from({ length: FOLD_LOOKUPS }, (_, i) => folded + 1 + i);
+    const found = await Promise.all(seqs.map((seq) => this.models.records.findOne({ seq }, FOLDED_FIELDS).lean<AuditRecord>()));
+    const run: AuditRecord[] = [];
+    for (const record of found) {
+      if (!record) break;
+      run.push(record);
+    }
+    if (run.length > 0) return run;
+    const head = await this.models.chainHead.findById(CHAIN_HEAD_ID, { seq: 1 }).lean();
+    if (!head || head.seq <= folded) return [];
+    return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<AuditRecord[]>();
   }
 
   /** Folds one record; true when this call counted it in its day (false: it already was). */

@@ -1,6 +1,7 @@
 import { isDuplicateKeyError } from '@pay/db';
 import type { ChainVerification } from '../domain/audit-store';
-import { ChainVerifier, checkpointMac, hashRecord, type AuditRecord, type ChainStart, type ChainTip } from '../domain/hash-chain';
+import type { AuditAnchor } from '@pay/contracts';
+import { anchorFault, ChainVerifier, checkpointMac, hashRecord, headFault, type AuditRecord, type ChainStart, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels, type ChainCheckpointDocument } from './audit-models';
 
 const VERIFY_BATCH = 500;
@@ -15,7 +16,14 @@ export interface VerifyStoredChainOptions {
   full?: boolean;
   /** A checkpoint is stored at every multiple of this seq the walk passes, and at the head. */
   checkpointEvery?: number;
+  /** The latest anchor kept outside the audit database: the chain must still reach it. */
+  anchor?: AuditAnchor | null;
+  /** Anchors the keeper found skipped by another (see contracts `auditAnchor.prev`): checked the same way. */
+  skipped?: AuditAnchor[];
 }
+
+/** A walk's verdict, where it started, and the head it walked to (null: no head stored). */
+export type ChainWalk = Omit<ChainVerification, 'checkpoints' | 'keyed' | 'anchor' | 'unanchored_records'> & { head: ChainTip | null };
 
 /**
  * Checks the stored chain in one streaming pass in seq order (the rules are in ChainVerifier). The head
@@ -42,10 +50,13 @@ export async function walkStoredChain(
   models: AuditModels,
   chainKey: string | null,
   options: VerifyStoredChainOptions = {},
-): Promise<Omit<ChainVerification, 'checkpoints'>> {
+): Promise<ChainWalk> {
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   const stored = await models.chainHead.findById(CHAIN_HEAD_ID).lean();
   const head: ChainTip | null = stored ? { seq: stored.seq, hash: stored.hash } : null;
+  // A head the service did not sign says nothing about where the chain ends: no walk, no checkpoints.
+  const forged = headFault(stored, chainKey);
+  if (forged) return { ok: false, checked: 0, first_bad: forged, from_checkpoint: 0, head };
   const start = options.full || !head ? null : await trustedCheckpoint(models, chainKey, head);
   const verifier = new ChainVerifier(head, chainKey, start);
   const checkpointable = (record: AuditRecord) => head !== null && record.seq <= head.seq && (record.seq % every === 0 || record.seq === head.seq);
@@ -84,13 +95,36 @@ export async function walkStoredChain(
     if (batch.length < VERIFY_BATCH) break;
     after = batch.at(-1)!.seq;
   }
-  return { ...verifier.result(), from_checkpoint: start?.seq ?? 0 };
+  return { ...verifier.result(), from_checkpoint: start?.seq ?? 0, head };
 }
 
-/** The walk, and how many checkpoints are stored now (a count of the collection: only for the answer). */
+/**
+ * The walk, then the anchor and any skipped ones (when the walk passed): the chain must still reach each
+ * (one read by seq apiece).
+ * The answer says how far anchors cover the chain: records past the anchor could still be cut off
+ * unnoticed, with the head set back to a signed head the service once wrote, until the next anchor.
+ * With no key every mac is plain SHA-256: `keyed: false`, and nothing here resists a writer who knows that.
+ */
 export async function verifyStoredChain(models: AuditModels, chainKey: string | null, options: VerifyStoredChainOptions = {}): Promise<ChainVerification> {
-  const walked = await walkStoredChain(models, chainKey, options);
-  return { ...walked, checkpoints: await models.checkpoints.countDocuments({}) };
+  const { head, ...walked } = await walkStoredChain(models, chainKey, options);
+  const anchor = options.anchor ?? null;
+  let verdict: Pick<ChainVerification, 'ok' | 'first_bad'> = walked;
+  for (const checked of walked.ok ? [...(anchor ? [anchor] : []), ...(options.skipped ?? [])] : []) {
+    const record = head && head.seq >= checked.seq ? await models.records.findOne({ seq: checked.seq }).lean<AuditRecord>() : null;
+    const fault = anchorFault(checked, head, record, chainKey);
+    if (fault) {
+      verdict = { ok: false, first_bad: fault };
+      break;
+    }
+  }
+  return {
+    ...walked,
+    ...verdict,
+    checkpoints: await models.checkpoints.countDocuments({}),
+    keyed: chainKey !== null,
+    anchor: anchor ? { seq: anchor.seq, anchored_at: anchor.anchored_at } : null,
+    unanchored_records: Math.max(0, (head?.seq ?? 0) - (anchor?.seq ?? 0)),
+  };
 }
 
 /** The latest checkpoint at or below the head that is signed and still names its record; null: none. */

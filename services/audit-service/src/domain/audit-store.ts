@@ -1,3 +1,4 @@
+import type { AuditAnchor } from '@pay/contracts';
 import type { AuditEntry } from './audit-record';
 import type { DayStats } from './daily-stats';
 import type { AuditRecord, VerifyResult } from './hash-chain';
@@ -11,6 +12,34 @@ export interface ChainVerification extends VerifyResult {
   from_checkpoint: number;
   /** Checkpoints stored (after this verify stored its own). */
   checkpoints: number;
+  /** The chain is HMAC-keyed (AUDIT_CHAIN_KEY); false: plain SHA-256, recomputable by anyone. */
+  keyed: boolean;
+  /** The anchor (kept outside the audit database) this verify compared against; null: none given. */
+  anchor: { seq: number; anchored_at: string } | null;
+  /** Records past the anchor: not covered by it (a cut there shows only once a later anchor exists). */
+  unanchored_records: number;
+}
+
+/** The last anchor the service published, as the reports print it. */
+export interface PublishedAnchor {
+  seq: number;
+  hash: string;
+  anchored_at: Date;
+}
+
+/** The report projections recomputed from the records up to a verified seq. */
+export interface RebuiltProjections {
+  rebuilt_up_to: number;
+  days: number;
+  reconciliation_rows: number;
+}
+
+export type RebuildOutcome = ({ status: 'rebuilt' } & RebuiltProjections) | { status: 'refused'; verification: ChainVerification };
+
+/** What the keeper of the anchors holds (the api-gateway passes it on): the latest, and those another skipped. */
+export interface AnchorsGiven {
+  anchor?: AuditAnchor | null;
+  skipped?: AuditAnchor[];
 }
 
 export interface AuditFilter {
@@ -40,7 +69,14 @@ export interface AuditStore {
    * Verifies the chain from the latest trusted checkpoint to the head (`full`: from the first record),
    * storing checkpoints along the way; see data-access/verify-stored-chain.ts.
    */
-  verify(options?: { full?: boolean }): Promise<ChainVerification>;
+  verify(options?: { full?: boolean } & AnchorsGiven): Promise<ChainVerification>;
+  /**
+   * Recomputes the daily figures and reconciliation rows from the records and replaces the stored ones,
+   * only once the whole chain verifies (a full walk, and reaching `anchor` when given); refused otherwise.
+   */
+  rebuildReports(anchors?: AnchorsGiven): Promise<RebuildOutcome>;
+  /** The last anchor this service published (printed in every report); null: none yet. */
+  lastPublishedAnchor(): Promise<PublishedAnchor | null>;
   dayStats(day: string): Promise<DayStats>;
   callbackTimes(day: string): Promise<number[]>;
   /** Rows that may not match as of the end of `day` (the pure `reconcile` makes the final cut). */

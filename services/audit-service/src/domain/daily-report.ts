@@ -1,6 +1,6 @@
 import { formatMinorAmount } from '@pay/money';
 import { SIGNATURE_FAILURE_ACTION, type AuditEntry } from './audit-record';
-import type { AuditStore } from './audit-store';
+import type { AuditStore, PublishedAnchor } from './audit-store';
 import { tallyDayStats, type DayStats } from './daily-stats';
 import { reconcile, reconciliationRowsOf, type Reconciliation, type ReconciliationRow } from './reconciliation';
 
@@ -65,12 +65,18 @@ export interface DailyReport {
   amounts: Record<AmountStatus, Record<string, AmountFigure>>;
   /** As of the end of the day, over all history. */
   reconciliation: Reconciliation;
+  /**
+   * The last anchor the service published when the report was made: a printed (or filed) report is an
+   * anchor of its own, the chain must still reach `seq` with this `hash`. Null: none published yet.
+   */
+  last_anchor: { seq: number; hash: string; anchored_at: string } | null;
 }
 
 export interface DailyFigures {
   stats: DayStats;
   verifyMs: number[];
   reconciliationRows: ReconciliationRow[];
+  lastAnchor?: PublishedAnchor | null;
 }
 
 /**
@@ -80,16 +86,17 @@ export interface DailyFigures {
  * and reconciliation from the per-payment projection asking only for rows that do not match.
  */
 export async function produceDailyReport(store: AuditStore, date: string, now: Date): Promise<DailyReport> {
-  const [stats, verifyMs, reconciliationRows] = await Promise.all([
+  const [stats, verifyMs, reconciliationRows, lastAnchor] = await Promise.all([
     store.dayStats(date),
     store.callbackTimes(date),
     store.reconciliationCandidates(date),
+    store.lastPublishedAnchor(),
   ]);
-  return assembleDailyReport(date, { stats, verifyMs, reconciliationRows }, now);
+  return assembleDailyReport(date, { stats, verifyMs, reconciliationRows, lastAnchor }, now);
 }
 
 /** The same report computed straight from records (all history; the day's figures use that day's records). */
-export function computeDailyReport(records: AuditEntry[], date: string, now: Date): DailyReport {
+export function computeDailyReport(records: AuditEntry[], date: string, now: Date, lastAnchor: PublishedAnchor | null = null): DailyReport {
   const ofDay = records.filter((record) => record.day === date);
   return assembleDailyReport(
     date,
@@ -97,6 +104,7 @@ export function computeDailyReport(records: AuditEntry[], date: string, now: Dat
       stats: tallyDayStats(ofDay),
       verifyMs: ofDay.filter((record) => CALLBACK_ACTIONS.includes(record.action) && record.verify_ms !== null).map((record) => record.verify_ms!),
       reconciliationRows: reconciliationRowsOf(records),
+      lastAnchor,
     },
     now,
   );
@@ -142,6 +150,9 @@ export function assembleDailyReport(date: string, figures: DailyFigures, now: Da
     },
     amounts: amountsByStatus(figures.stats),
     reconciliation: reconcile(figures.reconciliationRows, date),
+    last_anchor: figures.lastAnchor
+      ? { seq: figures.lastAnchor.seq, hash: figures.lastAnchor.hash, anchored_at: new Date(figures.lastAnchor.anchored_at).toISOString() }
+      : null,
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditEntry } from './audit-record';
 
 /**
@@ -73,7 +73,11 @@ export type ChainProblem =
   | 'prev_hash_mismatch' // the link to the previous record is broken: deleted and renumbered, inserted or moved
   | 'head_mismatch' // the chain head names a different record at its seq
   | 'truncated_tail' // the chain head is past the last record: records were cut off the end
-  | 'head_missing'; // records exist but the chain head was removed
+  | 'head_missing' // records exist but the chain head was removed
+  | 'head_forged' // the chain head's mac does not check: written by someone without the chain key
+  | 'anchor_forged' // the anchor's mac does not check: it was not published by the audit service
+  | 'anchor_mismatch' // the record at the anchor's seq is not the one anchored (replaced or edited)
+  | 'truncated_below_anchor'; // the chain ends before a point anchored outside the database: cut off
 
 export interface ChainFault {
   seq: number;
@@ -95,8 +99,74 @@ export interface VerifyResult {
  * anyone who can write the database can forge a checkpoint too).
  */
 export function checkpointMac(seq: number, hash: string, key: string | null = null): string {
+  return macOf(`${seq}|${hash}`, key);
+}
+
+/**
+ * The chain head's mac, over `head|seq|hash`; an anchor's, over `anchor|seq|hash`. Each kind of signed
+ * statement has its own text (a checkpoint's is untagged `seq|hash`), so none can be copied as another:
+ * a verified checkpoint at the seq a tail was cut back to does not make a valid head there.
+ */
+export function headMac(seq: number, hash: string, key: string | null = null): string {
+  return macOf(`head|${seq}|${hash}`, key);
+}
+
+export function anchorMac(seq: number, hash: string, key: string | null = null): string {
+  return macOf(`anchor|${seq}|${hash}`, key);
+}
+
+function macOf(text: string, key: string | null): string {
   const digest = key ? createHmac('sha256', key) : createHash('sha256');
-  return digest.update(`${seq}|${hash}`, 'utf8').digest('hex');
+  return digest.update(text, 'utf8').digest('hex');
+}
+
+/** Constant-time comparison of two hex macs (a stored or received one against the expected one). */
+export function macMatches(received: unknown, expected: string): boolean {
+  if (typeof received !== 'string' || received.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(received, 'utf8'), Buffer.from(expected, 'utf8'));
+}
+
+/** The stored chain head: the tip plus its mac (absent on a head written before heads were signed). */
+export interface SignedTip extends ChainTip {
+  mac?: string | null;
+}
+
+/**
+ * A head whose mac does not check was not written by the audit service (or by one with another key):
+ * whoever cut the tail set it. A head is re-signed with every advance, so this only catches a head moved
+ * to a point it never held with that mac; a replayed earlier head is what the anchors catch.
+ */
+export function headFault(head: SignedTip | null, key: string | null = null): ChainFault | null {
+  if (!head || macMatches(head.mac, headMac(head.seq, head.hash, key))) return null;
+  return { seq: head.seq, id: null, problem: 'head_forged', detail: 'the chain head\'s mac does not check: it was not written by the audit service' };
+}
+
+/** A point of the chain published outside the audit database (contracts `auditAnchor`). */
+export interface ChainAnchor extends ChainTip {
+  mac: string;
+}
+
+/**
+ * Checks the stored chain still reaches an anchor: the anchor is signed, the head is at or past it, and
+ * the record at its seq is still the anchored one (same hash, content still hashing to it). `record` is
+ * the stored record at `anchor.seq`, null when none. Records past the anchor are not covered by it.
+ */
+export function anchorFault(anchor: ChainAnchor, head: ChainTip | null, record: AuditRecord | null, key: string | null = null): ChainFault | null {
+  if (!macMatches(anchor.mac, anchorMac(anchor.seq, anchor.hash, key))) {
+    return { seq: anchor.seq, id: null, problem: 'anchor_forged', detail: 'the anchor\'s mac does not check: it was not published by the audit service' };
+  }
+  if (!head || head.seq < anchor.seq || !record) {
+    return {
+      seq: anchor.seq,
+      id: null,
+      problem: 'truncated_below_anchor',
+      detail: `records up to seq ${anchor.seq} were anchored, but the chain ${head ? `ends at seq ${head.seq}` : 'is empty'}${head && head.seq >= anchor.seq ? ` and has no record ${anchor.seq}` : ''}`,
+    };
+  }
+  if (record.hash !== anchor.hash || hashRecord(record, key) !== record.hash) {
+    return { seq: anchor.seq, id: record._id, problem: 'anchor_mismatch', detail: 'the record at the anchor\'s seq is not the one anchored' };
+  }
+  return null;
 }
 
 /** Where a walk resumes: a verified record (its seq, hash and id), the walk checks what follows it. */

@@ -1,3 +1,4 @@
+import { faultPoint } from '@pay/config';
 import { createEvent, deterministicEventId, type EventEnvelope } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
 import type { CallbackRequest, NormalizedNotification, ProviderAdapter, ProviderAnswer, RejectReason } from '@pay/providers';
@@ -143,6 +144,8 @@ export async function receiveCallback(
       { producer: PRODUCER, correlation_id: correlationId, id: eventId },
     );
     await deps.publish(verified);
+    // Handed on, not yet marked so, the provider unanswered: its retry publishes the same event id again.
+    faultPoint('callback.after-confirm-before-answer');
     await deps.log.markHandedOff(key);
     deps.logger.info('notification verified and handed on', { ...logFields(notification), outcome: notification.outcome, event_id: eventId });
     return finish('accepted', provider.acknowledge());

@@ -1,58 +1,80 @@
 import { changeAggregate } from '@pay/aggregate';
 import { causedBy, type EventEnvelope, type EventOrigin, type Identity } from '@pay/contracts';
 import { createHash } from 'node:crypto';
-import { BusinessRuleViolation, Conflict, NotFound } from '@pay/errors';
+import { BusinessRuleViolation, Conflict, NotFound, Unavailable } from '@pay/errors';
 import type { Logger } from '@pay/logger';
-import { OrderAggregate, type Order, type OrderItem, type PaidOutcome, type RefundOutcome } from './order';
+import { OrderAggregate, type Order, type PaidOutcome, type RefundOutcome } from './order';
 import type { OrderStore } from './order-store';
+import { priceFromCatalog, type OrderRequest } from './pricing';
+import type { PriceList } from './product-store';
 
 const PRODUCER = 'order-service';
 
-export async function placeOrder(store: OrderStore, userId: string, items: OrderItem[], currency: string, origin: EventOrigin): Promise<Order> {
-  return (await placeOrderOnce(store, userId, items, currency, origin, null)).order;
+/** Where an order is placed: the orders, and the catalog its prices come from. */
+export interface Shop {
+  orders: OrderStore;
+  catalog: PriceList;
 }
 
-/** What makes two requests "the same order": the items and the currency, exactly. */
-export function orderFingerprint(items: OrderItem[], currency: string): string {
-  return createHash('sha256').update(JSON.stringify({ items, currency })).digest('hex');
+export async function placeOrder(shop: Shop, userId: string, request: OrderRequest, origin: EventOrigin): Promise<Order> {
+  return (await placeOrderOnce(shop, userId, request, origin, null)).order;
+}
+
+/**
+ * What makes two requests "the same order": what the client sent (products, quantities, the prices and
+ * currency it named), exactly. Not the priced result: a retry after a price change is still the same request.
+ */
+export function orderFingerprint(request: OrderRequest): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
 }
 
 /**
  * Places an order at most once per client-chosen key (the `Idempotency-Key` header): a retried request
  * (a timeout, a double tap) gets the order the first one made, never a second order. The key is scoped
  * to the customer and enforced by a unique index, so concurrent retries race safely. The same key with
- * different items is refused (422), not silently answered with the other order.
+ * a different request is refused (422), not silently answered with the other order.
+ *
+ * Flow: an earlier order under the key? answer it (even if the catalog changed since) → price the
+ * items from the catalog → insert (a concurrent retry that inserted first is answered the same way).
  */
 export async function placeOrderOnce(
-  store: OrderStore,
+  shop: Shop,
   userId: string,
-  items: OrderItem[],
-  currency: string,
+  request: OrderRequest,
   origin: EventOrigin,
   idempotencyKey: string | null,
 ): Promise<{ order: Order; replayed: boolean }> {
   // The key is scoped to the user as a pair (user, key), never as one joined string (`a` + `b:c` = `a:b` + `c`).
-  const request = idempotencyKey ? { key: idempotencyKey, fingerprint: orderFingerprint(items, currency) } : null;
+  const keyed = idempotencyKey ? { key: idempotencyKey, fingerprint: orderFingerprint(request) } : null;
+  if (keyed) {
+    const earlier = await answerEarlierOrder(shop.orders, userId, keyed);
+    if (earlier) return earlier;
+  }
+  const products = await shop.catalog.findByIds([...new Set(request.items.map((item) => item.productId))]);
+  const { items, currency } = priceFromCatalog(request, products);
   for (let attempt = 0; ; attempt++) {
     const order = OrderAggregate.place({ userId, items, currency, origin });
     try {
-      await store.insert(order, request);
+      await shop.orders.insert(order, keyed);
       return { order: order.state, replayed: false };
     } catch (error) {
       if (!(error instanceof DuplicateOrder)) throw error;
-      if (request) {
-        const earlier = await store.findByIdempotencyKey(userId, request.key);
-        if (earlier) {
-          if (earlier.fingerprint !== request.fingerprint) {
-            throw new BusinessRuleViolation('this Idempotency-Key was used for a different order', undefined, 'idempotency_key_reused');
-          }
-          return { order: earlier.order, replayed: true };
-        }
-      }
+      const earlier = keyed ? await answerEarlierOrder(shop.orders, userId, keyed) : null;
+      if (earlier) return earlier;
       // Otherwise an order number collision (astronomically rare): draw another.
       if (attempt >= 3) throw error;
     }
   }
+}
+
+/** The order placed earlier under this key, if any; refused when it was placed for a different request. */
+async function answerEarlierOrder(store: OrderStore, userId: string, keyed: { key: string; fingerprint: string }) {
+  const earlier = await store.findByIdempotencyKey(userId, keyed.key);
+  if (!earlier) return null;
+  if (earlier.fingerprint !== keyed.fingerprint) {
+    throw new BusinessRuleViolation('this Idempotency-Key was used for a different order', undefined, 'idempotency_key_reused');
+  }
+  return { order: earlier.order, replayed: true };
 }
 
 /** A unique index refused the insert (order number or idempotency key). */
@@ -133,6 +155,10 @@ export async function recordOrderRefund(store: OrderStore, event: EventEnvelope<
     order_status: changed?.aggregate.state.status,
     order_payment_id: changed?.aggregate.state.paymentId,
   });
+  if (changed?.result === 'payment_not_yet_applied') {
+    // Thrown, so the consumer retries it with back-off until the payment's success has been applied.
+    throw new Unavailable(`order ${event.data.orderId} is not paid yet by payment ${event.data.paymentId}; its refund waits for payment.succeeded`);
+  }
   if (changed?.result === 'other_payment') logger.info('refund of a payment that did not pay the order; the order is unchanged', facts());
   if (changed?.result === 'not_refundable') logger.warn('the paying payment was refunded but the order can no longer become refunded', facts());
   return changed?.result ?? 'unknown_order';

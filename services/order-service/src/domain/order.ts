@@ -97,7 +97,7 @@ export type PaidOutcome = 'paid' | 'already_paid' | 'not_payable';
  * `other_payment`: the refunded payment is not the one that paid the order (a late success, a duplicate
  * payment of a cancelled or unpaid order); `not_refundable`: paid by it, but shipped or completed.
  */
-export type RefundOutcome = 'refunded' | 'partially_refunded' | 'already_recorded' | 'other_payment' | 'not_refundable';
+export type RefundOutcome = 'refunded' | 'partially_refunded' | 'already_recorded' | 'other_payment' | 'not_refundable' | 'payment_not_yet_applied';
 
 /** What the order needs to know of a refund of a payment (payment.refunded). */
 export interface PaymentRefund {
@@ -107,6 +107,8 @@ export interface PaymentRefund {
   refundedMinor: number;
   /** The payment is refunded in full. */
   fully: boolean;
+  /** The payment succeeded as this order's payment (its `payment.succeeded` may not have arrived yet). */
+  paidOrder: boolean;
   actor: string;
 }
 
@@ -175,6 +177,9 @@ export class OrderAggregate extends AggregateRoot<Order> {
    * a refunded order stays refunded, and a refund total not above the one recorded changes nothing.
    */
   recordRefund(refund: PaymentRefund, origin: EventOrigin): RefundOutcome {
+    // Events may arrive out of order: a refund of the payment that pays this order can be here before
+    // that payment's success (still in a retry queue, or the broker restarted). It waits for it.
+    if (this.current.status === 'pending_payment' && refund.paidOrder) return 'payment_not_yet_applied';
     if (this.current.paymentId !== refund.paymentId) return 'other_payment';
     const { status, refundedMinor } = this.current;
     if (status === 'refunded') return 'already_recorded';

@@ -26,7 +26,7 @@ export const paymentEvents = {
   refundSucceeded: (p: Payment, r: Refund, origin: EventOrigin) => createEvent('refund.succeeded', { ...refundReference(p, r), providerRefundId: r.providerRefundId }, origin),
   refundFailed: (p: Payment, r: Refund, reason: string, origin: EventOrigin) => createEvent('refund.failed', { ...refundReference(p, r), reason }, origin),
   refunded: (p: Payment, r: Refund, refundedMinor: number, fully: boolean, actor: string, origin: EventOrigin) =>
-    createEvent('payment.refunded', { ...reference(p), refundId: r.id, refundMinor: r.amountMinor, refundedMinor, fully, reason: r.reason, actor }, origin),
+    createEvent('payment.refunded', { ...reference(p), refundId: r.id, refundMinor: r.amountMinor, refundedMinor, fully, paidOrder: p.status === 'succeeded', reason: r.reason, actor }, origin),
 } satisfies Record<string, (...args: never[]) => EventEnvelope>;
 
 function refundReference(payment: Payment, refund: Refund) {

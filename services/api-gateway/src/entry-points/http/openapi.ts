@@ -4,11 +4,17 @@ import { REQUEST_ID_PATTERN } from '@pay/http';
 import {
   REQUEST_ID_HEADER,
   auditEventView,
+  auditRebuildBody,
+  auditRebuildResult,
   auditVerifyQuery,
   auditVerifyResult,
   cancelBody,
   createOrderBody,
+  createProductBody,
   idempotentCreateHeaders,
+  listProductsQuery,
+  productView,
+  updateProductBody,
   createPaymentBody,
   dailyAuditReport,
   dailyReportQuery,
@@ -43,7 +49,7 @@ const ERROR_MEANINGS: Record<ErrorStatus, string> = {
   404: 'Not found; another customer’s order or payment is also "not found"',
   409: 'The state does not allow it (e.g. an illegal transition, or a live payment already exists for the order)',
   413: 'Request body too large',
-  422: 'A business rule refused it (e.g. the amount differs from the order total, or the order is not payable)',
+  422: 'A business rule refused it (e.g. the amount differs from the order total, the order is not payable, or a price differs from the catalog)',
   429: 'Rate limited (per client IP and per user); retry after the seconds in Retry-After',
   503: 'A backing service is unavailable; retry later',
 };
@@ -53,12 +59,12 @@ const ERROR_MEANINGS: Record<ErrorStatus, string> = {
  * validates with (imported from @pay/contracts), so the document cannot drift from the validation.
  */
 export interface PublicOperation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'patch';
   /** OpenAPI path, relative to API_BASE, with `{id}` parameters. */
   path: string;
   operationId: string;
   summary: string;
-  tag: 'orders' | 'payments' | 'audit';
+  tag: 'orders' | 'catalog' | 'payments' | 'audit';
   roles: readonly Role[];
   request?: { params?: z.ZodObject; query?: z.ZodObject; body?: z.ZodType; headers?: z.ZodObject };
   success: { status: 200 | 201; description: string; schema: z.ZodType; csv?: boolean };
@@ -68,6 +74,7 @@ export interface PublicOperation {
 /** Path parameter `id`: the very `objectId` schema the services validate ids with. */
 const byId = z.object({ id: objectId });
 const orderPage = pageSchema(orderView, 'OrderPage');
+const productPage = pageSchema(productView, 'ProductPage');
 const paymentPage = pageSchema(paymentView, 'PaymentPage');
 const auditEventPage = pageSchema(auditEventView, 'AuditEventPage');
 const refundPage = pageSchema(refundView, 'RefundPage');
@@ -107,6 +114,27 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
     summary: 'Cancel an order pending payment (its open payment is cancelled through order.cancelled)',
     request: { params: byId, body: cancelBody },
     success: { status: 200, description: 'The cancelled order', schema: orderView },
+    errors: MOVE,
+  },
+  {
+    method: 'get', path: '/products', operationId: 'listProducts', tag: 'catalog', roles: ALL_ROLES,
+    summary: 'List the catalog by product id (active products; an admin may add include_inactive=true)',
+    request: { query: listProductsQuery },
+    success: { status: 200, description: 'A page of products', schema: productPage },
+    errors: READ,
+  },
+  {
+    method: 'post', path: '/products', operationId: 'createProduct', tag: 'catalog', roles: ['admin'],
+    summary: 'Add a product to the catalog (admin)',
+    request: { body: createProductBody },
+    success: { status: 201, description: 'The product', schema: productView },
+    errors: [400, 401, 403, 409, 413, 429, 503],
+  },
+  {
+    method: 'patch', path: '/products/{id}', operationId: 'updateProduct', tag: 'catalog', roles: ['admin'],
+    summary: "Change a product's name, price or whether it can be ordered (admin); orders already placed keep theirs",
+    request: { params: byId, body: updateProductBody },
+    success: { status: 200, description: 'The product', schema: productView },
     errors: MOVE,
   },
   {
@@ -195,7 +223,8 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
   },
   {
     method: 'get', path: '/audit/verify', operationId: 'verifyAudit', tag: 'audit', roles: AUDIT_ROLES,
-    summary: 'Verify the hash chain from its last signed checkpoint (or, with full=true, from the start): detects any edited, deleted, moved or cut-off record',
+    summary:
+      'Verify the hash chain from its last signed checkpoint (or, with full=true, from the start) and against the latest anchor kept outside the audit database: detects any edited, deleted or moved record, and a tail cut below the anchor',
     request: { query: auditVerifyQuery },
     success: { status: 200, description: 'The verification result', schema: auditVerifyResult },
     errors: [401, 403, 429, 503],
@@ -206,6 +235,14 @@ export const PUBLIC_OPERATIONS: readonly PublicOperation[] = [
     request: { query: dailyReportQuery },
     success: { status: 200, description: 'The report as JSON, or as `metric,value` CSV rows with format=csv', schema: dailyAuditReport, csv: true },
     errors: READ,
+  },
+  {
+    // Beyond the design's audit listing (issue 13): the figures are a projection outside the hash chain.
+    method: 'post', path: '/audit/reports/rebuild', operationId: 'rebuildAuditReports', tag: 'audit', roles: ['admin'],
+    summary: 'Recompute the daily figures and reconciliation from the records; refused (409 chain_not_verified) unless the whole chain verifies and reaches the latest anchor',
+    request: { body: auditRebuildBody },
+    success: { status: 200, description: 'What was rebuilt, up to which verified record', schema: auditRebuildResult },
+    errors: [400, 401, 403, 409, 429, 503],
   },
 ];
 
@@ -307,6 +344,7 @@ export function openApiDocument() {
     security: [{ bearerAuth: [] }],
     tags: [
       { name: 'orders', description: 'Orders and their state machine' },
+      { name: 'catalog', description: 'Products and their prices (orders copy them when placed)' },
       { name: 'payments', description: 'Payments (the original frontend payment.ts API)' },
       { name: 'audit', description: 'Audit records and compliance reports (auditor, admin)' },
       { name: 'meta', description: 'The API description' },

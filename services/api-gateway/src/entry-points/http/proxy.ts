@@ -23,6 +23,10 @@ export interface ProxyOptions {
   internalSecret: string;
   timeoutMs: number;
   logger: Logger;
+  /** Headers this route adds for the service (e.g. the audit anchor for verify); its failure answers as it throws. */
+  addHeaders?: (res: Response) => Promise<OutgoingHttpHeaders>;
+  /** A route's last word on the service's answer before it is relayed (e.g. a 404 that only means "not yet"). */
+  reviseAnswer?: (req: Request, res: Response, answer: UpstreamAnswer) => Promise<UpstreamAnswer>;
 }
 
 /**
@@ -61,7 +65,7 @@ export class UpstreamPool {
   }
 }
 
-interface UpstreamAnswer {
+export interface UpstreamAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -137,7 +141,7 @@ function sendOnce(origin: string, target: string, method: string, headers: Outgo
  * used round-robin; a replica that refuses the connection is skipped for the next one (the request
  * never reached it), any other failure answers 503 without a retry.
  */
-export function forwardTo({ targets, family, service, internalSecret, timeoutMs, logger }: ProxyOptions): RequestHandler {
+export function forwardTo({ targets, family, service, internalSecret, timeoutMs, logger, addHeaders, reviseAnswer }: ProxyOptions): RequestHandler {
   const pool = new UpstreamPool(targets);
   return async (req: Request, res: Response) => {
     const identity = identityOf(res);
@@ -149,6 +153,7 @@ export function forwardTo({ targets, family, service, internalSecret, timeoutMs,
       [REQUEST_ID_HEADER]: res.locals.requestId as string,
       // The one client header a service needs (retry-safe creates); validated there.
       ...(req.header(IDEMPOTENCY_KEY_HEADER) ? { [IDEMPOTENCY_KEY_HEADER]: req.header(IDEMPOTENCY_KEY_HEADER)! } : {}),
+      ...(addHeaders ? await addHeaders(res) : {}),
     };
     // The bytes the client sent (already parsed once as JSON here), never re-serialised: a deeply
     // nested body must reach the service's validation, not overflow JSON.stringify.
@@ -176,6 +181,7 @@ export function forwardTo({ targets, family, service, internalSecret, timeoutMs,
       logger.error('upstream unreachable', { targets: pool.origins, error: 'every replica refused the connection' });
       throw new Unavailable('a backing service is unavailable; retry later');
     }
+    if (reviseAnswer) upstream = await reviseAnswer(req, res, upstream);
     const contentType = upstream.headers['content-type'] ?? 'application/json';
     res.status(upstream.status).type(contentType);
     for (const header of RELAYED_RESPONSE_HEADERS) {

@@ -2,14 +2,21 @@ import type { DailyReport } from '../../domain/daily-report';
 
 /**
  * The daily report as `metric,value` rows: each figure under its JSON path (`payments.success_rate`,
- * `amounts.succeeded.CNY.amount`), then one row per reconciliation item naming its id.
+ * `amounts.succeeded.CNY.amount`, `last_anchor.seq`), then one row per reconciliation item naming its id.
  */
 export function renderReportCsv(report: DailyReport): string {
   const rows: [string, string][] = [
     ['date', report.date],
     ['generated_at', report.generated_at],
   ];
-  const figures = { payments: report.payments, callbacks: report.callbacks, refunds: report.refunds, amounts: report.amounts };
+  const figures = {
+    payments: report.payments,
+    callbacks: report.callbacks,
+    refunds: report.refunds,
+    amounts: report.amounts,
+    // Always three rows, empty before the first anchor: a printed report carries the anchor it saw.
+    last_anchor: report.last_anchor ?? { seq: null, hash: null, anchored_at: null },
+  };
   flatten(figures, '', rows);
   for (const item of report.reconciliation.payments_succeeded_without_order_paid) {
     rows.push(['reconciliation.payment_succeeded_without_order_paid', item.payment_id]);

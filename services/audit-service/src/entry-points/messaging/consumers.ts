@@ -1,13 +1,22 @@
 import type { AnyEvent } from '@pay/contracts';
 import type { Logger } from '@pay/logger';
 import { handleAllWith, type EventHandlers } from '@pay/messaging';
+import type { ChainAnchoring } from '../../data-access/chain-anchoring';
 import type { AuditStore } from '../../domain/audit-store';
 import { recordAuditEvent } from '../../domain/record-event';
 import { auditServiceEvents } from '../../events';
 import type { AuditMetrics } from '../audit-metrics';
 
-/** Thin: every event type (the broker validated it) → the audit use case → metrics. Throwing means retry. */
-export function auditEventHandlers(store: AuditStore, metrics: AuditMetrics, logger: Logger): EventHandlers<typeof auditServiceEvents> {
+/**
+ * Thin: every event type (the broker validated it) → the audit use case → metrics → an anchor when the
+ * record's seq calls for one (a failed anchor does not fail the event). Throwing means retry.
+ */
+export function auditEventHandlers(
+  store: AuditStore,
+  metrics: AuditMetrics,
+  logger: Logger,
+  anchoring: Pick<ChainAnchoring, 'afterAppend'>,
+): EventHandlers<typeof auditServiceEvents> {
   return handleAllWith(auditServiceEvents, async (event: AnyEvent) => {
     const outcome = await recordAuditEvent(store, event);
     if (outcome.status === 'duplicate') {
@@ -16,5 +25,6 @@ export function auditEventHandlers(store: AuditStore, metrics: AuditMetrics, log
     }
     metrics.recordsTotal.inc({ action: outcome.record.action });
     metrics.chainLength.set(outcome.record.seq);
+    await anchoring.afterAppend(outcome.record);
   });
 }

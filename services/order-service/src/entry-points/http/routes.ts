@@ -6,8 +6,7 @@ import { eventOrigin, pageOf, validate } from '@pay/http';
 import type { Logger } from '@pay/logger';
 import { formatMinorAmount } from '@pay/money';
 import type { Order } from '../../domain/order';
-import type { OrderStore } from '../../domain/order-store';
-import { cancelOrder, placeOrderOnce, visibleOrder } from '../../domain/order-use-cases';
+import { cancelOrder, placeOrderOnce, visibleOrder, type Shop } from '../../domain/order-use-cases';
 
 export function toOrderView(order: Order): OrderView {
   return {
@@ -29,8 +28,9 @@ export function toOrderView(order: Order): OrderView {
 }
 
 /** Thin: validate → use case → view. */
-export function orderRoutes(store: OrderStore, logger: Logger): Router {
+export function orderRoutes(shop: Shop, logger: Logger): Router {
   const router = Router();
+  const store = shop.orders;
   const origin = (res: Response) => eventOrigin(res, 'order-service');
 
   router.post('/orders', async (req, res) => {
@@ -38,8 +38,11 @@ export function orderRoutes(store: OrderStore, logger: Logger): Router {
     if (identity.role !== 'customer') throw new Forbidden('only customers place orders');
     const key = validate(idempotentCreateHeaders, req.headers, 'headers')[IDEMPOTENCY_KEY_HEADER] ?? null;
     const body = validate(createOrderBody, req.body, 'body');
-    const items = body.items.map((item) => ({ productId: item.product_id, name: item.name, unitPriceMinor: item.unit_price, quantity: item.quantity }));
-    const { order, replayed } = await placeOrderOnce(store, identity.sub, items, body.currency, origin(res), key);
+    const request = {
+      items: body.items.map((item) => ({ productId: item.product_id, quantity: item.quantity, unitPriceMinor: item.unit_price ?? null })),
+      currency: body.currency ?? null,
+    };
+    const { order, replayed } = await placeOrderOnce(shop, identity.sub, request, origin(res), key);
     if (replayed) res.setHeader('idempotent-replayed', 'true');
     else logger.info('order placed', { order_id: order.id, order_number: order.orderNumber, total_minor: order.totalAmountMinor });
     res.status(201).json(toOrderView(order));

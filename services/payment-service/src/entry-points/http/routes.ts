@@ -74,7 +74,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
       query.page,
       query.page_size,
     );
-    res.json(pageOf(items.map(toPaymentView), count, query.page, query.page_size, '/api/v1/payments', query));
+    res.json(pageOf(items.map((payment) => toPaymentView(payment, identity)), count, query.page, query.page_size, '/api/v1/payments', query));
   });
 
   router.post('/payments', async (req, res) => {
@@ -90,11 +90,12 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
       lag,
     );
     logger.info('payment created', { payment_id: payment.id, order_id: payment.orderId, amount_minor: payment.amountMinor });
-    res.status(201).json(toPaymentView(payment));
+    res.status(201).json(toPaymentView(payment, identity));
   });
 
   router.get('/payments/:id', async (req, res) => {
-    res.json(toPaymentView(await visible(req.params.id, identityOf(res))));
+    const identity = identityOf(res);
+    res.json(toPaymentView(await visible(req.params.id, identity), identity));
   });
 
   router.post('/payments/:id/start', async (req, res) => {
@@ -103,7 +104,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
     const body = validate(startPaymentBody, req.body ?? {}, 'body');
     const result = await startAtProvider(calls, paymentIdOf(req.params.id), body, actorOf(identity), origin(res), identity);
     if (result.outcome === 'started') logger.info('payment started at its provider', { payment_id: result.payment.id, provider: result.payment.provider, channel: result.payment.providerOrder?.channel });
-    res.json(toPaymentView(result.payment));
+    res.json(toPaymentView(result.payment, identity));
   });
 
   router.post('/payments/:id/succeed', async (req, res) => {
@@ -117,7 +118,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
       logger,
       identity,
     );
-    res.json(toPaymentView(result.payment));
+    res.json(toPaymentView(result.payment, identity));
   });
 
   router.post('/payments/:id/fail', async (req, res) => {
@@ -125,7 +126,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
     requireAdminOrSandbox(identity);
     const body = validate(cancelBody, req.body ?? {}, 'body');
     const result = await failPayment(store, paymentIdOf(req.params.id), body.reason ?? 'marked failed', actorOf(identity), null, origin(res), identity);
-    res.json(toPaymentView(result.payment));
+    res.json(toPaymentView(result.payment, identity));
   });
 
   router.post('/payments/:id/cancel', async (req, res) => {
@@ -133,7 +134,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
     requireCustomerOrAdmin(identity);
     const body = validate(cancelBody, req.body ?? {}, 'body');
     const result = await cancelAtProvider(calls, paymentIdOf(req.params.id), body.reason ?? 'cancelled by request', actorOf(identity), origin(res), { viewer: identity });
-    res.json(toPaymentView(result.payment));
+    res.json(toPaymentView(result.payment, identity));
   });
 
   router.post('/payments/:id/expire', async (req, res) => {
@@ -141,7 +142,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
     if (identity.role !== 'admin') throw new Forbidden('only an admin may expire a payment');
     validate(emptyBody, req.body ?? {}, 'body');
     const result = await expireAtProvider(calls, paymentIdOf(req.params.id), actorOf(identity), origin(res), identity);
-    res.json(toPaymentView(result.payment));
+    res.json(toPaymentView(result.payment, identity));
   });
 
   router.post('/payments/:id/refunds', async (req, res) => {
@@ -164,14 +165,14 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
       origin(res),
     );
     if (result.replayed) res.setHeader('idempotent-replayed', 'true');
-    res.status(201).json(toRefundView(result.payment, result.refund));
+    res.status(201).json(toRefundView(result.payment, result.refund, identity));
   });
 
   router.get('/payments/:id/refunds', async (req, res) => {
     const identity = identityOf(res);
     const query = validate(listRefundsQuery, req.query, 'query');
     const payment = await visible(req.params.id, identity);
-    const all = payment.refunds.map((refund) => toRefundView(payment, refund));
+    const all = payment.refunds.map((refund) => toRefundView(payment, refund, identity));
     const start = (query.page - 1) * query.page_size;
     res.json(pageOf(all.slice(start, start + query.page_size), all.length, query.page, query.page_size, `/api/v1/payments/${payment.id}/refunds`, query));
   });
@@ -179,7 +180,7 @@ export function paymentRoutes({ store, calls, orders, lag, config, logger }: Dep
   router.get('/refunds/:id', async (req, res) => {
     const identity = identityOf(res);
     const { payment, refund } = await findRefund(calls, validate(objectId, req.params.id, 'refund id'), identity);
-    res.json(toRefundView(payment, refund));
+    res.json(toRefundView(payment, refund, identity));
   });
 
   return router;
