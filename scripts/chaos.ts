@@ -250,7 +250,10 @@ async function main(): Promise<void> {
     violations.push(...checkNoMoveTwice(seen));
     const audited = await auditedIds(infrastructure.mongoUrl, databaseName(prefix, 'audit'), seen.map((event) => event.id));
     violations.push(...checkAuditComplete(seen, audited));
-    const verified = await read(() => auditor.verifyAudit({ full: true }));
+    // The incremental verify: from the latest checkpoint (each stored by a verified walk), against the
+    // anchors the order-service keeps. A full walk of a large chain outlasts the gateway's upstream timeout
+    // on FerretDB (issue 10); the audit tests walk it in full.
+    const verified = await read(() => auditor.verifyAudit());
     if (!verified.ok) violations.push({ check: 'audit chain verifies', detail: JSON.stringify(verified) });
     for (const day of daysBetween(started, Date.now())) {
       const report = (await read(() => auditor.getDailyReport(day))) as { reconciliation: Record<string, { payment_id: string }[]> };
