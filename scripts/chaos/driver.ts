@@ -30,10 +30,12 @@ export interface DrivenPayment {
   paymentId: string | null;
   /** The step the driver could not get past (its deadline ran out); null when every step was done. */
   stuckAt: string | null;
-  retries: number;
 }
 
 const STEP_DEADLINE_MS = 120_000;
+
+/** How the simulator notifies each plain "paid" story (scripts/chaos/plan.ts). */
+const PAY_NOTIFY = { paid: 'normal', paid_silent: 'never', paid_replay: 'duplicate' } as const;
 
 /** What a retry may fix: nothing answered, the gateway could not reach a backend, a retryable refusal. */
 function retryable(error: unknown): boolean {
@@ -100,7 +102,7 @@ export class PaymentDriver {
   }
 
   async drive(plan: PlannedPayment): Promise<DrivenPayment> {
-    const result: DrivenPayment = { plan, orderId: null, paymentId: null, stuckAt: null, retries: 0 };
+    const result: DrivenPayment = { plan, orderId: null, paymentId: null, stuckAt: null };
     const customer = this.actors.customer(plan.index);
     const key = `chaos-${this.actors.runId}-${plan.index}`;
     try {
@@ -125,7 +127,6 @@ export class PaymentDriver {
       if (!(error instanceof Stuck) && !(error instanceof Refused)) throw error;
       result.stuckAt = error.message;
     }
-    result.retries = this.retries;
     return result;
   }
 
@@ -133,13 +134,9 @@ export class PaymentDriver {
     const customer = this.actors.customer(plan.index);
     switch (plan.story) {
       case 'paid':
-        await this.simulator('pay', `/sim/orders/${paymentId}/pay`, { notify: 'normal' });
-        return;
       case 'paid_silent':
-        await this.simulator('pay (no notification)', `/sim/orders/${paymentId}/pay`, { notify: 'never' });
-        return;
       case 'paid_replay':
-        await this.simulator('pay (notified twice)', `/sim/orders/${paymentId}/pay`, { notify: 'duplicate' });
+        await this.simulator(`pay (notify ${PAY_NOTIFY[plan.story]})`, `/sim/orders/${paymentId}/pay`, { notify: PAY_NOTIFY[plan.story] });
         return;
       case 'failed':
         await this.simulator('fail', `/sim/orders/${paymentId}/fail`, { notify: 'normal' });

@@ -57,7 +57,8 @@ export class StatsFolder {
         this.folded = folded = record.seq;
         walked += 1;
       }
-      if (batch.length === 0) break;
+      // A run shorter than the lookups ended at the last record (or at a gap, which the next fold pages past).
+      if (batch.length < FOLD_LOOKUPS) break;
     }
     if (walked > 0) await this.saveCursor(folded);
     return counted;
