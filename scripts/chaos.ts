@@ -1,10 +1,17 @@
 /**
- * `npm run chaos -- --payments N [--replicas R] [--seed S] [--concurrency C]`: runs the stack, drives N
- * payments through the public API and the provider simulator (successes, failures, never-notified,
- * replayed notifications, cancels, refunds, duplicate charges) while it SIGKILLs random service
- * processes and restarts them, restarts RabbitMQ (`rabbitmqctl stop_app` / `start_app`) and the
- * database, then waits for the system to settle and checks what "nothing lost, nothing doubled" means
- * (scripts/chaos/checks.ts). Prints the figures; exits 1 on any violation, printing the seed to repeat it.
+ * `npm run chaos -- --payments N [--replicas R] [--seed S] [--concurrency C] [--faults kill,broker,database]
+ * [--rabbitmq-node NAME]`: runs the stack, drives N payments through the public API and the provider
+ * simulator (successes, failures, never-notified, replayed notifications, cancels, refunds, duplicate
+ * charges) while it SIGKILLs random service processes and restarts them, restarts RabbitMQ
+ * (`rabbitmqctl stop_app` / `start_app`) and the database, then waits for the system to settle and
+ * checks what "nothing lost, nothing doubled" means (scripts/chaos/checks.ts). Prints the figures;
+ * exits 1 on any violation, printing the seed to repeat it.
+ *
+ * The broker is restarted only when it is the local default node (no AMQP_URL), or with
+ * `--rabbitmq-node NAME`: AMQP_URL is that node (e.g. a private one, so the restarts leave the shared
+ * broker alone: `scripts/rabbitmq-node.sh start chaos@localhost 5673`, then
+ * `AMQP_URL=amqp://guest:guest@127.0.0.1:5673 npm run chaos -- --rabbitmq-node chaos@localhost`), and
+ * the restarts are `rabbitmqctl -n NAME stop_app` / `start_app`.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +55,16 @@ const SETTLE_TIMEOUT_MS = 240_000;
 /** `--faults kill,broker,database` (default all): which kinds to inject. */
 const FAULT_KINDS = new Set((process.argv.includes('--faults') ? process.argv[process.argv.indexOf('--faults') + 1] ?? '' : 'kill,broker,database').split(','));
 for (const kind of FAULT_KINDS) if (!['kill', 'broker', 'database'].includes(kind)) throw new Error(`--faults: unknown kind ${kind} (kill, broker, database)`);
+/** `--rabbitmq-node NAME` (e.g. chaos@localhost): the RabbitMQ node serving AMQP_URL, restarted with `rabbitmqctl -n NAME`. */
+const RABBITMQ_NODE = process.argv.includes('--rabbitmq-node') ? (process.argv[process.argv.indexOf('--rabbitmq-node') + 1] ?? '') : null;
+if (RABBITMQ_NODE !== null && !/^[A-Za-z0-9_-]+@[A-Za-z0-9.-]+$/.test(RABBITMQ_NODE)) {
+  throw new Error(`--rabbitmq-node must be a full node name such as chaos@localhost, got ${RABBITMQ_NODE || 'nothing'}`);
+}
+if (RABBITMQ_NODE !== null && !process.env.AMQP_URL) {
+  throw new Error(`--rabbitmq-node ${RABBITMQ_NODE} needs AMQP_URL set to that node (e.g. AMQP_URL=amqp://guest:guest@127.0.0.1:5673)`);
+}
+/** How this run names itself, to be repeated. */
+const REPEAT = `npm run chaos -- --payments ${PAYMENTS} --replicas ${REPLICAS} --seed ${SEED}${RABBITMQ_NODE ? ` --rabbitmq-node ${RABBITMQ_NODE}` : ''}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -81,8 +98,11 @@ async function pool<T, R>(items: readonly T[], width: number, work: (item: T) =>
 
 /** Injects the planned faults one after another until `done` is set; returns what was done. */
 interface FaultReach {
-  /** rabbitmqctl reaches only the local broker. */
-  restartBroker: boolean;
+  /**
+   * The rabbitmqctl arguments naming the broker to restart (`[]`: the local default node; `-n NAME` with
+   * --rabbitmq-node), or null: rabbitmqctl does not reach the broker at AMQP_URL.
+   */
+  restartBroker: string[] | null;
   /** Only a database this harness started can be killed. */
   crashDatabase: ((downMs: number) => Promise<void>) | null;
 }
@@ -102,9 +122,9 @@ async function injectFaults(stack: Stack, faults: Fault[], reach: FaultReach, do
         await restartUntilUp(stack, name, fault.replica);
       } else if (fault.kind === 'broker') {
         if (!reach.restartBroker) continue;
-        await run('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
+        await run('rabbitmqctl', [...reach.restartBroker, 'stop_app'], { timeout: 60_000 });
         await sleep(fault.downMs);
-        await run('rabbitmqctl', ['start_app'], { timeout: 60_000 });
+        await run('rabbitmqctl', [...reach.restartBroker, 'start_app'], { timeout: 60_000 });
       } else {
         if (!reach.crashDatabase) continue;
         await reach.crashDatabase(fault.downMs);
@@ -140,12 +160,15 @@ async function main(): Promise<void> {
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const log = (line: string) => console.log(line);
   const prefix = `chaos_${runId}`;
-  log(`chaos: ${PAYMENTS} payments, ${REPLICAS} replicas, seed ${SEED} (repeat: npm run chaos -- --payments ${PAYMENTS} --replicas ${REPLICAS} --seed ${SEED})`);
+  log(`chaos: ${PAYMENTS} payments, ${REPLICAS} replicas, seed ${SEED} (repeat: ${REPEAT})`);
+  if (RABBITMQ_NODE) await checkBrokerNode(RABBITMQ_NODE, process.env.AMQP_URL!);
   const random = seededRandom(SEED);
   const plan = planPayments(PAYMENTS, random);
 
   const infrastructure = await provideInfrastructure({ ferretDatabase: `pay_chaos_${runId}`, dropOnStop: true, log });
-  if (infrastructure.broker !== 'local') log(`the broker is ${infrastructure.broker}: it is not restarted (rabbitmqctl reaches only a local one)`);
+  const restartBroker = RABBITMQ_NODE ? ['-n', RABBITMQ_NODE] : infrastructure.broker === 'local' ? [] : null;
+  if (RABBITMQ_NODE) log(`the broker is ${infrastructure.broker}, node ${RABBITMQ_NODE}: restarted with rabbitmqctl -n ${RABBITMQ_NODE}`);
+  else if (infrastructure.broker !== 'local') log(`the broker is ${infrastructure.broker}: it is not restarted (rabbitmqctl reaches only a local one)`);
   const secrets = generateDevSecrets();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -224,7 +247,7 @@ async function main(): Promise<void> {
     const faults = planFaults(PAYMENTS, services, (service) => live.replicas[service as ServiceName].length, random);
     let driving = true;
     log(`driving ${PAYMENTS} payments, ${CONCURRENCY} at a time, a fault every ~${FAULT_GAP_MS} ms`);
-    const chaos = injectFaults(live, faults, { restartBroker: infrastructure.broker === 'local', crashDatabase: infrastructure.crashDatabase }, () => !driving, log);
+    const chaos = injectFaults(live, faults, { restartBroker, crashDatabase: infrastructure.crashDatabase }, () => !driving, log);
     const driven: DrivenPayment[] = await pool(plan, CONCURRENCY, (planned) => driver.drive(planned));
     driving = false;
     const { applied, failures } = await chaos;
@@ -264,8 +287,8 @@ async function main(): Promise<void> {
     const byStory = Object.fromEntries(STORIES.map((story) => [story, plan.filter((p) => p.story === story).length]));
     const figures = {
       date: new Date().toISOString(),
-      machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}; database ${infrastructure.database}, broker ${infrastructure.broker}`,
-      command: `npm run chaos -- --payments ${PAYMENTS} --replicas ${REPLICAS} --seed ${SEED}`,
+      machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}; database ${infrastructure.database}, broker ${infrastructure.broker}${RABBITMQ_NODE ? ` (${RABBITMQ_NODE})` : ''}`,
+      command: REPEAT,
       payments: PAYMENTS,
       stories: byStory,
       faults: applied,
@@ -296,6 +319,25 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   } else {
     log('chaos: every check held');
+  }
+}
+
+/**
+ * The node named by --rabbitmq-node must be the one serving AMQP_URL (it listens on the URL's port):
+ * restarting any other would inject no fault, or stop a broker others use.
+ */
+async function checkBrokerNode(node: string, amqpUrl: string): Promise<void> {
+  const url = new URL(amqpUrl);
+  const port = url.port || (url.protocol === 'amqps:' ? '5671' : '5672');
+  let listeners: string;
+  try {
+    ({ stdout: listeners } = await run('rabbitmq-diagnostics', ['--quiet', '-n', node, 'listeners'], { timeout: 60_000 }));
+  } catch (error) {
+    const reason = ((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n')[0]!.replace(/ Please see .*$/, '');
+    throw new Error(`--rabbitmq-node ${node}: rabbitmq-diagnostics cannot reach it (start it: scripts/rabbitmq-node.sh start ${node} ${port}): ${reason}`);
+  }
+  if (!new RegExp(`port: ${port}, protocol: amqp\\b`).test(listeners)) {
+    throw new Error(`--rabbitmq-node ${node} does not serve AMQP_URL (port ${port}); its listeners: ${listeners.trim().replace(/\n/g, '; ')}`);
   }
 }
 

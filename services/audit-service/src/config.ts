@@ -13,5 +13,7 @@ export const auditConfigSchema = z.object({
   AUDIT_ANCHOR_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Seconds between each replica's anchoring of the head when it moved: bounds how long a tail stays unanchored. */
   AUDIT_ANCHOR_INTERVAL_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Unacked deliveries in hand: the events appended together in one run of the chain (group commit). */
+  CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(500).default(100),
 });
 export type AuditConfig = z.infer<typeof auditConfigSchema>;

@@ -41,11 +41,12 @@ void runService({
         // Finish what a crash may have interrupted (head behind the last record, records not folded).
         auditMetrics.chainLength.set(await store.repairHead());
         await store.foldPending();
-        // Prefetch 1: appends are serial in this process; the unique seq index serialises replicas.
+        // Events in hand are appended together (group commit, in delivery order within this process);
+        // the unique seq index serialises replicas.
         // No inbox: the record's _id is the event id, so any second copy of an event (a redelivery, or a
         // copy another replica appends at the same moment) fails its insert on that unique index and is a
         // duplicate; folding is once per record by `last_seq`. An inbox would add two writes per event.
-        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger, anchoring), { prefetch: 1 });
+        await broker!.consume(auditServiceEvents, auditEventHandlers(store, auditMetrics, logger, anchoring), { prefetch: config.CONSUMER_PREFETCH });
         anchoring.start();
       },
       background: [anchoring],

@@ -126,6 +126,40 @@ describe('audit log on the real database', () => {
     expect((await store.dayStats(REPORT_DAY)).amount_minor).toEqual({ payment_created: { CNY: 12 * 9900 } });
   });
 
+  it('appends a run in one go: an event already stored in the middle is a duplicate, a seq taken by another writer re-chains the rest', async () => {
+    const { models, store } = await openAuditLog('run');
+    const other = new AuditRepository(models);
+    const events = Array.from({ length: 8 }, (_, i) => paymentCreated(i + 1, at(i)));
+    await recordAuditEvent(store, events[2]!); // seq 1: event 3 is stored before the run
+    // Another writer appends after this one's last look at the chain: the run's first seq (2) is taken.
+    await recordAuditEvent(other, events[7]!);
+    const outcomes = await Promise.all(events.slice(0, 7).map((event) => store.append(buildAuditEntry(event, new Date()))));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['appended', 'appended', 'duplicate', 'appended', 'appended', 'appended', 'appended']);
+    expect(outcomes.flatMap((outcome) => (outcome.status === 'appended' ? [outcome.record.seq] : []))).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(await store.verify()).toEqual({ ok: true, checked: 8, from_checkpoint: 0, checkpoints: 1, ...unanchored(8) });
+    expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: 8 });
+    await store.foldPending();
+    expect((await store.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 8 });
+  });
+
+  it('folds a run another folder applied part of (it crashed before saving the cursor): each record counted once', async () => {
+    const { models, store } = await openAuditLog('overlap');
+    const events = Array.from({ length: 10 }, (_, i) => paymentSucceeded(i + 1, at(i)));
+    await Promise.all(events.slice(0, 7).map((event) => store.append(buildAuditEntry(event, new Date()))));
+    expect(await store.foldPending()).toBe(7);
+    // The crash: records 6 and 7 are in the day's figures and rows, the shared cursor still says 5.
+    await models.foldCursor.updateOne({ _id: 'daily_stats' }, { $set: { seq: 5 }, $inc: { version: 1 } });
+    for (const event of events.slice(7)) await store.append(buildAuditEntry(event, new Date()));
+
+    // Another replica folds from the cursor: the run 6..10 touches one day whose figures have seen up to 7.
+    const other = new AuditRepository(models);
+    expect(await other.foldPending()).toBe(3);
+    expect((await store.dayStats(REPORT_DAY)).counts).toEqual({ payment_succeeded: 10 });
+    expect((await store.dayStats(REPORT_DAY)).amount_minor).toEqual({ payment_succeeded: { CNY: 10 * 9900 } });
+    expect(await models.reconciliation.countDocuments({})).toBe(10);
+    expect(await models.foldCursor.findById('daily_stats').lean()).toMatchObject({ seq: 10 });
+  });
+
   it('folds into day figures and reconciliation rows stored before they carried a version', async () => {
     const { models, store } = await openAuditLog('legacy');
     const paidAt = new Date(at(1));

@@ -32,8 +32,6 @@ const DAY_1 = '2024-03-15';
 const DAY_2 = '2024-03-16';
 const PAYMENTS = 50;
 const AMOUNT = 9900;
-/** Events each replica receives between two folds. */
-const BURST = 2;
 
 const at = (day: string, n: number) => new Date(Date.parse(`${day}T10:00:00.000Z`) + n * 1000).toISOString();
 
@@ -81,9 +79,21 @@ async function startReplica(dbName: string): Promise<Replica> {
   return { connection, store: new OwnRepository(ownModels(connection)) };
 }
 
-async function appendAll(store: AuditRepository, events: AnyEvent[]): Promise<void> {
+/** Appends one event after the other, as a consumer with one delivery in hand. */
+async function appendOneByOne(store: AuditRepository, events: AnyEvent[]): Promise<void> {
   for (const event of events) await store.append(buildAuditEntry(event, new Date()));
 }
+
+/** Appends them all at once, as a consumer with many deliveries in hand: they go in runs (group commit). */
+async function appendTogether(store: AuditRepository, events: AnyEvent[]): Promise<void> {
+  await Promise.all(events.map((event) => store.append(buildAuditEntry(event, new Date()))));
+}
+
+/** How each replica is handed the events: a few one by one, or many in hand at once (prefetch > 1). */
+const DELIVERIES: [string, number, typeof appendOneByOne][] = [
+  ['two at a time, one by one', 2, appendOneByOne],
+  ['thirty in hand at once, appended in runs', 30, appendTogether],
+];
 
 afterAll(async () => {
   for (const connection of connections) {
@@ -93,9 +103,9 @@ afterAll(async () => {
 });
 
 describe('audit log with two replicas on one database', () => {
-  itWithReplicas(
-    'chains, counts and reconciles every event exactly once when two replicas record the same events in different orders',
-    async () => {
+  itWithReplicas.each(DELIVERIES)(
+    'chains, counts and reconciles every event exactly once when two replicas record the same events in different orders (%s)',
+    async (_delivery, burst, appendAll) => {
       const dbName = isolatedPrefix('replicas');
       // The observer: creates the indexes and reads the outcome, as an operator would.
       const observer = mongoose.createConnection(testMongoUrl(), { dbName, maxPoolSize: 2, autoIndex: false });
@@ -108,13 +118,14 @@ describe('audit log with two replicas on one database', () => {
       const second = await startReplica(dbName);
       const events = replicaEvents();
 
-      // Every event is delivered to both replicas (a redelivery after a lost ack), in opposite orders, a
-      // few at a time; after each delivery both fold at once, so they keep folding the same records.
+      // Every event is delivered to both replicas (a redelivery after a lost ack), in opposite orders,
+      // `burst` at a time; after each delivery both fold at once, so they keep folding the same records.
+      // In runs, the two replicas' runs interleave in the chain and their folds overlap part-way.
       const forward = events;
       const backward = [...events].reverse();
       let counted = 0;
-      for (let start = 0; start < events.length; start += BURST) {
-        await Promise.all([appendAll(first.store, forward.slice(start, start + BURST)), appendAll(second.store, backward.slice(start, start + BURST))]);
+      for (let start = 0; start < events.length; start += burst) {
+        await Promise.all([appendAll(first.store, forward.slice(start, start + burst)), appendAll(second.store, backward.slice(start, start + burst))]);
         const folds = await Promise.all([first.store.foldPending(), second.store.foldPending()]);
         counted += folds[0] + folds[1];
       }

@@ -2,9 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDuplicateKeyError } from '@pay/db';
 import type { AuditEntry } from '../domain/audit-record';
 import type { AppendOutcome } from '../domain/audit-store';
-import { chainNext, headMac, type ChainTip } from '../domain/hash-chain';
+import { chainNext, headMac, type AuditRecord, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
+
+/** Seq lookups made at once when looking for the end of another writer's run. */
+const END_PROBES = 8;
 
 export interface ChainWriterOptions {
   /** Attempts when another writer keeps taking the next seq (two replicas appending at once). */
@@ -41,30 +44,73 @@ export class ChainWriter {
   }
 
   async append(entry: AuditEntry): Promise<AppendOutcome> {
-    for (let attempt = 1; ; attempt++) {
+    return (await this.appendMany([entry]))[0]!;
+  }
+
+  /**
+   * Appends the entries in order as consecutive records: one ordered insert for all of them and one head
+   * advance (step 1 and 2 above, for a run). The insert stops at the first record that clashes; those
+   * before it are stored. A clash on `_id` makes that entry a duplicate; a clash on `seq` (another writer
+   * appended first) re-chains it and the rest after that writer's record. Outcomes are in entry order.
+   */
+  async appendMany(entries: readonly AuditEntry[]): Promise<AppendOutcome[]> {
+    const outcomes: AppendOutcome[] = new Array<AppendOutcome>(entries.length);
+    let pending = entries.map((entry, index) => ({ entry, index }));
+    let lastStored: ChainTip | null = null;
+    for (let conflicts = 0; pending.length > 0; ) {
       if (this.tip === undefined) this.tip = await this.loadTip();
-      const record = chainNext(entry, this.tip, this.chainKey);
+      const records: AuditRecord[] = [];
+      for (const { entry } of pending) records.push(chainNext(entry, records.at(-1) ?? this.tip, this.chainKey));
+      let stored = records.length;
+      let clash: unknown = null;
       try {
-        await this.models.records.collection.insertOne(record as never);
+        await this.models.records.collection.insertMany(records as never[], { ordered: true });
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
-        if (await this.models.records.exists({ _id: entry._id })) return { status: 'duplicate', id: entry._id };
-        if (attempt >= this.maxAppendAttempts) throw new Error(`audit append gave up after ${attempt} seq conflicts`, { cause: error });
-        // Someone else took this seq: chain after their record. One lookup by the unique seq (an index
-        // on every store) rather than a reload of the whole tip, which sorts the collection: a writer
-        // that reloaded on every conflict fell behind a busy replica for good (it never won a seq).
-        const taken = await this.models.records.findOne({ seq: record.seq }, { seq: 1, hash: 1 }).lean();
-        if (taken) {
-          this.tip = { seq: taken.seq, hash: taken.hash };
-        } else {
-          this.tip = undefined;
-          await sleep(5 + Math.floor(Math.random() * 20));
-        }
+        stored = storedBeforeClash(error, records.length);
+        clash = error;
+      }
+      for (let i = 0; i < stored; i++) outcomes[pending[i]!.index] = { status: 'appended', record: records[i]! };
+      if (stored > 0) this.tip = lastStored = { seq: records[stored - 1]!.seq, hash: records[stored - 1]!.hash };
+      if (!clash) break;
+      const clashing = pending[stored]!;
+      if (await this.models.records.exists({ _id: clashing.entry._id })) {
+        outcomes[clashing.index] = { status: 'duplicate', id: clashing.entry._id };
+        pending = pending.slice(stored + 1);
         continue;
       }
-      this.tip = { seq: record.seq, hash: record.hash };
-      await this.advanceHead(this.tip);
-      return { status: 'appended', record };
+      conflicts += 1;
+      if (conflicts >= this.maxAppendAttempts) throw new Error(`audit append gave up after ${conflicts} seq conflicts`, { cause: clash });
+      // Someone else took this seq, and likely a whole run after it: chain after the end of it.
+      const end = await this.endOfRunFrom(records[stored]!.seq);
+      if (end) {
+        this.tip = end;
+      } else {
+        this.tip = undefined;
+        await sleep(5 + Math.floor(Math.random() * 20));
+      }
+      pending = pending.slice(stored);
+    }
+    if (lastStored) await this.advanceHead(lastStored);
+    return outcomes;
+  }
+
+  /**
+   * The last record of the unbroken run of records from `seq` on (null: none at `seq`). Read by `seq`
+   * equality, a window of lookups at a time, rather than by a reload of the tip, which sorts the
+   * collection: a writer that reloaded on every conflict fell behind a busy replica for good, and one that
+   * stepped one seq per conflict lost every time to a replica appending runs.
+   */
+  private async endOfRunFrom(seq: number): Promise<ChainTip | null> {
+    let end: ChainTip | null = null;
+    for (let from = seq; ; from += END_PROBES) {
+      const window = await Promise.all(
+        Array.from({ length: END_PROBES }, (_, i) => this.models.records.findOne({ seq: from + i }, { seq: 1, hash: 1 }).lean()),
+      );
+      for (const record of window) {
+        if (!record) return end;
+        end = { seq: record.seq, hash: record.hash };
+      }
     }
   }
 
@@ -95,4 +141,13 @@ export class ChainWriter {
     const mac = headMac(tip.seq, tip.hash, this.chainKey);
     await upsertIf(this.models.chainHead.collection, CHAIN_HEAD_ID, { seq: { $lt: tip.seq } }, { $set: { seq: tip.seq, hash: tip.hash, mac } });
   }
+}
+
+/**
+ * How many records an ordered insert stored before the one that clashed: the index of its first write
+ * error (MongoDB and FerretDB both report it); without one, none is known to be stored.
+ */
+function storedBeforeClash(error: unknown, attempted: number): number {
+  const index = (error as { writeErrors?: { index?: unknown }[] }).writeErrors?.[0]?.index;
+  return typeof index === 'number' && index >= 0 && index < attempted ? index : 0;
 }

@@ -1,6 +1,7 @@
-import { statsIncrementFor } from '../domain/daily-stats';
-import type { AuditRecord } from '../domain/hash-chain';
-import { reconciliationChangeFor } from '../domain/reconciliation';
+import type { Collection } from 'mongoose';
+import { statsIncrementFor, sumIncrements } from '../domain/daily-stats';
+import { planFold, type FoldedRecord } from '../domain/fold-plan';
+import { combineReconciliationChanges, reconciliationChangeFor, type ReconciliationChange } from '../domain/reconciliation';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
 
@@ -8,6 +9,8 @@ export const FOLD_CURSOR_ID = 'daily_stats';
 const FOLD_BATCH = 200;
 /** Records read by seq at once (in parallel) when folding what follows the cursor. */
 const FOLD_LOOKUPS = 8;
+/** Projected documents written at once by one fold (each service's database pool is small). */
+const PARALLEL_WRITES = 4;
 /** What a fold (and a rebuild, ./report-rebuilder.ts) reads of a record. */
 export const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_id: 1, amount_minor: 1, currency: 1, transaction_id: 1, occurred_at: 1 };
 
@@ -22,6 +25,12 @@ export const FOLDED_FIELDS = { seq: 1, day: 1, action: 1, payment_id: 1, order_i
  * s once, and a folder that reaches s late (another replica got there first) changes nothing. A crash
  * between the two writes of one record is completed by the next walk over it.
  *
+ * A run of records is folded together (domain/fold-plan.ts): each document they touch gets one write
+ * with their changes combined, conditional on `last_seq` < the run's first seq for it, so it applies
+ * only if the document has seen none of them. Every record it has seen is at or below its `last_seq`
+ * (documents only ever see records in seq order), so when that write is refused, the records above
+ * `last_seq` are exactly those still to apply, and they go again the same way.
+ *
  * Those conditional writes must be atomic across replicas. On MongoDB they are. FerretDB v1 writes back
  * what it read without re-checking the condition, so two replicas could both apply one record (the
  * second write silently replacing the first), or a late write could replace a newer record's; there
@@ -34,16 +43,17 @@ export class StatsFolder {
   constructor(private readonly models: AuditModels) {}
 
   /**
-   * Folds what is not folded yet; `justAppended` (this writer's last append) spares the query when it is
-   * next. Resolves to the number of records this call counted: a record another replica counted first
-   * is not among them, so over all replicas the counts add up to the records appended.
+   * Folds what is not folded yet; `justAppended` (this writer's last appends, in seq order) spares the
+   * reads when they are next. Resolves to the number of records this call counted: a record another
+   * replica counted first is not among them, so over all replicas the counts add up to the records
+   * appended.
    */
-  async foldPending(justAppended: AuditRecord | null): Promise<number> {
-    if (justAppended && this.folded !== undefined && justAppended.seq === this.folded + 1) {
-      const counted = await this.foldRecord(justAppended);
-      this.folded = justAppended.seq;
+  async foldPending(justAppended: readonly FoldedRecord[] = []): Promise<number> {
+    if (this.folded !== undefined && followsWithoutGap(this.folded, justAppended)) {
+      const counted = await this.foldRun(justAppended);
+      this.folded = justAppended.at(-1)!.seq;
       await this.saveCursor(this.folded);
-      return counted ? 1 : 0;
+      return counted;
     }
     // Another replica may have folded past this one's position: start from the further of the two.
     let folded = Math.max(this.folded ?? 0, await this.storedCursor());
@@ -51,14 +61,14 @@ export class StatsFolder {
     let walked = 0;
     let counted = 0;
     for (;;) {
-      const batch = await this.nextRecords(folded);
-      for (const record of batch) {
-        if (await this.foldRecord(record)) counted += 1;
-        this.folded = folded = record.seq;
-        walked += 1;
+      const run = await this.nextRecords(folded);
+      if (run.length > 0) {
+        counted += await this.foldRun(run);
+        this.folded = folded = run.at(-1)!.seq;
+        walked += run.length;
       }
       // A run shorter than the lookups ended at the last record (or at a gap, which the next fold pages past).
-      if (batch.length < FOLD_LOOKUPS) break;
+      if (run.length < FOLD_LOOKUPS) break;
     }
     if (walked > 0) await this.saveCursor(folded);
     return counted;
@@ -70,10 +80,10 @@ export class StatsFolder {
    * collection, which made every fold cost as much as the chain was long). A seq not found below the
    * head is a gap (a cut chain continues past it): then one keyset page finds what follows it.
    */
-  private async nextRecords(folded: number): Promise<AuditRecord[]> {
+  private async nextRecords(folded: number): Promise<FoldedRecord[]> {
     const seqs = Array.from({ length: FOLD_LOOKUPS }, (_, i) => folded + 1 + i);
-    const found = await Promise.all(seqs.map((seq) => this.models.records.findOne({ seq }, FOLDED_FIELDS).lean<AuditRecord>()));
-    const run: AuditRecord[] = [];
+    const found = await Promise.all(seqs.map((seq) => this.models.records.findOne({ seq }, FOLDED_FIELDS).lean<FoldedRecord>()));
+    const run: FoldedRecord[] = [];
     for (const record of found) {
       if (!record) break;
       run.push(record);
@@ -81,33 +91,85 @@ export class StatsFolder {
     if (run.length > 0) return run;
     const head = await this.models.chainHead.findById(CHAIN_HEAD_ID, { seq: 1 }).lean();
     if (!head || head.seq <= folded) return [];
-    return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<AuditRecord[]>();
+    return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<FoldedRecord[]>();
   }
 
-  /** Folds one record; true when this call counted it in its day (false: it already was). */
-  private async foldRecord(record: AuditRecord): Promise<boolean> {
-    const increment = statsIncrementFor(record);
-    const counted = await upsertIf(
-      this.models.dailyStats.collection,
-      record.day,
-      { last_seq: { $lt: record.seq } },
-      { ...(Object.keys(increment).length > 0 ? { $inc: increment } : {}), $set: { last_seq: record.seq } },
+  /**
+   * Folds a run of records (every lower seq is folded): one combined write per document it touches, a
+   * few documents at a time. Resolves to how many of them this call counted in their day.
+   */
+  private async foldRun(run: readonly FoldedRecord[]): Promise<number> {
+    const plan = planFold([...run]);
+    const days = plan.days.map((fold) => () =>
+      this.foldDocument(
+        fold.records,
+        (records) => sumIncrements(records.map(statsIncrementFor)),
+        (increment, firstSeq, lastSeq) => this.writeDay(fold.id, increment, firstSeq, lastSeq),
+        () => this.lastSeqOf(this.models.dailyStats.collection, fold.id),
+      ),
     );
-    const change = reconciliationChangeFor(record);
-    if (change) {
-      await upsertIf(
-        this.models.reconciliation.collection,
-        change.paymentId,
-        // A row written before `last_seq` existed has none: it has not seen this record either.
-        { $or: [{ last_seq: { $lt: record.seq } }, { last_seq: { $exists: false } }] },
-        {
-          $set: { ...change.set, last_seq: record.seq },
-          ...(change.inc ? { $inc: change.inc } : {}),
-          ...(change.min ? { $min: change.min } : {}),
-        },
+    const rows = plan.rows.map((fold) => async () => {
+      await this.foldDocument(
+        fold.records,
+        (records) => records.map((record) => reconciliationChangeFor(record)!).reduce(combineReconciliationChanges),
+        (change, firstSeq, lastSeq) => this.writeRow(change, firstSeq, lastSeq),
+        () => this.lastSeqOf(this.models.reconciliation.collection, fold.id),
       );
+      return 0;
+    });
+    const counted = await inBatches([...days, ...rows], PARALLEL_WRITES);
+    return counted.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * One document's part of a run: the records' changes combined, written once if the document has seen
+   * none of them. Refused, another folder has applied some of them first (its combined write, or one
+   * from before a crash): the document's `last_seq` says which, and the rest go again the same way.
+   * Resolves to the number of records this call applied.
+   */
+  private async foldDocument<Change>(
+    records: readonly FoldedRecord[],
+    combine: (records: readonly FoldedRecord[]) => Change,
+    write: (change: Change, firstSeq: number, lastSeq: number) => Promise<boolean>,
+    lastSeq: () => Promise<number>,
+  ): Promise<number> {
+    let unseen = records;
+    while (unseen.length > 0) {
+      if (await write(combine(unseen), unseen[0]!.seq, unseen.at(-1)!.seq)) return unseen.length;
+      const seen = await lastSeq();
+      unseen = unseen.filter((record) => record.seq > seen);
     }
-    return counted;
+    return 0;
+  }
+
+  private async lastSeqOf(collection: Collection, id: string): Promise<number> {
+    const document = await collection.findOne({ _id: id as never }, { projection: { last_seq: 1 } });
+    return typeof document?.last_seq === 'number' ? document.last_seq : 0;
+  }
+
+  /** Adds `increment` to the day, once: only if the day has seen no record from `firstSeq` on. */
+  private writeDay(day: string, increment: Record<string, number>, firstSeq: number, lastSeq: number): Promise<boolean> {
+    return upsertIf(
+      this.models.dailyStats.collection,
+      day,
+      { last_seq: { $lt: firstSeq } },
+      { ...(Object.keys(increment).length > 0 ? { $inc: increment } : {}), $set: { last_seq: lastSeq } },
+    );
+  }
+
+  /** Applies `change` to its payment's row, once: only if the row has seen no record from `firstSeq` on. */
+  private writeRow(change: ReconciliationChange, firstSeq: number, lastSeq: number): Promise<boolean> {
+    return upsertIf(
+      this.models.reconciliation.collection,
+      change.paymentId,
+      // A row written before `last_seq` existed has none: it has not seen this record either.
+      { $or: [{ last_seq: { $lt: firstSeq } }, { last_seq: { $exists: false } }] },
+      {
+        $set: { ...change.set, last_seq: lastSeq },
+        ...(change.inc ? { $inc: change.inc } : {}),
+        ...(change.min ? { $min: change.min } : {}),
+      },
+    );
   }
 
   private async storedCursor(): Promise<number> {
@@ -118,4 +180,23 @@ export class StatsFolder {
   private async saveCursor(seq: number): Promise<void> {
     await upsertIf(this.models.foldCursor.collection, FOLD_CURSOR_ID, { seq: { $lt: seq } }, { $set: { seq } });
   }
+}
+
+/** `records` directly follow `folded`, seq after seq. */
+function followsWithoutGap(folded: number, records: readonly FoldedRecord[]): boolean {
+  return records.length > 0 && records.every((record, i) => record.seq === folded + 1 + i);
+}
+
+/** Runs the tasks at most `width` at a time; resolves to their results in order. */
+async function inBatches<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const results: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
+  return results;
 }

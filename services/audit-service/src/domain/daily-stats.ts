@@ -47,3 +47,12 @@ export function addToDayStats(stats: DayStats, increment: Record<string, number>
 export function tallyDayStats(records: Pick<AuditEntry, 'action' | 'amount_minor' | 'currency'>[]): DayStats {
   return records.reduce((stats, record) => addToDayStats(stats, statsIncrementFor(record)), emptyDayStats());
 }
+
+/** Several records' increments as one `$inc`: what applying them one after another adds. */
+export function sumIncrements(increments: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const increment of increments) {
+    for (const [path, by] of Object.entries(increment)) sum[path] = (sum[path] ?? 0) + by;
+  }
+  return sum;
+}

@@ -87,6 +87,26 @@ function tallied(
   return { paymentId: record.payment_id!, set, inc, ...(min ? { min } : {}) };
 }
 
+/**
+ * Two changes of one row as one update that does what applying `first`, then `then`, does: the later
+ * `$set` wins, `$inc`s add up, `$min` keeps the earlier value.
+ */
+export function combineReconciliationChanges(first: ReconciliationChange, then: ReconciliationChange): ReconciliationChange {
+  const inc = { ...first.inc };
+  for (const [path, by] of Object.entries(then.inc ?? {})) inc[path] = (inc[path] ?? 0) + by;
+  const min = { ...first.min };
+  const day = then.min?.duplicate_day;
+  if (day && (!min.duplicate_day || day < min.duplicate_day)) min.duplicate_day = day;
+  const at = then.min?.duplicate_at;
+  if (at && (!min.duplicate_at || at < min.duplicate_at)) min.duplicate_at = at;
+  return {
+    paymentId: first.paymentId,
+    set: { ...first.set, ...then.set },
+    ...(Object.keys(inc).length > 0 ? { inc } : {}),
+    ...(Object.keys(min).length > 0 ? { min } : {}),
+  };
+}
+
 /** Applies a change in memory, exactly as the database applies its `$set`, `$inc` and `$min`. */
 export function applyReconciliationChange(row: ReconciliationRow | undefined, change: ReconciliationChange): ReconciliationRow {
   const next: ReconciliationRow = { ...row, ...change.set, payment_id: change.paymentId, order_id: change.set.order_id };

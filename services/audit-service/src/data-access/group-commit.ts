@@ -1,0 +1,74 @@
+/**
+ * Group commit: items submitted while a write is in progress wait for it and then go together in the
+ * next write (at most `maxRun` at once). Each submitter gets its own item's result, or the write's error.
+ * Order is kept: items are written in the order they were submitted, one write at a time.
+ */
+export class GroupCommit<Item, Result> {
+  private readonly waiting: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(
+    /** Writes the items; resolves to one result per item, in the same order. */
+    private readonly write: (items: Item[]) => Promise<Result[]>,
+    private readonly maxRun: number,
+  ) {}
+
+  submit(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      this.waiting.push({ item, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const run = this.waiting.splice(0, this.maxRun);
+        try {
+          const results = await this.write(run.map((waiting) => waiting.item));
+          run.forEach((waiting, i) => waiting.resolve(results[i]!));
+        } catch (error) {
+          for (const waiting of run) waiting.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+}
+
+/**
+ * One run of `task` at a time. A call while it runs does not start a second one alongside: it joins the
+ * next run, which starts when the current one ends (so it sees everything done before the call). All
+ * callers that join one run share its result.
+ */
+export class SingleFlight<Result> {
+  private current: Promise<Result> | null = null;
+  private next: Promise<Result> | null = null;
+
+  constructor(private readonly task: () => Promise<Result>) {}
+
+  run(): Promise<Result> {
+    if (!this.current) return this.start();
+    if (!this.next) {
+      this.next = this.current.then(
+        () => this.start(),
+        () => this.start(),
+      );
+    }
+    return this.next;
+  }
+
+  private start(): Promise<Result> {
+    this.next = null;
+    const running = this.task();
+    this.current = running;
+    const clear = () => {
+      if (this.current === running) this.current = null;
+    };
+    running.then(clear, clear);
+    return running;
+  }
+}
