@@ -5,7 +5,7 @@ import { Counter } from '@pay/metrics';
 import { OutboxRelay } from '@pay/outbox';
 import { runService } from '@pay/runtime';
 import { paymentConfigSchema } from './config';
-import { paymentModel } from './data-access/payment-model';
+import { backfillRefundsPending, paymentModel } from './data-access/payment-model';
 import { PaymentRepository } from './data-access/payment-repository';
 import { KnownOrdersRepository } from './data-access/known-orders-repository';
 import { expireOverduePayments, queryDuePayments } from './domain/pay-at-provider';
@@ -71,6 +71,8 @@ void runService({
     return {
       app,
       async start() {
+        const marked = await backfillRefundsPending(model);
+        if (marked > 0) logger.info('payments stored before refunds_pending marked for the refund job', { count: marked });
         relay.start();
         await broker!.consume(paymentServiceEvents, paymentEventHandlers(calls, orders, logger), { inbox, prefetch: config.CONSUMER_PREFETCH });
         sweepers = [

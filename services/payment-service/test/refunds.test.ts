@@ -9,7 +9,7 @@ import { PaymentAggregate, type Payment } from '../src/domain/payment';
 import { processPaymentSuccess } from '../src/domain/process-success';
 import { REFUND_STATUSES, REFUND_TRANSITIONS, paymentIdOfRefund, refundIdFor, type RefundStatus } from '../src/domain/refund';
 import { findRefund, queryDueRefunds, refundAtProvider, type RefundCalls } from '../src/domain/refund-at-provider';
-import { databaseKit, inMemoryKit, type Kit } from './support/payment-kits';
+import { databaseKit, inMemoryKit, paidWechatPayment, type Kit } from './support/payment-kits';
 import { ScriptedProvider } from './support/scripted-provider';
 
 const logger = createLogger('refund-test', 'error');
@@ -96,15 +96,7 @@ describe.each([
     calls = { store: kit.store, providers: { wechatpay: wechat }, logger, queryAfterSeconds: 60, refundQueryAfterSeconds: REFUND_QUERY_AFTER_S };
   });
 
-  /** A wechat payment of 99.00, opened at the provider and paid (its notification applied). */
-  async function paidPayment(transactionId = `wx-${randomUUID().slice(0, 8)}`) {
-    const orderId = randomUUID();
-    await kit.orders.recordCreated({ id: orderId, orderNumber: `ORD-${orderId.slice(0, 6)}`, userId: 'alice', amountMinor: 9900, currency: 'CNY' });
-    const payment = await createPaymentForOrder(kit.store, kit.orders, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, origin);
-    await startAtProvider(calls, payment.id, {}, 'customer:alice', origin, alice);
-    await processPaymentSuccess(kit.store, payment.id, { transactionId, provider: 'wechatpay', actor: 'provider:wechatpay', origin }, logger);
-    return payment;
-  }
+  const paidPayment = (transactionId?: string) => paidWechatPayment(kit, calls, transactionId);
 
   const ask = (amountMinor: number | null, key: string | null = null, reason = 'customer returned the goods') => ({
     amountMinor,

@@ -1,7 +1,9 @@
 /**
  * Group commit: items submitted while a write is in progress wait for it and then go together in the
- * next write (at most `maxRun` at once). Each submitter gets its own item's result, or the write's error.
- * Order is kept: items are written in the order they were submitted, one write at a time.
+ * next write (at most `maxRun` at once). Each submitter gets its own item's result, or an error. Order is
+ * kept: items are written in the order they were submitted, one write at a time. A write of several items
+ * that fails is made again item by item, so an item the write cannot take fails only its own submitter
+ * (`write` must tolerate items it may have stored already: the chain's are idempotent by event id).
  */
 export class GroupCommit<Item, Result> {
   private readonly waiting: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
@@ -30,7 +32,16 @@ export class GroupCommit<Item, Result> {
           const results = await this.write(run.map((waiting) => waiting.item));
           run.forEach((waiting, i) => waiting.resolve(results[i]!));
         } catch (error) {
-          for (const waiting of run) waiting.reject(error);
+          if (run.length === 1) {
+            run[0]!.reject(error);
+            continue;
+          }
+          for (const waiting of run) {
+            await this.write([waiting.item]).then(
+              (results) => waiting.resolve(results[0]!),
+              (alone: unknown) => waiting.reject(alone),
+            );
+          }
         }
       }
     } finally {

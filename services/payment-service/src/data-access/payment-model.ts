@@ -1,4 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
+import { bumpVersion, writeIfCurrent } from '@pay/db';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentLogEntry, type PaymentMethod, type PaymentStatus } from '../domain/payment';
 
@@ -55,6 +56,11 @@ export interface PaymentDocument extends OutboxFields {
   duplicate_transactions: DuplicateTransactionDocument[];
   /** The earliest time a refund of this payment is to be asked about (null: none pending): the refund job's query. */
   refunds_due_at: Date | null;
+  /**
+   * `refunds_due_at` is set. The refund job's query leads with this equality: FerretDB v1 pushes only
+   * equalities down to PostgreSQL, so a query on the date alone read and decoded every payment ever stored.
+   */
+  refunds_pending: boolean;
   expires_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -94,6 +100,7 @@ const paymentSchema = new Schema<PaymentDocument>(
     refunds: { type: Schema.Types.Mixed, default: [] },
     duplicate_transactions: { type: Schema.Types.Mixed, default: [] },
     refunds_due_at: { type: Date, default: null },
+    refunds_pending: { type: Boolean, default: false },
     expires_at: { type: Date, required: true },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
@@ -103,11 +110,31 @@ const paymentSchema = new Schema<PaymentDocument>(
   { collection: 'payments', versionKey: false, minimize: false },
 );
 paymentSchema.index({ user_id: 1, created_at: -1 });
-paymentSchema.index({ status: 1, expires_at: 1 }); // the expiry sweeper's query
+// Each job's query leads with an equality (FerretDB v1 pushes only those down; see refunds_pending).
+paymentSchema.index({ status: 1, expires_at: 1 }); // the expiry sweeper's query, one open status at a time
 paymentSchema.index({ status: 1, next_query_at: 1 }); // the provider query job's
-paymentSchema.index({ refunds_due_at: 1 }); // the refund query job's
+paymentSchema.index({ refunds_pending: 1, refunds_due_at: 1 }); // the refund query job's
 
 export function paymentModel(connection: Connection) {
   return connection.model<PaymentDocument>('Payment', paymentSchema);
 }
 export type PaymentModel = ReturnType<typeof paymentModel>;
+
+/**
+ * Payments stored before `refunds_pending` existed lack it: those with a refund due get it, or the refund
+ * job (which asks for `refunds_pending: true`) would never come back to them. A versioned write per
+ * payment; one written meanwhile (by the new code, which always writes the field) is left as it is.
+ */
+export async function backfillRefundsPending(model: PaymentModel): Promise<number> {
+  const legacy = await model.collection
+    .find({ refunds_pending: { $exists: false }, refunds_due_at: { $ne: null } }, { projection: { _id: 1, version: 1 } })
+    .toArray();
+  let marked = 0;
+  for (const { _id, version } of legacy) {
+    const written = await writeIfCurrent(`payments/${String(_id)}`, () =>
+      model.collection.updateOne({ _id, version, refunds_pending: { $exists: false } }, bumpVersion({ $set: { refunds_pending: true } })),
+    );
+    if (written && written.modifiedCount > 0) marked += 1;
+  }
+  return marked;
+}

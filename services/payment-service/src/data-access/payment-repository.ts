@@ -63,12 +63,15 @@ export class PaymentRepository implements PaymentStore {
     return documents.map(toPayment);
   }
 
+  /**
+   * One query per open status, each led by its `status` equality: FerretDB v1 pushes equalities down to
+   * PostgreSQL but not `$in`, with which every payment ever stored was read and decoded on every sweep.
+   */
   async overdue(now: Date, limit: number): Promise<Payment[]> {
-    const documents = await this.model
-      .find({ status: { $in: OPEN_STATUSES }, expires_at: { $lte: now } }, { outbox: 0 })
-      .limit(limit)
-      .lean<PaymentDocument[]>();
-    return documents.map(toPayment);
+    const byStatus = await Promise.all(
+      OPEN_STATUSES.map((status) => this.model.find({ status, expires_at: { $lte: now } }, { outbox: 0 }).limit(limit).lean<PaymentDocument[]>()),
+    );
+    return byStatus.flat().slice(0, limit).map(toPayment);
   }
 
   async dueForQuery(now: Date, limit: number): Promise<Payment[]> {
@@ -82,7 +85,7 @@ export class PaymentRepository implements PaymentStore {
 
   async refundsDue(now: Date, limit: number): Promise<Payment[]> {
     const documents = await this.model
-      .find({ refunds_due_at: { $lte: now } }, { outbox: 0 })
+      .find({ refunds_pending: true, refunds_due_at: { $lte: now } }, { outbox: 0 })
       .sort({ refunds_due_at: 1 })
       .limit(limit)
       .lean<PaymentDocument[]>();
@@ -105,6 +108,7 @@ function refundsDueAt(refunds: readonly Refund[]): Date | null {
 }
 
 function toDocument(payment: Payment): StoredPayment {
+  const refundsDue = refundsDueAt(payment.refunds);
   return {
     _id: payment.id,
     order_id: payment.orderId,
@@ -149,7 +153,8 @@ function toDocument(payment: Payment): StoredPayment {
       amount_minor: duplicate.amountMinor,
       at: duplicate.at,
     })),
-    refunds_due_at: refundsDueAt(payment.refunds),
+    refunds_due_at: refundsDue,
+    refunds_pending: refundsDue !== null,
     expires_at: payment.expiresAt,
     created_at: payment.createdAt,
     updated_at: payment.updatedAt,

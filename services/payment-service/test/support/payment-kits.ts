@@ -1,12 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import mongoose, { type Connection } from 'mongoose';
-import type { EventEnvelope } from '@pay/contracts';
+import type { EventEnvelope, Identity } from '@pay/contracts';
 import { bumpVersion, ensureIndexes, writeWithRetry } from '@pay/db';
 import type { Logger } from '@pay/logger';
 import { OutboxRelay } from '@pay/outbox';
 import { KnownOrdersRepository } from '../../src/data-access/known-orders-repository';
-import { paymentModel } from '../../src/data-access/payment-model';
+import { paymentModel, type PaymentModel } from '../../src/data-access/payment-model';
 import { PaymentRepository } from '../../src/data-access/payment-repository';
+import { createPaymentForOrder } from '../../src/domain/create-payment';
 import type { KnownOrders } from '../../src/domain/known-orders';
+import { startAtProvider, type ProviderCalls } from '../../src/domain/pay-at-provider';
+import type { Payment } from '../../src/domain/payment';
+import { processPaymentSuccess } from '../../src/domain/process-success';
 import type { PaymentStore } from '../../src/domain/payment-store';
 import { isolatedPrefix, testMongoUrl } from '../../../../test/support/isolation';
 import { storedEventTypes } from '../../../../test/support/stored-events';
@@ -35,8 +40,8 @@ export function inMemoryKit(): Kit {
   };
 }
 
-/** The repository on the real database, its outbox relay publishing to a recorder. */
-export async function databaseKit(logger: Logger): Promise<Kit> {
+/** The repository on the real database, its outbox relay publishing to a recorder; `model` for what only a database has. */
+export async function databaseKit(logger: Logger): Promise<Kit & { model: PaymentModel }> {
   const connection: Connection = await mongoose.createConnection(testMongoUrl(), { dbName: isolatedPrefix('payments'), maxPoolSize: 10 }).asPromise();
   const model = paymentModel(connection);
   const published: EventEnvelope[] = [];
@@ -45,6 +50,7 @@ export async function databaseKit(logger: Logger): Promise<Kit> {
   const orders = new KnownOrdersRepository(connection);
   await ensureIndexes(connection);
   return {
+    model,
     store,
     orders,
     eventTypes: (paymentId) => storedEventTypes(model, paymentId, published, (event) => (event.data as { paymentId?: string }).paymentId === paymentId),
@@ -64,3 +70,15 @@ export async function databaseKit(logger: Logger): Promise<Kit> {
   };
 }
 
+
+/** A wechat payment of 99.00 for a new order of alice's, opened at the provider and paid (its notification applied). */
+export async function paidWechatPayment(kit: Kit, calls: ProviderCalls, transactionId = `wx-${randomUUID().slice(0, 8)}`): Promise<Payment> {
+  const origin = { producer: 'test' };
+  const alice: Identity = { sub: 'alice', role: 'customer' };
+  const orderId = randomUUID();
+  await kit.orders.recordCreated({ id: orderId, orderNumber: `ORD-${orderId.slice(0, 6)}`, userId: 'alice', amountMinor: 9900, currency: 'CNY' });
+  const payment = await createPaymentForOrder(kit.store, kit.orders, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, origin);
+  await startAtProvider(calls, payment.id, {}, 'customer:alice', origin, alice);
+  await processPaymentSuccess(kit.store, payment.id, { transactionId, provider: 'wechatpay', actor: 'provider:wechatpay', origin }, calls.logger);
+  return payment;
+}
