@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Identity } from '@pay/contracts';
 import { bumpVersion, writeWithRetry } from '@pay/db';
 import { createLogger } from '@pay/logger';
-import { backfillRefundsPending } from '../src/data-access/payment-model';
+import { backfillRefundsPending, LEGACY_REFUNDS_DUE_INDEX } from '../src/data-access/payment-model';
 import { createPaymentForOrder } from '../src/domain/create-payment';
 import { startAtProvider } from '../src/domain/pay-at-provider';
 import { refundAtProvider, type RefundCalls } from '../src/domain/refund-at-provider';
@@ -30,11 +30,15 @@ describe('payment jobs find what is due by an equality first', () => {
       expect((await kit.model.findById(payment.id).lean())?.refunds_pending).toBe(true);
       expect((await kit.store.refundsDue(later, 10)).map((due) => due.id)).toEqual([payment.id]);
 
-      // As stored by the version before the field: refund due, no refunds_pending.
+      // A database of the version before the field: its index, and a refund due without refunds_pending.
+      expect(await backfillRefundsPending(kit.model)).toBe(0); // a database made by this version: nothing to do
+      await kit.model.collection.createIndex({ refunds_due_at: 1 }, { name: LEGACY_REFUNDS_DUE_INDEX });
       await writeWithRetry(`payments/${payment.id}`, () => kit.model.collection.updateOne({ _id: payment.id as never }, bumpVersion({ $unset: { refunds_pending: '' } })));
       expect(await kit.store.refundsDue(later, 10)).toEqual([]);
       expect(await backfillRefundsPending(kit.model)).toBe(1);
       expect((await kit.store.refundsDue(later, 10)).map((due) => due.id)).toEqual([payment.id]);
+      // Done once: the old index is gone, so the next start reads nothing.
+      expect((await kit.model.collection.indexes()).map((index) => index.name)).not.toContain(LEGACY_REFUNDS_DUE_INDEX);
       expect(await backfillRefundsPending(kit.model)).toBe(0);
     } finally {
       await kit.close();

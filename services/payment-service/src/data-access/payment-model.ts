@@ -120,12 +120,19 @@ export function paymentModel(connection: Connection) {
 }
 export type PaymentModel = ReturnType<typeof paymentModel>;
 
+/** The refund job's index before `refunds_pending`: its presence marks a database stored before the field. */
+export const LEGACY_REFUNDS_DUE_INDEX = 'refunds_due_at_1';
+
 /**
  * Payments stored before `refunds_pending` existed lack it: those with a refund due get it, or the refund
- * job (which asks for `refunds_pending: true`) would never come back to them. A versioned write per
- * payment; one written meanwhile (by the new code, which always writes the field) is left as it is.
+ * job (which asks for `refunds_pending: true`) would never come back to them. Runs only while the old
+ * index exists and drops it last, so it reads the payments once (a start that stops half-way does it
+ * again). A versioned write per payment; one written meanwhile (by this code, which always writes the
+ * field) is left as it is.
  */
 export async function backfillRefundsPending(model: PaymentModel): Promise<number> {
+  const indexes = await model.collection.indexes().catch(() => []); // no collection yet: nothing stored before
+  if (!indexes.some((index) => index.name === LEGACY_REFUNDS_DUE_INDEX)) return 0;
   const legacy = await model.collection
     .find({ refunds_pending: { $exists: false }, refunds_due_at: { $ne: null } }, { projection: { _id: 1, version: 1 } })
     .toArray();
@@ -136,5 +143,8 @@ export async function backfillRefundsPending(model: PaymentModel): Promise<numbe
     );
     if (written && written.modifiedCount > 0) marked += 1;
   }
+  await model.collection.dropIndex(LEGACY_REFUNDS_DUE_INDEX).catch((error: { codeName?: string; code?: number }) => {
+    if (error.codeName !== 'IndexNotFound' && error.code !== 27) throw error;
+  });
   return marked;
 }
