@@ -160,6 +160,38 @@ describe('audit log on the real database', () => {
     expect(await models.foldCursor.findById('daily_stats').lean()).toMatchObject({ seq: 10 });
   });
 
+  it('a fold that reaches the end while another replica appends reads the new record by seq, not by a page of the whole collection', async () => {
+    const { connection, models, store: writer } = await openAuditLog('fold-race');
+    for (const event of tenEvents().slice(0, 3)) await recordAuditEvent(writer, event);
+    // This replica's fold reads the head just after the other one appended record 4 (the lookups before
+    // found nothing after 3): a record is stored before the head moves past it, so it is there to look up.
+    let raced = false;
+    const headWhileAppending = {
+      findById: (...args: Parameters<AuditModels['chainHead']['findById']>) => ({
+        lean: async () => {
+          if (!raced) {
+            raced = true;
+            await writer.append(buildAuditEntry(tenEvents()[3]!, new Date()));
+          }
+          return models.chainHead.findById(...args).lean();
+        },
+      }),
+    };
+    const folder = new AuditRepository({ ...models, chainHead: headWhileAppending as unknown as AuditModels['chainHead'] });
+    const pages: unknown[] = [];
+    connection.set('debug', (collection: string, method: string, filter: { seq?: unknown }) => {
+      if (collection === 'audit_records' && method === 'find' && typeof filter?.seq === 'object') pages.push(filter);
+    });
+    try {
+      expect(await folder.foldPending()).toBe(1);
+    } finally {
+      connection.set('debug', false);
+    }
+    expect(raced).toBe(true);
+    expect(pages).toEqual([]);
+    expect((await writer.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 4 });
+  });
+
   it('folds into day figures and reconciliation rows stored before they carried a version', async () => {
     const { models, store } = await openAuditLog('legacy');
     const paidAt = new Date(at(1));

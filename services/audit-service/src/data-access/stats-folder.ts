@@ -77,10 +77,24 @@ export class StatsFolder {
   /**
    * The records after `folded`, in seq order. Usually a few, read by `seq` equality (the shape every
    * store answers from an index; FerretDB v1 answers a `$gt` page by reading and sorting the whole
-   * collection, which made every fold cost as much as the chain was long). A seq not found below the
-   * head is a gap (a cut chain continues past it): then one keyset page finds what follows it.
+   * collection, which made every fold cost as much as the chain was long). None found: the head is read,
+   * then the lookups are made again, because a record is stored before the head moves past it: one
+   * appended meanwhile (by another replica, all the time under load) is found then. A seq still missing
+   * at or below the head is a gap (a cut chain continues past it): then one keyset page finds what
+   * follows it.
    */
   private async nextRecords(folded: number): Promise<FoldedRecord[]> {
+    const run = await this.lookUpRun(folded);
+    if (run.length > 0) return run;
+    const head = await this.models.chainHead.findById(CHAIN_HEAD_ID, { seq: 1 }).lean();
+    if (!head || head.seq <= folded) return [];
+    const appendedMeanwhile = await this.lookUpRun(folded);
+    if (appendedMeanwhile.length > 0) return appendedMeanwhile;
+    return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<FoldedRecord[]>();
+  }
+
+  /** The records at folded + 1, folded + 2, … up to the first missing one, FOLD_LOOKUPS at most. */
+  private async lookUpRun(folded: number): Promise<FoldedRecord[]> {
     const seqs = Array.from({ length: FOLD_LOOKUPS }, (_, i) => folded + 1 + i);
     const found = await Promise.all(seqs.map((seq) => this.models.records.findOne({ seq }, FOLDED_FIELDS).lean<FoldedRecord>()));
     const run: FoldedRecord[] = [];
@@ -88,10 +102,7 @@ export class StatsFolder {
       if (!record) break;
       run.push(record);
     }
-    if (run.length > 0) return run;
-    const head = await this.models.chainHead.findById(CHAIN_HEAD_ID, { seq: 1 }).lean();
-    if (!head || head.seq <= folded) return [];
-    return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<FoldedRecord[]>();
+    return run;
   }
 
   /**
