@@ -110,6 +110,28 @@ describe('audit log on the real database', () => {
     expect((await restarted.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 5 });
   });
 
+  it('a restarted writer finds the end of the chain by seq from the head, without reading the whole collection', async () => {
+    const { connection, models, store } = await openAuditLog('restart-tip');
+    await recordAll(store, tenEvents().slice(0, 3));
+    // The crash: records 4 and 5 stored in one run, the head never advanced past 3.
+    const head = (await models.chainHead.findById('head').lean())!;
+    const four = chainNext(buildAuditEntry(tenEvents()[3]!, new Date()), { seq: head.seq, hash: head.hash });
+    const five = chainNext(buildAuditEntry(tenEvents()[4]!, new Date()), four);
+    await models.records.collection.insertMany([four, five] as never[]);
+
+    const wholeCollectionReads: unknown[] = [];
+    connection.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
+      if (collection === 'audit_records' && (method === 'find' || method === 'findOne') && Object.keys(filter ?? {}).length === 0) wholeCollectionReads.push(method);
+    });
+    try {
+      expect(await new AuditRepository(models).repairHead()).toBe(5);
+    } finally {
+      connection.set('debug', false);
+    }
+    expect(wholeCollectionReads).toEqual([]);
+    expect(await models.chainHead.findById('head').lean()).toMatchObject({ seq: 5, hash: five.hash });
+  });
+
   it('keeps one dense chain and exact counts when two writers append at once', async () => {
     const { models, store } = await openAuditLog('race');
     const other = new AuditRepository(models);
