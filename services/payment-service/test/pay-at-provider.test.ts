@@ -62,6 +62,20 @@ describe('paying at the provider (use cases, in-memory store, scripted provider)
       expect(store.events.filter((event) => event.type === 'payment.processing')).toHaveLength(1);
     });
 
+    it('a start whose write fails (database restarting) leaves the provider order open for the retry, which pays it', async () => {
+      const payment = await newPayment();
+      const save = store.save.bind(store);
+      store.save = async () => {
+        store.save = save;
+        throw new Error('connection reset');
+      };
+      await expect(startAtProvider(calls, payment.id, {}, 'customer:alice', origin, alice)).rejects.toThrow('connection reset');
+      expect(wechat.count('close')).toBe(0);
+      const retried = await startAtProvider(calls, payment.id, {}, 'customer:alice', origin, alice);
+      expect(retried.payment.status).toBe('processing');
+      expect(wechat.count('close')).toBe(0);
+    });
+
     it('starting again returns the same provider order without opening a second one', async () => {
       const payment = await started();
       const again = await startAtProvider(calls, payment.id, { channel: 'jsapi', payer: { openid: 'o1' } }, 'customer:alice', origin, alice);

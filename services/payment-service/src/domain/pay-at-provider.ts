@@ -71,10 +71,16 @@ export async function startAtProvider(
       aggregate.start(actor, origin, providerOrder, new Date(now.getTime() + calls.queryAfterSeconds * 1000)),
     viewer);
   } catch (error) {
-    // It moved on while the order was being opened (cancelled, expired): the order must not stay payable.
-    await client.close(paymentId).catch((closeError: Error) =>
-      calls.logger.warn('could not close a provider order opened for a payment that moved on', { payment_id: paymentId, error: closeError.message }),
-    );
+    // Closed only when the payment, read again, has moved on (cancelled, expired while the order was being
+    // opened): then the order must not stay payable. A start whose write failed otherwise (the database
+    // restarting, or the answer lost after it was stored) leaves the payment init or started, and the
+    // retry, or the payer, must find the order open; unreadable, it stays open too (expiry closes it).
+    const current = await calls.store.get(paymentId).catch(() => null);
+    if (current && !OPEN_STATUSES.includes(current.status)) {
+      await client.close(paymentId).catch((closeError: Error) =>
+        calls.logger.warn('could not close a provider order opened for a payment that moved on', { payment_id: paymentId, error: closeError.message }),
+      );
+    }
     throw error;
   }
 }
