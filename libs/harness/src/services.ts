@@ -364,14 +364,16 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
   const logFileOf = (name: ServiceName, index: number) =>
     options.logDir ? path.join(options.logDir, index === 0 ? `${name}.log` : `${name}-${index + 1}.log`) : undefined;
-  // Fixed ports: the services' METRICS_PORT defaults, + REPLICA_PORT_STEP per replica; else 0 (the OS picks, the process reports it).
-  const metricsPortOf = (name: ServiceName, index: number) => (options.fixedPorts ? DEFAULT_METRICS_PORTS[name] + index * REPLICA_PORT_STEP : 0);
+  // Fixed ports: the services' METRICS_PORT defaults, + REPLICA_PORT_STEP per replica; else one from freePort.
+  // Not 0: a port the OS picks for one service's metrics could be one freePort handed to another service
+  // that has not bound it yet (seen: the callback gateway's port answered by the audit-service).
+  const metricsPortOf = async (name: ServiceName, index: number) => (options.fixedPorts ? DEFAULT_METRICS_PORTS[name] + index * REPLICA_PORT_STEP : freePort());
   /** `extraEnv` (e.g. a test's FAULT_POINT) applies to this start only: a later restart without it drops it. */
   const launch = async (name: ServiceName, index: number, extraEnv: NodeJS.ProcessEnv = {}) => {
     const started = await startService(name, ports[name][index]!, {
       env: { ...envOf(name), ...extraEnv },
       replica: index,
-      metricsPort: metricsPortOf(name, index),
+      metricsPort: await metricsPortOf(name, index),
       echo: options.echo,
       logFile: logFileOf(name, index),
     });
