@@ -56,3 +56,4 @@ export { createInbox, type MongoInbox } from './inbox';
 export { DocumentLocks } from './document-locks';
 export { bumpVersion, writeIfCurrent, writeWithRetry } from './versioned-write';
 export { findPage } from './find-page';
+export { dropIndexIfPresent, hasIndex } from './legacy-index';

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { bumpVersion, writeIfCurrent } from '@pay/db';
+import { bumpVersion, dropIndexIfPresent, hasIndex, writeIfCurrent } from '@pay/db';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { ORDER_STATUSES, type OrderHistoryEntry, type OrderStatus } from '../domain/order';
 
@@ -102,8 +102,7 @@ export async function backfillIdempotencyKeys(model: OrderModel): Promise<number
  * Only orders placed with a key are touched (theirs carry a request fingerprint; `none:<id>` does not).
  */
 export async function migrateIdempotencyKeys(model: OrderModel): Promise<number> {
-  const indexes = await model.collection.indexes().catch(() => []); // no collection yet: nothing to migrate
-  if (!indexes.some((index) => index.name === LEGACY_IDEMPOTENCY_INDEX)) return 0;
+  if (!(await hasIndex(model.collection, LEGACY_IDEMPOTENCY_INDEX))) return 0; // no collection yet: nothing to migrate
   const keyed = await model.collection
     .find({ request_fingerprint: { $ne: null } }, { projection: { _id: 1, user_id: 1, idempotency_key: 1 } })
     .toArray();
@@ -131,8 +130,6 @@ export async function migrateIdempotencyKeys(model: OrderModel): Promise<number>
     }
   }
   // Two replicas starting together both get here: the one that drops second finds the index gone.
-  await model.collection.dropIndex(LEGACY_IDEMPOTENCY_INDEX).catch((error: { codeName?: string; code?: number }) => {
-    if (error.codeName !== 'IndexNotFound' && error.code !== 27) throw error;
-  });
+  await dropIndexIfPresent(model.collection, LEGACY_IDEMPOTENCY_INDEX);
   return rewritten;
 }

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { bumpVersion, writeIfCurrent } from '@pay/db';
+import { bumpVersion, dropIndexIfPresent, hasIndex, writeIfCurrent } from '@pay/db';
 import { outboxSchemaFields, type OutboxFields } from '@pay/outbox';
 import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentLogEntry, type PaymentMethod, type PaymentStatus } from '../domain/payment';
 
@@ -131,8 +131,7 @@ export const LEGACY_REFUNDS_DUE_INDEX = 'refunds_due_at_1';
  * field) is left as it is.
  */
 export async function backfillRefundsPending(model: PaymentModel): Promise<number> {
-  const indexes = await model.collection.indexes().catch(() => []); // no collection yet: nothing stored before
-  if (!indexes.some((index) => index.name === LEGACY_REFUNDS_DUE_INDEX)) return 0;
+  if (!(await hasIndex(model.collection, LEGACY_REFUNDS_DUE_INDEX))) return 0; // no collection yet: nothing stored before
   const legacy = await model.collection
     .find({ refunds_pending: { $exists: false }, refunds_due_at: { $ne: null } }, { projection: { _id: 1, version: 1 } })
     .toArray();
@@ -143,8 +142,6 @@ export async function backfillRefundsPending(model: PaymentModel): Promise<numbe
     );
     if (written && written.modifiedCount > 0) marked += 1;
   }
-  await model.collection.dropIndex(LEGACY_REFUNDS_DUE_INDEX).catch((error: { codeName?: string; code?: number }) => {
-    if (error.codeName !== 'IndexNotFound' && error.code !== 27) throw error;
-  });
+  await dropIndexIfPresent(model.collection, LEGACY_REFUNDS_DUE_INDEX);
   return marked;
 }
