@@ -5,6 +5,7 @@ import type { AppendOutcome } from '../domain/audit-store';
 import { chainNext, headMac, type AuditRecord, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
+import { consecutiveRecords } from './seq-lookups';
 
 /** Seq lookups made at once when looking for the end of another writer's run. */
 const END_PROBES = 8;
@@ -105,13 +106,9 @@ export class ChainWriter {
   private async endOfRunFrom(seq: number): Promise<ChainTip | null> {
     let end: ChainTip | null = null;
     for (let from = seq; ; from += END_PROBES) {
-      const window = await Promise.all(
-        Array.from({ length: END_PROBES }, (_, i) => this.models.records.findOne({ seq: from + i }, { seq: 1, hash: 1 }).lean()),
-      );
-      for (const record of window) {
-        if (!record) return end;
-        end = { seq: record.seq, hash: record.hash };
-      }
+      const run = await consecutiveRecords<ChainTip>(this.models, from, END_PROBES, { seq: 1, hash: 1 });
+      if (run.length > 0) end = { seq: run.at(-1)!.seq, hash: run.at(-1)!.hash };
+      if (run.length < END_PROBES) return end;
     }
   }
 

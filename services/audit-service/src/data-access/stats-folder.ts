@@ -4,6 +4,7 @@ import { planFold, type FoldedRecord } from '../domain/fold-plan';
 import { combineReconciliationChanges, reconciliationChangeFor, type ReconciliationChange } from '../domain/reconciliation';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
+import { consecutiveRecords } from './seq-lookups';
 
 export const FOLD_CURSOR_ID = 'daily_stats';
 const FOLD_BATCH = 200;
@@ -84,25 +85,14 @@ export class StatsFolder {
    * follows it.
    */
   private async nextRecords(folded: number): Promise<FoldedRecord[]> {
-    const run = await this.lookUpRun(folded);
+    const lookUp = () => consecutiveRecords<FoldedRecord>(this.models, folded + 1, FOLD_LOOKUPS, FOLDED_FIELDS);
+    const run = await lookUp();
     if (run.length > 0) return run;
     const head = await this.models.chainHead.findById(CHAIN_HEAD_ID, { seq: 1 }).lean();
     if (!head || head.seq <= folded) return [];
-    const appendedMeanwhile = await this.lookUpRun(folded);
+    const appendedMeanwhile = await lookUp();
     if (appendedMeanwhile.length > 0) return appendedMeanwhile;
     return this.models.records.find({ seq: { $gt: folded } }, FOLDED_FIELDS).sort({ seq: 1 }).limit(FOLD_BATCH).lean<FoldedRecord[]>();
-  }
-
-  /** The records at folded + 1, folded + 2, … up to the first missing one, FOLD_LOOKUPS at most. */
-  private async lookUpRun(folded: number): Promise<FoldedRecord[]> {
-    const seqs = Array.from({ length: FOLD_LOOKUPS }, (_, i) => folded + 1 + i);
-    const found = await Promise.all(seqs.map((seq) => this.models.records.findOne({ seq }, FOLDED_FIELDS).lean<FoldedRecord>()));
-    const run: FoldedRecord[] = [];
-    for (const record of found) {
-      if (!record) break;
-      run.push(record);
-    }
-    return run;
   }
 
   /**

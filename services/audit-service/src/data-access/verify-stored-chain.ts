@@ -3,6 +3,7 @@ import type { ChainVerification } from '../domain/audit-store';
 import type { AuditAnchor } from '@pay/contracts';
 import { anchorFault, ChainVerifier, checkpointMac, hashRecord, headFault, type AuditRecord, type ChainStart, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels, type ChainCheckpointDocument } from './audit-models';
+import { consecutiveRecords } from './seq-lookups';
 
 const VERIFY_BATCH = 500;
 const CHECKPOINT_BATCH = 50;
@@ -65,23 +66,21 @@ export async function walkStoredChain(
   // index (FerretDB v1 pushes down equalities only, a `$gt` page there reads the whole table).
   let byPages = !(start && head && head.seq - start.seq <= every * LOOKUP_WALK_LIMIT);
   while (!byPages && !verifier.failed) {
-    let ended = false;
-    const seqs = Array.from({ length: LOOKUP_PARALLEL }, (_, i) => after + 1 + i);
-    const found = await Promise.all(seqs.map((seq) => models.records.findOne({ seq }).lean<AuditRecord>()));
+    const from = after + 1;
+    const run = await consecutiveRecords<AuditRecord>(models, from, LOOKUP_PARALLEL);
     const passed: ChainTip[] = [];
-    for (const [i, record] of found.entries()) {
-      if (!record) {
-        // Past the head: the end of the chain. At or below it: a gap, which pages from here report exactly.
-        byPages = seqs[i]! <= head!.seq;
-        ended = true;
-        break;
-      }
+    for (const record of run) {
       if (!verifier.check(record)) break;
       if (checkpointable(record)) passed.push({ seq: record.seq, hash: record.hash });
       after = record.seq;
     }
     await storeCheckpoints(models, chainKey, passed);
-    if (ended) break;
+    if (run.length < LOOKUP_PARALLEL) {
+      // The next seq is missing. Past the head: the end of the chain. At or below it: a gap, which pages
+      // from here report exactly.
+      byPages = from + run.length <= head!.seq;
+      break;
+    }
   }
   while (byPages && !verifier.failed) {
     // Keyset pages by seq rather than one long cursor: no server cursor kept open during a long verify.
