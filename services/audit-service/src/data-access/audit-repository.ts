@@ -66,7 +66,8 @@ export class AuditRepository implements AuditStore {
   private async appendRun(entries: AuditEntry[]): Promise<AppendOutcome[]> {
     const outcomes = await this.chain.appendMany(entries);
     const appended = outcomes.flatMap((outcome) => (outcome.status === 'appended' ? [outcome.record] : []));
-    this.justAppended = [...this.justAppended, ...appended].sort((a, b) => a.seq - b.seq);
+    // Runs are written one at a time and each chains after the last: seqs only grow, no sort needed.
+    this.justAppended.push(...appended);
     if (appended.some((record) => record.seq % this.checkpointEvery === 0)) await this.checkpointUpTo();
     return outcomes;
   }

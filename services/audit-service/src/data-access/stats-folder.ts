@@ -1,7 +1,6 @@
 import type { Collection } from 'mongoose';
-import { statsIncrementFor, sumIncrements } from '../domain/daily-stats';
-import { planFold, type FoldedRecord } from '../domain/fold-plan';
-import { combineReconciliationChanges, reconciliationChangeFor, type ReconciliationChange } from '../domain/reconciliation';
+import { dayChangeOf, planFold, rowChangeOf, type DocumentFold, type FoldedRecord } from '../domain/fold-plan';
+import type { ReconciliationChange } from '../domain/reconciliation';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
 import { consecutiveRecords } from './seq-lookups';
@@ -100,22 +99,12 @@ export class StatsFolder {
    * few documents at a time. Resolves to how many of them this call counted in their day.
    */
   private async foldRun(run: readonly FoldedRecord[]): Promise<number> {
-    const plan = planFold([...run]);
+    const plan = planFold(run);
     const days = plan.days.map((fold) => () =>
-      this.foldDocument(
-        fold.records,
-        (records) => sumIncrements(records.map(statsIncrementFor)),
-        (increment, firstSeq, lastSeq) => this.writeDay(fold.id, increment, firstSeq, lastSeq),
-        () => this.lastSeqOf(this.models.dailyStats.collection, fold.id),
-      ),
+      this.foldDocument(fold, dayChangeOf, (increment, firstSeq, lastSeq) => this.writeDay(fold.id, increment, firstSeq, lastSeq), this.models.dailyStats.collection),
     );
     const rows = plan.rows.map((fold) => async () => {
-      await this.foldDocument(
-        fold.records,
-        (records) => records.map((record) => reconciliationChangeFor(record)!).reduce(combineReconciliationChanges),
-        (change, firstSeq, lastSeq) => this.writeRow(change, firstSeq, lastSeq),
-        () => this.lastSeqOf(this.models.reconciliation.collection, fold.id),
-      );
+      await this.foldDocument(fold, rowChangeOf, (change, firstSeq, lastSeq) => this.writeRow(change, firstSeq, lastSeq), this.models.reconciliation.collection);
       return 0;
     });
     const counted = await inBatches([...days, ...rows], PARALLEL_WRITES);
@@ -129,18 +118,19 @@ export class StatsFolder {
    * Resolves to the number of records this call applied.
    */
   private async foldDocument<Change>(
-    records: readonly FoldedRecord[],
-    combine: (records: readonly FoldedRecord[]) => Change,
+    fold: DocumentFold<Change>,
+    changeOf: (records: readonly FoldedRecord[]) => Change,
     write: (change: Change, firstSeq: number, lastSeq: number) => Promise<boolean>,
-    lastSeq: () => Promise<number>,
+    collection: Collection,
   ): Promise<number> {
-    let unseen = records;
-    while (unseen.length > 0) {
-      if (await write(combine(unseen), unseen[0]!.seq, unseen.at(-1)!.seq)) return unseen.length;
-      const seen = await lastSeq();
+    if (await write(fold.change, fold.firstSeq, fold.lastSeq)) return fold.records.length;
+    let unseen: readonly FoldedRecord[] = fold.records;
+    for (;;) {
+      const seen = await this.lastSeqOf(collection, fold.id);
       unseen = unseen.filter((record) => record.seq > seen);
+      if (unseen.length === 0) return 0;
+      if (await write(changeOf(unseen), unseen[0]!.seq, unseen.at(-1)!.seq)) return unseen.length;
     }
-    return 0;
   }
 
   private async lastSeqOf(collection: Collection, id: string): Promise<number> {

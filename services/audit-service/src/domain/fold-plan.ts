@@ -23,34 +23,43 @@ export interface FoldPlan {
   rows: DocumentFold<ReconciliationChange>[];
 }
 
+/** What records add to their day, as one `$inc`. */
+export function dayChangeOf(records: readonly FoldedRecord[]): Record<string, number> {
+  return sumIncrements(records.map(statsIncrementFor));
+}
+
+/** What records (of one payment, in seq order, each changing its row) do to the row, as one update. */
+export function rowChangeOf(records: readonly FoldedRecord[]): ReconciliationChange {
+  return records.map((record) => reconciliationChangeFor(record)!).reduce(combineReconciliationChanges);
+}
+
 /**
  * Groups a run of records (in seq order) by the documents they change, each group's changes combined
  * into one update. Folding the group in one write is the same as folding its records one by one, in
  * order, as long as the document has seen none of them yet (its `last_seq` < `firstSeq`).
  */
-export function planFold(records: FoldedRecord[]): FoldPlan {
-  const days = new Map<string, DocumentFold<Record<string, number>>>();
-  const rows = new Map<string, DocumentFold<ReconciliationChange>>();
+export function planFold(records: readonly FoldedRecord[]): FoldPlan {
+  const days = new Map<string, FoldedRecord[]>();
+  const rows = new Map<string, FoldedRecord[]>();
+  const add = (groups: Map<string, FoldedRecord[]>, id: string, record: FoldedRecord) => {
+    const group = groups.get(id);
+    if (group) group.push(record);
+    else groups.set(id, [record]);
+  };
   for (const record of records) {
-    const increment = statsIncrementFor(record);
-    const day = days.get(record.day);
-    if (day) {
-      day.change = sumIncrements([day.change, increment]);
-      day.records.push(record);
-      day.lastSeq = record.seq;
-    } else {
-      days.set(record.day, { id: record.day, firstSeq: record.seq, lastSeq: record.seq, records: [record], change: increment });
-    }
-    const change = reconciliationChangeFor(record);
-    if (!change) continue;
-    const row = rows.get(change.paymentId);
-    if (row) {
-      row.change = combineReconciliationChanges(row.change, change);
-      row.records.push(record);
-      row.lastSeq = record.seq;
-    } else {
-      rows.set(change.paymentId, { id: change.paymentId, firstSeq: record.seq, lastSeq: record.seq, records: [record], change });
-    }
+    add(days, record.day, record);
+    const paymentId = reconciliationChangeFor(record)?.paymentId;
+    if (paymentId) add(rows, paymentId, record);
   }
-  return { days: [...days.values()], rows: [...rows.values()] };
+  const fold = <Change>(id: string, group: FoldedRecord[], changeOf: (records: FoldedRecord[]) => Change): DocumentFold<Change> => ({
+    id,
+    firstSeq: group[0]!.seq,
+    lastSeq: group.at(-1)!.seq,
+    records: group,
+    change: changeOf(group),
+  });
+  return {
+    days: [...days].map(([day, group]) => fold(day, group, dayChangeOf)),
+    rows: [...rows].map(([paymentId, group]) => fold(paymentId, group, rowChangeOf)),
+  };
 }
