@@ -1,12 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import type { Identity } from '@pay/contracts';
 import { bumpVersion, writeWithRetry } from '@pay/db';
 import { createLogger } from '@pay/logger';
 import { backfillRefundsPending, LEGACY_REFUNDS_DUE_INDEX } from '../src/data-access/payment-model';
-import { createPaymentForOrder } from '../src/domain/create-payment';
-import { startAtProvider } from '../src/domain/pay-at-provider';
 import { refundAtProvider, type RefundCalls } from '../src/domain/refund-at-provider';
-import { databaseKit, paidWechatPayment } from './support/payment-kits';
+import { databaseKit, newWechatPayment, paidWechatPayment, startedWechatPayment } from './support/payment-kits';
 import { ScriptedProvider } from './support/scripted-provider';
 
 /**
@@ -50,15 +46,8 @@ describe('payment jobs find what is due by an equality first', () => {
     try {
       const wechat = new ScriptedProvider();
       const calls: RefundCalls = { store: kit.store, providers: { wechatpay: wechat }, logger, queryAfterSeconds: 60, refundQueryAfterSeconds: 60 };
-      const alice: Identity = { sub: 'alice', role: 'customer' };
-      const newPayment = async () => {
-        const orderId = randomUUID();
-        await kit.orders.recordCreated({ id: orderId, orderNumber: `ORD-${orderId.slice(0, 6)}`, userId: 'alice', amountMinor: 9900, currency: 'CNY' });
-        return createPaymentForOrder(kit.store, kit.orders, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, { producer: 'test' });
-      };
-      const created = await newPayment();
-      const started = await newPayment();
-      await startAtProvider(calls, started.id, {}, 'customer:alice', { producer: 'test' }, alice);
+      const created = await newWechatPayment(kit);
+      const started = await startedWechatPayment(kit, calls);
       const paid = await paidWechatPayment(kit, calls);
       for (const payment of [created, started, paid]) await kit.makeOverdue(payment.id);
 

@@ -71,14 +71,26 @@ export async function databaseKit(logger: Logger): Promise<Kit & { model: Paymen
 }
 
 
-/** A wechat payment of 99.00 for a new order of alice's, opened at the provider and paid (its notification applied). */
-export async function paidWechatPayment(kit: Kit, calls: ProviderCalls, transactionId = `wx-${randomUUID().slice(0, 8)}`): Promise<Payment> {
-  const origin = { producer: 'test' };
-  const alice: Identity = { sub: 'alice', role: 'customer' };
+const alice: Identity = { sub: 'alice', role: 'customer' };
+const testOrigin = { producer: 'test' };
+
+/** A wechat payment of 99.00 for a new order of alice's, created (init). */
+export async function newWechatPayment(kit: Pick<Kit, 'store' | 'orders'>): Promise<Payment> {
   const orderId = randomUUID();
   await kit.orders.recordCreated({ id: orderId, orderNumber: `ORD-${orderId.slice(0, 6)}`, userId: 'alice', amountMinor: 9900, currency: 'CNY' });
-  const payment = await createPaymentForOrder(kit.store, kit.orders, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, origin);
-  await startAtProvider(calls, payment.id, {}, 'customer:alice', origin, alice);
-  await processPaymentSuccess(kit.store, payment.id, { transactionId, provider: 'wechatpay', actor: 'provider:wechatpay', origin }, calls.logger);
+  return createPaymentForOrder(kit.store, kit.orders, { identity: alice, orderId, method: 'wechat' }, { ttlMinutes: 30, orderWaitMs: 0 }, testOrigin);
+}
+
+/** A wechat payment of 99.00 opened at the provider (processing). */
+export async function startedWechatPayment(kit: Pick<Kit, 'store' | 'orders'>, calls: ProviderCalls): Promise<Payment> {
+  const payment = await newWechatPayment(kit);
+  await startAtProvider(calls, payment.id, {}, 'customer:alice', testOrigin, alice);
+  return payment;
+}
+
+/** A wechat payment of 99.00 for a new order of alice's, opened at the provider and paid (its notification applied). */
+export async function paidWechatPayment(kit: Pick<Kit, 'store' | 'orders'>, calls: ProviderCalls, transactionId = `wx-${randomUUID().slice(0, 8)}`): Promise<Payment> {
+  const payment = await startedWechatPayment(kit, calls);
+  await processPaymentSuccess(kit.store, payment.id, { transactionId, provider: 'wechatpay', actor: 'provider:wechatpay', origin: testOrigin }, calls.logger);
   return payment;
 }
