@@ -14,4 +14,10 @@ npx tsx scripts/fuzz.ts --requests 2000
 echo "== chaos (short: 300 payments, 2 replicas, SIGKILLs and broker/database restarts; any violation fails)"
 npx tsx scripts/chaos.ts --payments 300 --replicas 2 --seed 1
 echo "== jest"
-npx jest --ci "$@"
+mkdir -p .cache
+rm -f .cache/jest-results.json
+jest_status=0
+npx jest --ci --json --outputFile=.cache/jest-results.json "$@" || jest_status=$?
+# The closing line CI reads (jest's own summary is not a form it knows): tests: N passed, N failed, N skipped.
+npx tsx scripts/test-summary.ts .cache/jest-results.json
+exit "$jest_status"
