@@ -32,11 +32,13 @@ async function startGateway(providers: Partial<Record<ProviderName, ProviderAdap
       providers,
       {
         log: {
-          recordOnce: async (n) => {
-            lookups.push(`log:${n.notificationId}`);
-            return seen.has(n.notificationId) ? { key: n.notificationId, eventId: 'x', handedOff: true } : (seen.add(n.notificationId), null);
+          find: async (key) => {
+            lookups.push(`log:${key}`);
+            return seen.has(key) ? { key, eventId: 'x', handedOff: true } : null;
           },
-          markHandedOff: async () => undefined,
+          recordHandedOff: async (n) => {
+            seen.add(`${n.provider}:${n.notificationId}`);
+          },
         },
         payments: {
           get: async (id) => (lookups.push(`payment:${id}`), { id, amountMinor: 9900, currency: 'CNY', method: 'bank_card' }),

@@ -66,7 +66,24 @@ describe('callback gateway storage (real database)', () => {
     expect(await payments.get(randomUUID())).toBeNull();
   });
 
-  it('records a notification once: concurrent duplicates see the first, and it is handed off once marked', async () => {
+  it('keeps a payment in memory once read (its document never changes), but never the absence of one', async () => {
+    const paymentId = randomUUID();
+    expect(await payments.get(paymentId)).toBeNull();
+    await callbackGatewayEventHandlers(payments)['payment.created'](paymentCreated(paymentId, 700, 'alipay'));
+    const known = { id: paymentId, amountMinor: 700, currency: 'CNY', method: 'alipay' };
+    expect(await payments.get(paymentId)).toEqual(known);
+    // Removing the document is a test device only (nothing in the product does): the next read has no
+    // database work to do, so it still answers.
+    await connection.collection('known_payments').deleteOne({ _id: paymentId as never });
+    expect(await payments.get(paymentId)).toEqual(known);
+    // A caller changing its copy does not change the kept one.
+    (await payments.get(paymentId))!.amountMinor = 1;
+    expect(await payments.get(paymentId)).toEqual(known);
+    // Another process's repository has not read it: it asks the database.
+    expect(await new KnownPaymentsRepository(connection).get(paymentId)).toBeNull();
+  });
+
+  it('records a notification once it is handed on: concurrent duplicates leave one record, which a later one does not change', async () => {
     const notification: NormalizedNotification = {
       provider: 'wechatpay',
       notificationId: `ntf-${randomUUID()}`,
@@ -75,12 +92,11 @@ describe('callback gateway storage (real database)', () => {
       outcome: 'success',
       amountMinor: 100,
     };
-    const results = await Promise.all(Array.from({ length: 10 }, () => notifications.recordOnce(notification, 'event-1', new Date())));
-    expect(results.filter((result) => result === null)).toHaveLength(1);
     const key = `wechatpay:${notification.notificationId}`;
-    expect(results.filter((result) => result !== null)).toEqual(Array(9).fill({ key, eventId: 'event-1', handedOff: false }));
-
-    await Promise.all(Array.from({ length: 5 }, () => notifications.markHandedOff(key)));
-    expect(await notifications.recordOnce(notification, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
+    expect(await notifications.find(key)).toBeNull();
+    await Promise.all(Array.from({ length: 10 }, () => notifications.recordHandedOff(notification, 'event-1', new Date())));
+    expect(await connection.collection('notifications').countDocuments({ _id: key as never })).toBe(1);
+    await notifications.recordHandedOff(notification, 'event-2', new Date());
+    expect(await notifications.find(key)).toEqual({ key, eventId: 'event-1', handedOff: true });
   });
 });

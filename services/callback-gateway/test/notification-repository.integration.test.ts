@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('notification log with two replicas (real database)', () => {
-  it('marks a notification handed off once when both replicas mark it at the same time', async () => {
+  it('keeps one record when both replicas record the same notification at the same moment', async () => {
     const dbName = isolatedPrefix('ntfreplicas');
     const observer = await openConnection(dbName);
     new NotificationRepository(observer); // declares the collection, which ensureIndexes creates
@@ -53,22 +53,25 @@ describe('notification log with two replicas (real database)', () => {
 
     const seen = notification();
     const key = `wechatpay:${seen.notificationId}`;
-    expect(await first.recordOnce(seen, 'event-1', new Date())).toBeNull();
-    await Promise.all([first, second, first, second, first, second].map((replica) => replica.markHandedOff(key)));
+    expect(await first.find(key)).toBeNull();
+    await Promise.all([first, second, first, second, first, second].map((replica) => replica.recordHandedOff(seen, 'event-1', new Date())));
 
-    expect(await second.recordOnce(seen, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
-    // One write won; the others found it marked (or were refused as stale and then found it marked).
-    expect(await observer.collection('notifications').findOne({ _id: key as never })).toMatchObject({ handed_off: true, version: 1 });
+    expect(await second.find(key)).toEqual({ key, eventId: 'event-1', handedOff: true });
+    // One insert won; the others hit the unique _id and found nothing left to mark.
+    expect(await observer.collection('notifications').countDocuments({ _id: key as never })).toBe(1);
+    expect(await observer.collection('notifications').findOne({ _id: key as never })).toMatchObject({ handed_off: true, version: 0 });
   });
 
-  it('marks a notification recorded before notifications carried a version', async () => {
+  it("marks, once, a record an older gateway left unmarked, when both replicas hand the provider's retry on", async () => {
     const dbName = isolatedPrefix('ntflegacy');
-    const connection = await openConnection(dbName);
-    const log = new NotificationRepository(connection);
-    await ensureIndexes(connection);
+    const observer = await openConnection(dbName);
+    new NotificationRepository(observer);
+    await ensureIndexes(observer);
+    const [first, second] = [await startReplica(dbName), await startReplica(dbName)];
     const seen = notification();
     const key = `wechatpay:${seen.notificationId}`;
-    await connection.collection('notifications').insertOne({
+    // Recorded before its hand-off and never marked (no version field either: it predates versions).
+    await observer.collection('notifications').insertOne({
       _id: key as never,
       provider: seen.provider,
       notification_id: seen.notificationId,
@@ -80,9 +83,12 @@ describe('notification log with two replicas (real database)', () => {
       received_at: new Date(),
       handed_off_at: null,
     });
+    expect(await first.find(key)).toEqual({ key, eventId: 'event-1', handedOff: false });
 
-    await log.markHandedOff(key);
-    expect(await log.recordOnce(seen, 'event-2', new Date())).toEqual({ key, eventId: 'event-1', handedOff: true });
+    await Promise.all([first, second, first, second].map((replica) => replica.recordHandedOff(seen, 'event-1', new Date())));
+    expect(await second.find(key)).toEqual({ key, eventId: 'event-1', handedOff: true });
+    // One guarded write won; the others were refused as stale or found it marked.
+    expect(await observer.collection('notifications').findOne({ _id: key as never })).toMatchObject({ handed_off: true, version: 1 });
   });
 });
 
@@ -99,8 +105,10 @@ describe('notification log (real database)', () => {
       refund: { refundId: 'refund-1', providerRefundId: '50300000000000000000000000001', status: 'needs_attention', refundMinor: 1000 },
     };
     const key = `wechatpay:${seen.notificationId}`;
-    expect(await log.recordOnce(seen, 'event-1', new Date())).toBeNull();
+    await log.recordHandedOff(seen, 'event-1', new Date());
     expect(await connection.collection('notifications').findOne({ _id: key as never })).toMatchObject({
+      handed_off: true,
+      event_id: 'event-1',
       payment_id: seen.paymentId,
       outcome: 'failure',
       amount_minor: 9900,
@@ -109,7 +117,7 @@ describe('notification log (real database)', () => {
       refund_minor: 1000,
     });
     const payment = notification();
-    await log.recordOnce(payment, 'event-2', new Date());
+    await log.recordHandedOff(payment, 'event-2', new Date());
     expect(await connection.collection('notifications').findOne({ _id: `wechatpay:${payment.notificationId}` as never })).not.toHaveProperty('refund_id');
   });
 });

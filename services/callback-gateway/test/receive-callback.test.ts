@@ -41,16 +41,15 @@ class MemoryPayments implements KnownPayments {
 
 class MemoryLog implements NotificationLog {
   readonly seen = new Map<string, SeenNotification>();
-  async recordOnce(notification: NormalizedNotification, eventId: string) {
+  async find(key: string) {
+    const existing = this.seen.get(key);
+    return existing ? { ...existing } : null;
+  }
+  async recordHandedOff(notification: NormalizedNotification, eventId: string) {
     const key = notificationKey(notification);
     const existing = this.seen.get(key);
-    if (existing) return { ...existing };
-    this.seen.set(key, { key, eventId, handedOff: false });
-    return null;
-  }
-  async markHandedOff(key: string) {
-    const entry = this.seen.get(key);
-    if (entry) entry.handedOff = true;
+    if (existing) existing.handedOff = true;
+    else this.seen.set(key, { key, eventId, handedOff: true });
   }
 }
 
@@ -288,7 +287,8 @@ describe('receiving a provider callback', () => {
     const { deps, published, outcomes, payments, state, log } = setup({ brokerDown: true });
     await payments.recordCreated(payment());
     expect((await receiveCallback(provider, signed(), deps, 'req-1')).status).toBe(503);
-    expect(log.seen.get('mock:ntf-1')?.handedOff).toBe(false);
+    // Not handed on, so not recorded: nothing stands between the provider's retry and the hand-off.
+    expect(log.seen.has('mock:ntf-1')).toBe(false);
     state.brokerDown = false;
     expect((await receiveCallback(provider, signed(), deps, 'req-2')).status).toBe(200);
     expect(published.map((event) => event.id)).toEqual([deterministicEventId('mock:ntf-1')]);
@@ -304,6 +304,16 @@ describe('receiving a provider callback', () => {
     expect(again.status).toBe(200);
     expect(published).toHaveLength(1);
     expect(outcomes).toEqual(['accepted', 'replayed']);
+  });
+
+  it('hands on a notification an older gateway recorded but never marked handed on, then marks it', async () => {
+    const { deps, published, outcomes, payments, log } = setup();
+    await payments.recordCreated(payment());
+    log.seen.set('mock:ntf-1', { key: 'mock:ntf-1', eventId: deterministicEventId('mock:ntf-1'), handedOff: false });
+    expect((await receiveCallback(provider, signed(), deps, 'req-1')).status).toBe(200);
+    expect(published.map((event) => event.id)).toEqual([deterministicEventId('mock:ntf-1')]);
+    expect(log.seen.get('mock:ntf-1')?.handedOff).toBe(true);
+    expect(outcomes).toEqual(['accepted']);
   });
 });
 

@@ -43,7 +43,11 @@ const schema = new Schema<NotificationDocument>(
   { collection: 'notifications', versionKey: false },
 );
 
-/** Seen notifications keyed by provider + notification id (the unique _id makes "first" atomic). */
+/**
+ * Handed-on notifications keyed by provider + notification id. One insert per notification, after the
+ * broker confirmed its event; the unique _id makes a second record of it (a duplicate handed on by
+ * another replica at the same moment) fail harmlessly.
+ */
 export class NotificationRepository implements NotificationLog {
   private readonly model;
 
@@ -51,7 +55,12 @@ export class NotificationRepository implements NotificationLog {
     this.model = connection.model<NotificationDocument>('Notification', schema);
   }
 
-  async recordOnce(notification: NormalizedNotification, eventId: string, receivedAt: Date): Promise<SeenNotification | null> {
+  async find(key: string): Promise<SeenNotification | null> {
+    const existing = await this.model.findById(key).lean<NotificationDocument>();
+    return existing ? { key, eventId: existing.event_id, handedOff: existing.handed_off } : null;
+  }
+
+  async recordHandedOff(notification: NormalizedNotification, eventId: string, receivedAt: Date): Promise<void> {
     const key = notificationKey(notification);
     try {
       await this.model.collection.insertOne({
@@ -65,28 +74,25 @@ export class NotificationRepository implements NotificationLog {
           ? { refund_id: notification.refund.refundId, refund_status: notification.refund.status, refund_minor: notification.refund.refundMinor }
           : {}),
         event_id: eventId,
-        handed_off: false,
+        handed_off: true,
         received_at: receivedAt,
-        handed_off_at: null,
+        handed_off_at: new Date(),
         version: 0,
       });
-      return null;
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      const existing = await this.model.findById(key).lean<NotificationDocument>();
-      if (!existing) throw error;
-      return { key, eventId: existing.event_id, handedOff: existing.handed_off };
+      await this.markHandedOff(key);
     }
   }
 
   /**
-   * Duplicates of one notification arriving together, at any replica, all hand it on (same event id)
-   * and mark it here. A version-guarded write (libs/db/src/versioned-write.ts): FerretDB v1 does not
-   * re-check the filter of concurrent updates of one document, so the guard refuses the write of a
-   * replica that lost the race, meaning another one marked it; the retry then finds it marked and
-   * changes nothing.
+   * Older gateways recorded a notification before handing it on (`handed_off: false`) and marked it
+   * after; such a record, left unmarked by a crash, is marked when the retry hands it on. Several
+   * replicas may do so at once: a version-guarded write (libs/db/src/versioned-write.ts), since FerretDB
+   * v1 does not re-check the filter of concurrent updates of one document; a replica that lost the race
+   * finds it marked on the retry and changes nothing.
    */
-  async markHandedOff(key: string): Promise<void> {
+  private async markHandedOff(key: string): Promise<void> {
     await writeWithRetry(`notifications/${key}`, () =>
       this.model.collection.updateOne(
         { _id: key as never, handed_off: false },

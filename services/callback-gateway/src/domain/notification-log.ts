@@ -6,11 +6,16 @@ export interface SeenNotification {
   handedOff: boolean;
 }
 
-/** Notifications seen before (replay protection) and whether each was durably handed on. */
+/**
+ * Notifications handed on before (replay protection). A notification is recorded once, after its event
+ * was confirmed by the broker: one write per notification. One that was never handed on has no record,
+ * so the provider's retry hands it on (the same event id: consumers apply it once).
+ */
 export interface NotificationLog {
-  /** Records the notification; returns the earlier record if it was already seen. */
-  recordOnce(notification: NormalizedNotification, eventId: string, receivedAt: Date): Promise<SeenNotification | null>;
-  markHandedOff(key: string): Promise<void>;
+  /** The record of a notification seen before, if any (`handedOff` false only on records of older gateways). */
+  find(key: string): Promise<SeenNotification | null>;
+  /** Records a notification whose event the broker confirmed; recording it again changes nothing. */
+  recordHandedOff(notification: NormalizedNotification, eventId: string, receivedAt: Date): Promise<void>;
 }
 
 export function notificationKey(notification: Pick<NormalizedNotification, 'provider' | 'notificationId'>): string {

@@ -123,7 +123,7 @@ export async function receiveCallback(
     }
 
     const eventId = deterministicEventId(key);
-    const seen = await deps.log.recordOnce(notification, eventId, receivedAt);
+    const seen = await deps.log.find(key);
     if (seen?.handedOff) {
       deps.logger.info('replayed notification acknowledged without effect', logFields(notification));
       return finish('replayed', provider.acknowledge());
@@ -144,9 +144,9 @@ export async function receiveCallback(
       { producer: PRODUCER, correlation_id: correlationId, id: eventId },
     );
     await deps.publish(verified);
-    // Handed on, not yet marked so, the provider unanswered: its retry publishes the same event id again.
+    // Handed on, not yet recorded, the provider unanswered: its retry publishes the same event id again.
     faultPoint('callback.after-confirm-before-answer');
-    await deps.log.markHandedOff(key);
+    await deps.log.recordHandedOff(notification, eventId, receivedAt);
     deps.logger.info('notification verified and handed on', { ...logFields(notification), outcome: notification.outcome, event_id: eventId });
     return finish('accepted', provider.acknowledge());
   } catch (error) {
