@@ -26,11 +26,12 @@ import { PaidWatcher, runFlows, type FlowFigures } from './bench/flows';
 import { measureBroker, measureDatabase, type DatabaseLimits } from './bench/limits';
 import { round, timed } from './bench/measure';
 import { summarise } from './bench/profile-summary';
+import { orderAndPayBurst } from './bench/order-burst';
 import { storeHistory } from './bench/scale';
 
 const SHORT = process.argv.includes('--short');
 const SETTINGS = SHORT
-  ? { brokerMessages: 500, dbOperations: 100, levels: [[1, 4], [4, 12]], callbacks: 40, history: 2_000, verifyRounds: 1, auditBurst: 200 }
+  ? { brokerMessages: 500, dbOperations: 100, levels: [[1, 4], [4, 12]], callbacks: 40, history: 2_000, verifyRounds: 1, auditBurst: 200, burstCustomers: 20 }
   : {
       brokerMessages: 5_000,
       dbOperations: 500,
@@ -39,6 +40,7 @@ const SETTINGS = SHORT
       history: Number(process.env.BENCH_HISTORY ?? 100_000),
       verifyRounds: 3,
       auditBurst: 5_000,
+      burstCustomers: 100,
     };
 /** Database work of one flow: inserts (order, payment, inbox claims, audit records...) and conditional updates. */
 const FLOW_INSERTS = 9;
@@ -164,6 +166,11 @@ async function main(): Promise<void> {
     say(
       `- ${best.customers} customers: ${round(atScale.flowsPerSecond, 2)} flows/s = ${round(atScale.flowsPerSecond / best.flowsPerSecond, 2)} × the rate with ~1k stored (target ≥ 0.7); ` +
         `callback → order.paid p50 ${round(atScale.paidLatencyMs.p50, 0)} ms, p99 ${round(atScale.paidLatencyMs.p99, 0)} ms`,
+    );
+    const burst = await orderAndPayBurst(stack, secrets, SETTINGS.burstCustomers, 'burst');
+    say(
+      `- no false 404: ${burst.customers} customers each create an order and pay it at once: POST /payments ${burst.createdFirstTime} × 201, ` +
+        `${burst.createdAfterRetry} × 503 + Retry-After then 201, ${burst.falseNotFound} × 404${burst.other.length > 0 ? `, other: ${burst.other.join('; ')}` : ''} (target: no 404, nothing else)`,
     );
 
     if (profileDir) {
