@@ -66,12 +66,15 @@ describe('callback gateway storage (real database)', () => {
     expect(await payments.get(randomUUID())).toBeNull();
   });
 
-  it('keeps a payment in memory once read (its document never changes), but never the absence of one', async () => {
+  it('keeps a payment in memory once recorded or read (its document never changes), but never the absence of one', async () => {
     const paymentId = randomUUID();
     expect(await payments.get(paymentId)).toBeNull();
     await callbackGatewayEventHandlers(payments)['payment.created'](paymentCreated(paymentId, 700, 'alipay'));
     const known = { id: paymentId, amountMinor: 700, currency: 'CNY', method: 'alipay' };
+    // Recorded by this process: answered from memory, without a read.
+    await connection.collection('known_payments').deleteOne({ _id: paymentId as never });
     expect(await payments.get(paymentId)).toEqual(known);
+    await connection.collection('known_payments').insertOne({ _id: paymentId as never, amount_minor: 700, currency: 'CNY', method: 'alipay' });
     // Removing the document is a test device only (nothing in the product does): the next read has no
     // database work to do, so it still answers.
     await connection.collection('known_payments').deleteOne({ _id: paymentId as never });
@@ -81,6 +84,14 @@ describe('callback gateway storage (real database)', () => {
     expect(await payments.get(paymentId)).toEqual(known);
     // Another process's repository has not read it: it asks the database.
     expect(await new KnownPaymentsRepository(connection).get(paymentId)).toBeNull();
+  });
+
+  it('keeps what a read returns, not what a duplicate payment.created says, for a payment stored before', async () => {
+    const paymentId = randomUUID();
+    await connection.collection('known_payments').insertOne({ _id: paymentId as never, amount_minor: 500, currency: 'CNY' });
+    const fresh = new KnownPaymentsRepository(connection);
+    await callbackGatewayEventHandlers(fresh)['payment.created'](paymentCreated(paymentId, 500, 'bank_card'));
+    expect(await fresh.get(paymentId)).toEqual({ id: paymentId, amountMinor: 500, currency: 'CNY' });
   });
 
   it('records a notification once it is handed on: concurrent duplicates leave one record, which a later one does not change', async () => {

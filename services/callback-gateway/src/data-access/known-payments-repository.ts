@@ -31,10 +31,10 @@ export const KNOWN_PAYMENTS_CACHED = 20_000;
  * duplicate (redelivery, replay) a no-op without any read-modify-write, which FerretDB v1 cannot make
  * atomic. A payment recorded before the method was stored stays without one: nothing updates a document.
  *
- * Because a stored document never changes, a payment read once is kept in memory (bounded, least
- * recently used out first): every replica's copy stays true, and a provider's notification, its
- * retries and the refund results that follow cost no read. Absence is never cached: a payment not
- * recorded yet may be recorded by another replica a moment later.
+ * Because a stored document never changes, a payment this process inserted or read is kept in memory
+ * (bounded, least recently used out first): every replica's copy stays true, and a provider's
+ * notification, its retries and the refund results that follow cost no read. Absence is never cached:
+ * a payment not recorded yet may be recorded by another replica a moment later.
  */
 export class KnownPaymentsRepository implements KnownPayments {
   private readonly model;
@@ -67,7 +67,10 @@ export class KnownPaymentsRepository implements KnownPayments {
         currency: payment.currency,
         ...(payment.method ? { method: payment.method } : {}),
       });
+      // This insert is the stored document: the provider's notification then needs no read here.
+      this.cached.set(payment.id, { ...payment });
     } catch (error) {
+      // Stored before (perhaps differently, by an older gateway): what is kept is what a read returns.
       if (!isDuplicateKeyError(error)) throw error;
     }
     this.arrivals.announce(payment.id);
