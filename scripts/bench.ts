@@ -27,6 +27,7 @@ import { measureBroker, measureDatabase, type DatabaseLimits } from './bench/lim
 import { round, timed } from './bench/measure';
 import { summarise } from './bench/profile-summary';
 import { orderAndPayBurst } from './bench/order-burst';
+import { countCommands, roundTripsPerFlow } from './bench/round-trips';
 import { storeHistory } from './bench/scale';
 
 const SHORT = process.argv.includes('--short');
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     });
     await watcher.start(infrastructure.amqpUrl, `${prefix}_stack`);
     await runFlows(stack, secrets, watcher, 2, 6, 'warmup');
+    const commandsBefore = await countCommands(stack);
 
     say('');
     say(`## Whole flows through the stack (order → payment → start → signed callback → order.paid on the broker), ~1k documents stored`);
@@ -132,6 +134,8 @@ async function main(): Promise<void> {
       backlog = await auditBacklog(infrastructure.amqpUrl, `${prefix}_stack`);
     }
     const drainSeconds = (performance.now() - loadEnded) / 1000;
+    // Every command the services sent while the levels ran and the audit caught up (background jobs too).
+    const roundTrips = roundTripsPerFlow(commandsBefore, await countCommands(stack), figures.reduce((sum, level) => sum + level.flows, 0));
     const auditor = createClient({ baseUrl: `${stack.gatewayUrl}/api/v1`, token: signToken({ sub: 'bench-auditor', role: 'auditor' }, secrets.session.jwtSecret, '2h') });
     let verifyMs = Infinity;
     let verified = 0;
@@ -141,7 +145,15 @@ async function main(): Promise<void> {
       verified = result.checked;
     }
     const audit = await measureAudit(infrastructure.amqpUrl, infrastructure.mongoUrl, `${prefix}_stack`, prefix, SETTINGS.auditBurst);
-    const callbacks = await measureCallbacks(stack, secrets, infrastructure.amqpUrl, `${prefix}_cb`, figures.flatMap((f) => f.paymentIds), SETTINGS.callbacks, 16);
+    const callbacks = await measureCallbacks(secrets, {
+      amqpUrl: infrastructure.amqpUrl,
+      mongoUrl: infrastructure.mongoUrl,
+      env: stack.env,
+      prefix: `${prefix}_cb`,
+      logDir: path.join(REPO_ROOT, '.cache', 'bench-logs', runId),
+      count: SETTINGS.callbacks,
+      concurrency: 16,
+    });
 
     say('');
     say('## Against the targets');
@@ -150,6 +162,8 @@ async function main(): Promise<void> {
     say(`- latency at about half the best throughput (${half.customers} customers, ${round(half.flowsPerSecond, 2)} flows/s): p99/p50 = ${round(half.paidLatencyMs.p99 / half.paidLatencyMs.p50, 2)} (target ≤ 5)`);
     say(`- memory after the highest load: ${Object.entries(memory).map(([name, mb]) => `${name} ${mb} MB`).join(', ')} (target ≤ 150 MB each)`);
     say(`- audit: ${backlogAtEnd} events queued when the load stopped, drained in ${round(drainSeconds, 1)} s (target ≤ 5 s); GET /audit/verify over ${verified} records in ${round(verifyMs, 0)} ms`);
+    say(`- database round trips per flow (every command the services sent during the levels above and the audit's catch-up, divided by the flows): ${roundTrips.total.toFixed(1)}`);
+    for (const line of roundTrips.perService) say(`  - ${line}`);
     say(
       `- audit alone: a burst of ${audit.events} events published at ${round(audit.publishedPerSecond, 0)}/s (confirmed) recorded and folded in ${round(audit.seconds, 1)} s = ` +
         `${round(audit.recordedPerSecond, 0)} events/s (${round(audit.recordedPerSecond / db1k.insertPerSecond, 2)} × the database's single inserts/s; the flows above produce ~8 events each)`,

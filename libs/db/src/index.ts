@@ -7,17 +7,29 @@ export interface MongoOptions {
   /** Keep the sum over services sharing one FerretDB well below its PostgreSQL pool (see design). */
   maxPoolSize: number;
   logger: Logger;
+  /**
+   * Told of every command sent to the database (its name and, for commands on a collection, the
+   * collection): the service counts them (db_commands_total), which is how round trips per flow are measured.
+   */
+  onCommand?: (command: string, collection: string) => void;
 }
 
 /** Opens a dedicated mongoose connection (never the global one) to the service's own database. */
-export async function connectMongo({ url, dbName, maxPoolSize, logger }: MongoOptions): Promise<Connection> {
+export async function connectMongo({ url, dbName, maxPoolSize, logger, onCommand }: MongoOptions): Promise<Connection> {
   const connection = mongoose.createConnection(url, {
     dbName,
     maxPoolSize,
     serverSelectionTimeoutMS: 10_000,
     // Indexes are created explicitly by `syncIndexes` at start-up so a failure is visible, not swallowed.
     autoIndex: false,
+    monitorCommands: onCommand !== undefined,
   });
+  if (onCommand) {
+    connection.getClient().on('commandStarted', (started) => {
+      const target: unknown = started.command[started.commandName];
+      onCommand(started.commandName, typeof target === 'string' ? target : '');
+    });
+  }
   connection.on('disconnected', () => logger.warn('mongodb disconnected', { db: dbName }));
   connection.on('reconnected', () => logger.info('mongodb reconnected', { db: dbName }));
   await connection.asPromise();

@@ -26,6 +26,12 @@ export function createMetrics(service: string) {
     labelNames: ['type', 'outcome', 'redelivered'] as const,
     registers: [registry],
   });
+  const dbCommands = new Counter({
+    name: 'db_commands_total',
+    help: 'Commands sent to the database (each a round trip), by command and collection',
+    labelNames: ['command', 'collection'] as const,
+    registers: [registry],
+  });
   const brokerConnected = new Gauge({ name: 'broker_connected', help: '1 while connected to RabbitMQ', registers: [registry] });
   const outboxBacklog = new Gauge({
     name: 'outbox_backlog_documents',
@@ -39,7 +45,7 @@ export function createMetrics(service: string) {
     onConnectionChange: (connected) => brokerConnected.set(connected ? 1 : 0),
   };
 
-  return { registry, httpDuration, eventsPublished, eventsConsumed, brokerConnected, outboxBacklog, brokerObserver };
+  return { registry, httpDuration, eventsPublished, eventsConsumed, dbCommands, brokerConnected, outboxBacklog, brokerObserver };
 }
 
 export type ServiceMetrics = ReturnType<typeof createMetrics>;

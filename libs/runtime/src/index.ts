@@ -94,6 +94,7 @@ export async function runService<S extends z.ZodObject>(spec: ServiceSpec<S>): P
           dbName: database.databaseName(config.DB_PREFIX, spec.database),
           maxPoolSize: config.MONGO_MAX_POOL_SIZE,
           logger,
+          onCommand: (command, collection) => metrics.dbCommands.inc({ command, collection }),
         })
       : null;
     // A broker down for a moment at start-up is waited for (back-off, each failed attempt logged once), not
