@@ -35,9 +35,16 @@ export class AuditQueries {
     return document ? { counts: document.counts ?? {}, amount_minor: document.amount_minor ?? {} } : emptyDayStats();
   }
 
+  /**
+   * One query per callback action, each on equalities only (`{day, action}`): FerretDB v1 pushes
+   * equalities down to its index and nothing else, so an `$in` on the action read and decoded every
+   * record of the day (~6 s for a day of 80,000 records; one action: a few hundred ms).
+   */
   async callbackTimes(day: string): Promise<number[]> {
-    const documents = await this.models.records.find({ day, action: { $in: CALLBACK_ACTIONS } }, { _id: 0, verify_ms: 1 }).lean();
-    return documents.map((document) => document.verify_ms).filter((value): value is number => typeof value === 'number');
+    const batches = await Promise.all(
+      CALLBACK_ACTIONS.map((action) => this.models.records.find({ day, action }, { _id: 0, verify_ms: 1 }).lean()),
+    );
+    return batches.flat().map((document) => document.verify_ms).filter((value): value is number => typeof value === 'number');
   }
 
   /**
