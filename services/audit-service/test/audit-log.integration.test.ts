@@ -4,9 +4,12 @@ import { ensureIndexes } from '@pay/db';
 import { isolatedPrefix, testMongoUrl } from '../../../test/support/isolation';
 import { auditModels, type AuditModels } from '../src/data-access/audit-models';
 import { AuditRepository, type AuditRepositoryOptions } from '../src/data-access/audit-repository';
+import { ChainWriter } from '../src/data-access/chain-writer';
+import { RECORD_BLOCK } from '../src/data-access/seq-lookups';
+import { walkStoredChain } from '../src/data-access/verify-stored-chain';
 import { buildAuditEntry } from '../src/domain/audit-record';
 import { computeDailyReport, produceDailyReport } from '../src/domain/daily-report';
-import { chainNext, checkpointMac, headMac } from '../src/domain/hash-chain';
+import { chainNext, checkpointMac, headMac, type AuditRecord } from '../src/domain/hash-chain';
 import { recordAuditEvent } from '../src/domain/record-event';
 import { craftedDayEvents, paymentCreated, paymentSucceeded, REFUND_DAY_1, REFUND_DAY_2, refundDaysEvents, REPORT_DAY } from './audit-fixtures';
 
@@ -370,5 +373,63 @@ describe('verify from checkpoints', () => {
     // Without a key anyone can sign the head: the walk is then what finds it names another record.
     await models.chainHead.collection.updateOne({ _id: 'head' as never }, { $set: { mac: headMac(10, 'f'.repeat(64)) }, $inc: { version: 1 } });
     expect(await store.verify()).toMatchObject({ ok: false, checked: 0, from_checkpoint: 10, first_bad: { seq: 10, problem: 'head_mismatch' } });
+  });
+});
+
+describe('chain walks read a block of records at a time', () => {
+  /** `count` records appended by the writer in runs of 100, as the consumer appends under load. */
+  async function appendRecords(models: AuditModels, count: number, firstEvent = 1): Promise<void> {
+    const writer = new ChainWriter(models);
+    for (let i = 0; i < count; i += 100) {
+      const events = Array.from({ length: Math.min(100, count - i) }, (_, j) => paymentCreated(firstEvent + i + j, at((i + j) % 60)));
+      await writer.appendMany(events.map((event) => buildAuditEntry(event, new Date())));
+    }
+  }
+
+  /** The record queries a call makes. */
+  async function recordQueries<T>(connection: Connection, call: () => Promise<T>): Promise<{ result: T; queries: Record<string, unknown>[] }> {
+    const queries: Record<string, unknown>[] = [];
+    connection.set('debug', (collection: string, method: string, filter: Record<string, unknown>) => {
+      if (collection === 'audit_records' && (method === 'find' || method === 'findOne')) queries.push(filter);
+    });
+    try {
+      return { result: await call(), queries };
+    } finally {
+      connection.set('debug', false);
+    }
+  }
+
+  it('verifies 1,200 records with one query per block of 500 (FerretDB pushes it down), not one per record', async () => {
+    const { connection, models } = await openAuditLog('blocks');
+    await appendRecords(models, 1200);
+    expect(await models.records.countDocuments({ block: 1 })).toBe(RECORD_BLOCK);
+
+    const { result, queries } = await recordQueries(connection, () => walkStoredChain(models, null, { full: true }));
+    expect(result).toMatchObject({ ok: true, checked: 1200, from_checkpoint: 0 });
+    // The third block ends inside itself: one lookup of the next seq says the chain ends there.
+    expect(queries).toEqual([{ block: 0 }, { block: 1 }, { block: 2 }, { seq: 1201 }]);
+    const explained = await connection.db!.command({ explain: { find: 'audit_records', filter: { block: 1 } }, verbosity: 'queryPlanner' });
+    if ('filterPushdown' in explained) expect(explained.filterPushdown).toBe(true);
+  });
+
+  it('walks records stored before they carried a block by seq, on into the blocked ones after them', async () => {
+    const { models } = await openAuditLog('unblocked');
+    // Twenty records from before blocks: chained as the writer did, stored without the field.
+    let tip: AuditRecord | null = null;
+    const old: AuditRecord[] = [];
+    for (let n = 1; n <= 20; n++) old.push((tip = chainNext(buildAuditEntry(paymentCreated(n, at(n)), new Date()), tip)));
+    await models.records.collection.insertMany(old as never[]);
+    await appendRecords(models, 30, 21); // the writer finds the end of the old records and chains on
+    expect(await models.records.countDocuments({ block: { $exists: true } })).toBe(30);
+    expect(await walkStoredChain(models, null, { full: true })).toMatchObject({ ok: true, checked: 50 });
+  });
+
+  it('finds a record whose block was changed (pages past it) and still reports a deleted one', async () => {
+    const { models } = await openAuditLog('blockedit');
+    await appendRecords(models, 30);
+    await models.records.collection.updateOne({ seq: 12 }, { $set: { block: 7 } });
+    expect(await walkStoredChain(models, null, { full: true })).toMatchObject({ ok: true, checked: 30 });
+    await models.records.collection.deleteOne({ seq: 20 });
+    expect(await walkStoredChain(models, null, { full: true })).toMatchObject({ ok: false, first_bad: { seq: 20, problem: 'missing_record' } });
   });
 });

@@ -12,7 +12,7 @@ import type { ReconciliationRow } from '../domain/reconciliation';
  * updates; each carries `version`, bumped by every write (see ./guarded-upsert.ts). Documents written
  * before the field existed get it from their first such write.
  */
-const recordSchema = new Schema<AuditRecord>(
+const recordSchema = new Schema<AuditRecord & { block?: number }>(
   {
     _id: { type: String },
     seq: { type: Number, required: true, unique: true },
@@ -37,6 +37,8 @@ const recordSchema = new Schema<AuditRecord>(
     causation_id: { type: String, default: null },
     producer: { type: String, required: true },
     data: { type: Schema.Types.Mixed, required: true },
+    /** ⌊seq / 500⌋, not hashed: how a walk reads records a block at a time (./seq-lookups.ts). Absent on older records. */
+    block: { type: Number },
   },
   { collection: 'audit_records', versionKey: false, minimize: false, suppressReservedKeysWarning: true },
 );
@@ -45,6 +47,7 @@ recordSchema.index({ payment_id: 1, occurred_at: -1 });
 recordSchema.index({ order_id: 1, occurred_at: -1 });
 recordSchema.index({ action: 1, occurred_at: -1 });
 recordSchema.index({ day: 1, action: 1 }); // a day's callback response times
+recordSchema.index({ block: 1 }); // chain walks read a block of consecutive records at once
 
 /** The `_id` of the one chain head document. */
 export const CHAIN_HEAD_ID = 'head';

@@ -5,7 +5,7 @@ import type { AppendOutcome } from '../domain/audit-store';
 import { chainNext, headMac, type AuditRecord, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels } from './audit-models';
 import { upsertIf } from './guarded-upsert';
-import { consecutiveRecords } from './seq-lookups';
+import { blockOf, consecutiveRecords } from './seq-lookups';
 
 /** Seq lookups made at once when looking for the end of another writer's run. */
 const END_PROBES = 8;
@@ -66,7 +66,7 @@ export class ChainWriter {
       let stored = records.length;
       let clash: unknown = null;
       try {
-        await this.models.records.collection.insertMany(records as never[], { ordered: true });
+        await this.models.records.collection.insertMany(records.map((record) => ({ ...record, block: blockOf(record.seq) })) as never[], { ordered: true });
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
         stored = storedBeforeClash(error, records.length);

@@ -3,13 +3,10 @@ import type { ChainVerification } from '../domain/audit-store';
 import type { AuditAnchor } from '@pay/contracts';
 import { anchorFault, ChainVerifier, checkpointMac, hashRecord, headFault, type AuditRecord, type ChainStart, type ChainTip } from '../domain/hash-chain';
 import { CHAIN_HEAD_ID, type AuditModels, type ChainCheckpointDocument } from './audit-models';
-import { consecutiveRecords } from './seq-lookups';
+import { blockRunFrom } from './seq-lookups';
 
 const VERIFY_BATCH = 500;
 const CHECKPOINT_BATCH = 50;
-/** An incremental walk of at most this many × `checkpointEvery` records reads by seq, LOOKUP_PARALLEL at a time. */
-const LOOKUP_WALK_LIMIT = 4;
-const LOOKUP_PARALLEL = 8;
 export const DEFAULT_CHECKPOINT_EVERY = 500;
 
 export interface VerifyStoredChainOptions {
@@ -37,10 +34,11 @@ export type ChainWalk = Omit<ChainVerification, 'checkpoints' | 'keyed' | 'ancho
  * a walk from the first record. It trusts the checkpoints: an edit or a deletion below the start is seen
  * only by a full walk (`full`), which ignores them.
  *
- * A short incremental walk (the usual case) reads records one by one by seq, a few at once, up to the first
- * seq not found past the head: records past a gap beyond the head are left to the next walks (the writer
- * chains past them, so the gap becomes a missing record below the head) and to the full walk. A longer
- * walk, or a gap below the head, reads keyset pages.
+ * The walk reads a block of consecutive records at a time (one query by `block`, ./seq-lookups.ts;
+ * records stored before blocks existed a few at a time by seq) up to the first seq not found past the
+ * head: records past a gap beyond the head are left to the next walks (the writer chains past them, so
+ * the gap becomes a missing record below the head). A gap below the head is read past with keyset pages,
+ * which report it exactly.
  *
  * Every record the walk passes at a multiple of `checkpointEvery`, and the head's record, becomes a
  * checkpoint as soon as its page is checked (everything from the start up to it is then verified), even
@@ -62,12 +60,11 @@ export async function walkStoredChain(
   const verifier = new ChainVerifier(head, chainKey, start);
   const checkpointable = (record: AuditRecord) => head !== null && record.seq <= head.seq && (record.seq % every === 0 || record.seq === head.seq);
   let after = start?.seq ?? 0;
-  // A short incremental walk reads record by record by `seq` equality: the shape every store answers from an
-  // index (FerretDB v1 pushes down equalities only, a `$gt` page there reads the whole table).
-  let byPages = !(start && head && head.seq - start.seq <= every * LOOKUP_WALK_LIMIT);
-  while (!byPages && !verifier.failed) {
+  // Blocks, not `$gt` pages: FerretDB v1 pushes down equalities only, and a page there reads the whole table.
+  let byPages = false;
+  while (!verifier.failed) {
     const from = after + 1;
-    const run = await consecutiveRecords<AuditRecord>(models, from, LOOKUP_PARALLEL);
+    const { run, more } = await blockRunFrom<AuditRecord>(models, from);
     const passed: ChainTip[] = [];
     for (const record of run) {
       if (!verifier.check(record)) break;
@@ -75,10 +72,10 @@ export async function walkStoredChain(
       after = record.seq;
     }
     await storeCheckpoints(models, chainKey, passed);
-    if (run.length < LOOKUP_PARALLEL) {
-      // The next seq is missing. Past the head: the end of the chain. At or below it: a gap, which pages
-      // from here report exactly.
-      byPages = from + run.length <= head!.seq;
+    if (!more) {
+      // The next seq is missing. Past the head: the end of the chain. At or below it, or with no head to
+      // say where the chain ends: perhaps a gap, which pages from here report exactly.
+      byPages = head === null || from + run.length <= head.seq;
       break;
     }
   }
