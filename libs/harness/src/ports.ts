@@ -1,34 +1,56 @@
 import net from 'node:net';
 
 /**
- * Ports this process has handed out. The OS may return a port it just gave (it was closed again at
- * once), so two processes of one stack could be told to listen on the same port: the second then fails
- * to start while the first answers its readiness probe.
+ * Where the harness takes ports from: below Linux's ephemeral range (32768 and up), where the OS never
+ * picks one by itself (for a listener on port 0 or for an outgoing connection), cut into one slice per
+ * jest worker (JEST_WORKER_ID; slice 0 for any other process: jest's parent, npm start, bench, chaos).
+ * Ports picked by the OS could be handed to two processes at once: a jest worker's stack was told to
+ * listen where another worker's callback gateway had just started (seen in CI). Disjoint slices make that
+ * impossible between workers; within a process, `handedOut` does.
+ */
+const RANGE = { start: 10_000, end: 32_000 };
+const SLICES = 16;
+
+/** The ports [start, end) a process with this jest worker id (undefined: not a worker) hands out. */
+export function portSlice(workerId: string | undefined): { start: number; end: number } {
+  const worker = Number(workerId ?? 0);
+  const index = Number.isInteger(worker) && worker > 0 ? worker % SLICES : 0;
+  const size = Math.floor((RANGE.end - RANGE.start) / SLICES);
+  return { start: RANGE.start + index * size, end: RANGE.start + (index + 1) * size };
+}
+
+/**
+ * Ports this process has handed out: one handed out is not yet bound, so a bind test alone would offer
+ * it again (two processes of one stack would then be told the same port).
  */
 const handedOut = new Set<number>();
+let cursor: number | undefined;
 
-/** A free TCP port on 127.0.0.1 (the OS picks it), never one this process handed out before. */
+/** A free TCP port on 127.0.0.1 from this process's slice, never one it handed out before while others are left. */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await osFreePort();
-    if (!handedOut.has(port)) {
+  const { start, end } = portSlice(process.env.JEST_WORKER_ID);
+  const size = end - start;
+  // A random start: two processes of slice 0 at once (e.g. a bench beside npm start) rarely meet.
+  cursor ??= Math.floor(Math.random() * size);
+  for (let round = 0; round < 2; round++) {
+    for (let tried = 0; tried < size; tried++) {
+      const port = start + (cursor++ % size);
+      if (handedOut.has(port) || !(await canBind(port))) continue;
       handedOut.add(port);
       return port;
     }
+    // Every port of the slice was handed out once: those not bound now were given back.
+    handedOut.clear();
   }
-  throw new Error('no free TCP port found that was not handed out already');
+  throw new Error(`no free TCP port in ${start}..${end - 1}`);
 }
 
-function osFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
