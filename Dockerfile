@@ -90,5 +90,4 @@ USER 1000:1000
 # Informational: 8080 api-gateway, 8081 callback-gateway, 8082 order, 8083 payment, 8084 audit.
 EXPOSE 8080 8081 8082 8083 8084
 # exec: node becomes PID 1 and receives SIGTERM itself (graceful shutdown, see libs/http onShutdown).
-# The heap flags are the harness's SERVICE_HEAP_FLAGS (libs/harness/src/services.ts), the same everywhere.
-CMD ["sh","-c","exec node --enable-source-maps --max-semi-space-size=8 dist/services/$SERVICE/main.js"]
+CMD ["sh","-c","exec node --enable-source-maps dist/services/$SERVICE/main.js"]

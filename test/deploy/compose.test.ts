@@ -12,7 +12,6 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { DEV_JWT_AUDIENCE, DEV_JWT_ISSUER } from '../../libs/auth/src';
 import { internalTokenEnv } from '../../libs/config/src';
-import { SERVICE_HEAP_FLAGS } from '../../libs/harness/src/services';
 import { gatewayConfigSchema } from '../../services/api-gateway/src/config';
 import * as auditConfigModule from '../../services/audit-service/src/config';
 import { callbackConfigSchema, providerSettings } from '../../services/callback-gateway/src/config';
@@ -530,8 +529,7 @@ describe('Dockerfile', () => {
     expect(env).toMatchObject({ NODE_ENV: 'production', SERVICE: '${SERVICE}' });
     expect(runtime.some((i) => i.op === 'ARG' && /^SERVICE\b/.test(i.args))).toBe(true);
     // Compiled JavaScript, not tsx: `npm run build`'s bundle, with source maps for .ts stack traces.
-    // The heap flags the harness starts every service with: production runs what was measured.
-    expect(JSON.parse(runtime[cmdAt]?.args ?? 'null')).toEqual(['sh', '-c', `exec node --enable-source-maps ${SERVICE_HEAP_FLAGS.join(' ')} dist/services/$SERVICE/main.js`]);
+    expect(JSON.parse(runtime[cmdAt]?.args ?? 'null')).toEqual(['sh', '-c', 'exec node --enable-source-maps dist/services/$SERVICE/main.js']);
     expect(runtime.some((i) => /\btsx\b/.test(i.args))).toBe(false);
   });
 

@@ -79,16 +79,9 @@ export interface StartServiceOptions {
  * through tsx with PAY_RUN_TS=1 (debugging).
  */
 export async function serviceCommand(name: ServiceName): Promise<string[]> {
-  if (process.env.PAY_RUN_TS === '1') return [...SERVICE_HEAP_FLAGS, '--import', 'tsx', serviceEntry(name)];
-  return ['--enable-source-maps', ...SERVICE_HEAP_FLAGS, await ensureServiceBuilt(name)];
+  if (process.env.PAY_RUN_TS === '1') return ['--import', 'tsx', serviceEntry(name)];
+  return ['--enable-source-maps', await ensureServiceBuilt(name)];
 }
-
-/**
- * V8 heap settings of every service process, here and in the image's command (the Dockerfile; the
- * compose test holds them equal). A semi-space of 8 MB instead of V8's 16: under load the young
- * generation fills to its limit between scavenges, and that limit is resident memory (docs/benchmarks.md).
- */
-export const SERVICE_HEAP_FLAGS = ['--max-semi-space-size=8'] as const;
 
 /** The message of the last error-level JSON log line a process wrote (stdout or stderr), if any. */
 function lastErrorLine(child: ChildProcess): { last: () => string | null; stop: () => void } {
