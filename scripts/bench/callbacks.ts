@@ -74,7 +74,8 @@ export async function measureCallbacks(secrets: ReturnType<typeof generateDevSec
       const answer = await sendProviderCallback(gateway!.url, { provider: 'mock', paymentId: paymentIds[index % PAYMENTS]!, amountMinor: 100, status: 'SUCCESS' }, secrets.session);
       if (answer.status !== 200) throw new Error(`callback answered ${answer.status}: ${answer.body}`);
     };
-    await inParallel(Math.min(count, 50), concurrency, send); // warm-up: connections, code paths
+    const warmUp = Math.min(count, 50); // connections, code paths
+    await inParallel(warmUp, concurrency, send);
     const gatewayPerSecond = await inParallel(count, concurrency, send);
     await gateway.stop();
     gateway = null;
@@ -98,7 +99,7 @@ export async function measureCallbacks(secrets: ReturnType<typeof generateDevSec
     });
     await broker.close();
     // Every confirmed event of both reached the counting consumer (the warm-up's too).
-    const expected = Math.min(count, 50) + 2 * count;
+    const expected = warmUp + 2 * count;
     for (const deadline = Date.now() + 30_000; counted < expected && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
     if (counted < expected) throw new Error(`callback stage: ${counted} of ${expected} confirmed events reached the consumer`);
     return { gatewayPerSecond, bareLoopPerSecond };

@@ -60,8 +60,6 @@ export interface FlowFigures {
   paidLatencyMs: { p50: number; p99: number };
   /** One whole flow as the customer sees it: order → payment → start → provider callback → paid. */
   flowLatencyMs: { p50: number; p99: number };
-  /** Payments the flows paid (known to every service afterwards). */
-  paymentIds: string[];
 }
 
 /**
@@ -81,7 +79,6 @@ export async function runFlows(
   const product = await catalog.createProduct({ name: 'Bench tea', unit_price: '1.00' });
   const paidLatencies: number[] = [];
   const flowLatencies: number[] = [];
-  const paymentIds: string[] = [];
   let next = 0;
   const [, totalMs] = await timed(() =>
     Promise.all(
@@ -96,7 +93,6 @@ export async function runFlows(
             const order = await client.createOrder({ items: [{ product_id: product.id, quantity: 1 }] });
             // bank_card pays through the mock provider (at the simulator), whose signed callback the bench sends.
             const payment = await client.createPayment({ order_id: order.id, method: 'bank_card' });
-            paymentIds.push(payment.id);
             await client.startPayment(payment.id);
             const sentAt = performance.now();
             const answer = await sendProviderCallback(stack.callbackUrl, { provider: 'mock', paymentId: payment.id, amountMinor: 100, status: 'SUCCESS' }, secrets.session);
@@ -114,6 +110,5 @@ export async function runFlows(
     flowsPerSecond: flows / (totalMs / 1000),
     paidLatencyMs: { p50: percentile(paidLatencies, 50), p99: percentile(paidLatencies, 99) },
     flowLatencyMs: { p50: percentile(flowLatencies, 50), p99: percentile(flowLatencies, 99) },
-    paymentIds,
   };
 }
