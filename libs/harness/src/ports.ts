@@ -14,7 +14,8 @@ const SLICES = 16;
 /** The ports [start, end) a process with this jest worker id (undefined: not a worker) hands out. */
 export function portSlice(workerId: string | undefined): { start: number; end: number } {
   const worker = Number(workerId ?? 0);
-  const index = Number.isInteger(worker) && worker > 0 ? worker % SLICES : 0;
+  // Workers share slices 1..SLICES-1 (more workers than that wrap round among themselves); 0 is never a worker's.
+  const index = Number.isInteger(worker) && worker > 0 ? 1 + ((worker - 1) % (SLICES - 1)) : 0;
   const size = Math.floor((RANGE.end - RANGE.start) / SLICES);
   return { start: RANGE.start + index * size, end: RANGE.start + (index + 1) * size };
 }
