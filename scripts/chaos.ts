@@ -274,8 +274,8 @@ async function main(): Promise<void> {
     const audited = await auditedIds(infrastructure.mongoUrl, databaseName(prefix, 'audit'), seen.map((event) => event.id));
     violations.push(...checkAuditComplete(seen, audited));
     // The incremental verify: from the latest checkpoint (each stored by a verified walk), against the
-    // anchors the order-service keeps. A full walk of a large chain outlasts the gateway's upstream timeout
-    // on FerretDB (issue 10); the audit tests walk it in full.
+    // anchors the order-service keeps. A full walk reads every record (a query per 500) and is left to
+    // the audit tests.
     // A compliance view that cannot answer (still 5xx after the read's deadline) is a violation too, and
     // the other checks still run: one slow answer must not hide what the rest would find.
     const unanswered = (check: string) => (error: unknown) => {
