@@ -30,7 +30,7 @@ export interface ChainAnchoringOptions {
 /**
  * Publishes signed anchors of the chain (`audit.checkpoint`), kept outside the audit database by the
  * order-service, so a tail cut below an anchor cannot go unnoticed (see verifyStoredChain):
- *  - the writer of every `every`-th record anchors it right after appending it;
+ *  - the writer of every `every`-th record anchors it right after appending it, unless it is an anchor's;
  *  - every `intervalMs`, each replica anchors the head, verified first by the incremental walk, when
  *    records other than anchors were appended since the last anchor published: the service records its
  *    own `audit.checkpoint` events too, so an anchor's record alone must not call for another anchor
@@ -61,9 +61,12 @@ export class ChainAnchoring {
     await this.running;
   }
 
-  /** After an append: the writer of an `every`-th record anchors it. Never throws (the record is stored). */
+  /**
+   * After an append: the writer of an `every`-th record anchors it, unless that record is an anchor's own
+   * (it vouches for nothing new, and its anchor's record would follow it). Never throws (the record is stored).
+   */
   async afterAppend(record: AuditRecord): Promise<void> {
-    if (record.seq % this.options.every !== 0) return;
+    if (record.seq % this.options.every !== 0 || record.action === ANCHOR_ACTION) return;
     try {
       await this.anchor(record);
     } catch (error) {
