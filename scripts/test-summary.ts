@@ -1,10 +1,11 @@
 /**
- * The test command's last line: `tests: N passed, N failed, N skipped`, from jest's --json results.
+ * The test command's last line: `N passed, N failed, N skipped`, from jest's --json results.
  *
  * Why: CI reads a run's closing lines to tell a run that tested nothing from one that did, and jest's own
  * summary ("Tests: 1508 passed, 1508 total") is not among the forms it reads; this plain form is. It
  * counts jest's tests only: the bench, fuzz and chaos steps before it are checks that fail the command
- * by their exit code.
+ * by their exit code. The line is bare, with no label: a leading "tests" can be read as another runner's
+ * "tests N" count line, and a run of 1,518 tests was judged to have run none while it carried one.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ try {
   results = JestResults.parse(JSON.parse(readFileSync(file, 'utf8')));
 } catch (error) {
   // No results (jest crashed before writing them): say so, and fail whatever jest's exit code was.
-  console.error(`tests: no jest results in ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`no jest results in ${file}: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
-console.log(`tests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests + results.numTodoTests} skipped`);
+console.log(`${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests + results.numTodoTests} skipped`);

@@ -18,6 +18,6 @@ mkdir -p .cache
 rm -f .cache/jest-results.json
 jest_status=0
 npx jest --ci --json --outputFile=.cache/jest-results.json "$@" || jest_status=$?
-# The closing line CI reads (jest's own summary is not a form it knows): tests: N passed, N failed, N skipped.
+# The closing line CI reads (jest's own summary is not a form it knows): N passed, N failed, N skipped.
 npx tsx scripts/test-summary.ts .cache/jest-results.json
 exit "$jest_status"
