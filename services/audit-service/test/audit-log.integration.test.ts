@@ -217,6 +217,26 @@ describe('audit log on the real database', () => {
     expect((await writer.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 4 });
   });
 
+  it('folds a run appended together once, with no lookups: its callers wait for the fold that took it, not for another that finds nothing', async () => {
+    const { connection, store } = await openAuditLog('fold-join');
+    await recordAuditEvent(store, tenEvents()[0]!); // the first fold of a process reads the cursor and looks up what follows it
+    const appended = await Promise.all(tenEvents().slice(1).map((event) => store.append(buildAuditEntry(event, new Date()))));
+    expect(appended.map((outcome) => (outcome.status === 'appended' ? outcome.record.seq : null))).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const reads: string[] = [];
+    connection.set('debug', (collection: string, method: string) => {
+      if (method === 'find' || method === 'findOne') reads.push(collection);
+    });
+    try {
+      // As the consumer does once the run is stored: every event's caller asks for a fold at once.
+      const folds = await Promise.all(appended.map((outcome) => store.foldPending(outcome.status === 'appended' ? outcome.record.seq : undefined)));
+      expect(folds).toEqual(Array.from({ length: 9 }, () => 9));
+    } finally {
+      connection.set('debug', false);
+    }
+    expect(reads).toEqual([]);
+    expect((await store.dayStats(REPORT_DAY)).counts).toEqual({ payment_created: 10 });
+  });
+
   it('folds into day figures and reconciliation rows stored before they carried a version', async () => {
     const { models, store } = await openAuditLog('legacy');
     const paidAt = new Date(at(1));

@@ -37,6 +37,8 @@ export class AuditRepository implements AuditStore {
   private justAppended: AuditRecord[] = [];
   /** Folds run one at a time; a call made during one joins the next (which sees its appends). */
   private readonly folds: SingleFlight<number>;
+  /** The highest seq this writer has handed to a fold (the one under way, or one before it). */
+  private handedToFold = 0;
 
   constructor(
     private readonly models: AuditModels,
@@ -51,6 +53,7 @@ export class AuditRepository implements AuditStore {
     this.folds = new SingleFlight(() => {
       const justAppended = this.justAppended;
       this.justAppended = [];
+      if (justAppended.length > 0) this.handedToFold = justAppended.at(-1)!.seq;
       return this.folder.foldPending(justAppended);
     });
   }
@@ -76,8 +79,15 @@ export class AuditRepository implements AuditStore {
     return this.chain.repairHead();
   }
 
-  /** Callers that join one fold share its count (see SingleFlight). */
-  foldPending(): Promise<number> {
+  /**
+   * Callers that join one fold share its count (see SingleFlight). A run's appends all resolve at once
+   * and each caller asks for a fold: the first starts one that takes the whole run, and the others wait
+   * for that one. Sent to the next fold instead, they would start one with nothing handed to it, which
+   * looks up records past the end of the chain (16 lookups and a head read, to find nothing).
+   */
+  foldPending(appendedSeq?: number): Promise<number> {
+    const running = this.folds.running();
+    if (running && appendedSeq !== undefined && this.handedToFold >= appendedSeq) return running;
     return this.folds.run();
   }
 

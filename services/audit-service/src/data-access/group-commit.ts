@@ -72,6 +72,11 @@ export class SingleFlight<Result> {
     return this.next;
   }
 
+  /** The run under way, if any (a caller whose work it already holds can wait for it alone). */
+  running(): Promise<Result> | null {
+    return this.current;
+  }
+
   private start(): Promise<Result> {
     this.next = null;
     const running = this.task();

@@ -62,8 +62,10 @@ export interface AuditStore {
   /**
    * Folds appended records not yet counted into the daily stats and reconciliation, each exactly once
    * even with several replicas folding at the same time; resolves to how many this call counted.
+   * `appendedSeq`: the record the caller has just appended; a fold under way that holds it is enough.
+   * Without it (after a duplicate, or at start-up) the fold looks for anything left unfolded.
    */
-  foldPending(): Promise<number>;
+  foldPending(appendedSeq?: number): Promise<number>;
   list(filter: AuditFilter, page: number, pageSize: number): Promise<{ items: AuditRecord[]; count: number }>;
   /**
    * Verifies the chain from the latest trusted checkpoint to the head (`full`: from the first record),

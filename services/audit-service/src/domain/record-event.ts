@@ -9,6 +9,6 @@ import type { AppendOutcome, AuditStore } from './audit-store';
  */
 export async function recordAuditEvent(store: AuditStore, event: AnyEvent, now: Date = new Date()): Promise<AppendOutcome> {
   const outcome = await store.append(buildAuditEntry(event, now));
-  await store.foldPending();
+  await store.foldPending(outcome.status === 'appended' ? outcome.record.seq : undefined);
   return outcome;
 }
