@@ -23,6 +23,7 @@ void runService({
     const store = new AuditRepository(models, {
       chainKey: config.AUDIT_CHAIN_KEY ?? null,
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+      appendIntervalMs: config.AUDIT_APPEND_INTERVAL_MS,
     });
     const anchoring = new ChainAnchoring(models, {
       chainKey: config.AUDIT_CHAIN_KEY ?? null,

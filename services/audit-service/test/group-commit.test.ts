@@ -29,6 +29,40 @@ describe('GroupCommit', () => {
     await expect(commit.submit(5)).resolves.toBe(5);
   });
 
+  it('starts runs at least the interval apart: what arrives within it goes as one run; after a quiet spell, or a full run, at once', async () => {
+    const runs: { items: number[]; at: number }[] = [];
+    const paced = (maxRun: number) =>
+      new GroupCommit<number, number>(async (items) => {
+        runs.push({ items, at: Date.now() });
+        await tick();
+        return items;
+      }, maxRun, 300);
+    const commit = paced(10);
+    await commit.submit(1);
+    // One item at a time, each after the last was written: without the interval each would be a run.
+    for (const item of [2, 3, 4]) {
+      void commit.submit(item);
+      await tick();
+      await tick();
+    }
+    await commit.submit(5);
+    expect(runs.map((run) => run.items)).toEqual([[1], [2, 3, 4, 5]]);
+    expect(runs[1]!.at - runs[0]!.at).toBeGreaterThanOrEqual(290);
+    // After a quiet spell longer than the interval: at once.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const quiet = Date.now();
+    await commit.submit(6);
+    expect(runs[2]).toMatchObject({ items: [6] });
+    expect(runs[2]!.at - quiet).toBeLessThan(150); // well under the interval, with room for a busy machine
+    // A full run does not wait for the interval.
+    const full = paced(3);
+    await full.submit(7);
+    const filled = Date.now();
+    await Promise.all([8, 9, 10].map((item) => full.submit(item)));
+    expect(runs.slice(3).map((run) => run.items)).toEqual([[7], [8, 9, 10]]);
+    expect(runs[4]!.at - filled).toBeLessThan(150);
+  });
+
   it('fails every submitter when the store is down for each of them', async () => {
     const commit = new GroupCommit<number, number>(async () => {
       await tick();

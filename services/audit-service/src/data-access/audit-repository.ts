@@ -16,6 +16,8 @@ export interface AuditRepositoryOptions extends ChainWriterOptions {
   checkpointEvery?: number;
   /** Most entries appended in one run (one insert); more wait for the next run. */
   maxAppendRun?: number;
+  /** Least time between the starts of two runs (AUDIT_APPEND_INTERVAL_MS; see GroupCommit). */
+  appendIntervalMs?: number;
 }
 
 const DEFAULT_APPEND_RUN = 200;
@@ -49,7 +51,7 @@ export class AuditRepository implements AuditStore {
     this.queries = new AuditQueries(models);
     this.chainKey = options.chainKey ?? null;
     this.checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-    this.appends = new GroupCommit((entries) => this.appendRun(entries), options.maxAppendRun ?? DEFAULT_APPEND_RUN);
+    this.appends = new GroupCommit((entries) => this.appendRun(entries), options.maxAppendRun ?? DEFAULT_APPEND_RUN, options.appendIntervalMs ?? 0);
     this.folds = new SingleFlight(() => {
       const justAppended = this.justAppended;
       this.justAppended = [];

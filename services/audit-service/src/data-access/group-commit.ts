@@ -1,23 +1,30 @@
 /**
  * Group commit: items submitted while a write is in progress wait for it and then go together in the
- * next write (at most `maxRun` at once). Each submitter gets its own item's result, or an error. Order is
- * kept: items are written in the order they were submitted, one write at a time. A write of several items
- * that fails is made again item by item, so an item the write cannot take fails only its own submitter
+ * next write (at most `maxRun` at once). Runs start at least `minIntervalMs` apart (a commit delay):
+ * under a steady stream the items of that interval go as one run instead of one write each, while an
+ * item that comes after a quiet spell is written at once, and a full run never waits.
+ * Each submitter gets its own item's result, or an error. Order is kept: items are written in the order
+ * they were submitted, one write at a time. A write of several items that fails is made again item by item, so an item the write cannot take fails only its own submitter
  * (`write` must tolerate items it may have stored already: the chain's are idempotent by event id).
  */
 export class GroupCommit<Item, Result> {
   private readonly waiting: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
   private writing = false;
+  private lastRunStarted = 0;
+  /** Ends the wait for the interval early: set while waiting, called when a full run is in hand. */
+  private wakeUp: (() => void) | null = null;
 
   constructor(
     /** Writes the items; resolves to one result per item, in the same order. */
     private readonly write: (items: Item[]) => Promise<Result[]>,
     private readonly maxRun: number,
+    private readonly minIntervalMs = 0,
   ) {}
 
   submit(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
+      if (this.waiting.length >= this.maxRun) this.wakeUp?.();
       void this.drain();
     });
   }
@@ -27,6 +34,9 @@ export class GroupCommit<Item, Result> {
     this.writing = true;
     try {
       while (this.waiting.length > 0) {
+        const wait = this.intervalSinceLastRun();
+        if (wait) await wait;
+        this.lastRunStarted = Date.now();
         const run = this.waiting.splice(0, this.maxRun);
         try {
           const results = await this.write(run.map((waiting) => waiting.item));
@@ -47,6 +57,20 @@ export class GroupCommit<Item, Result> {
     } finally {
       this.writing = false;
     }
+  }
+
+  /** The wait before the next run may start; null: it may start now (no await, so it starts in this tick). */
+  private intervalSinceLastRun(): Promise<void> | null {
+    const early = this.lastRunStarted + this.minIntervalMs - Date.now();
+    if (early <= 0 || this.waiting.length >= this.maxRun) return null;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wakeUp?.(), early);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        resolve();
+      };
+    });
   }
 }
 
