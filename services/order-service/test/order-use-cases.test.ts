@@ -138,6 +138,15 @@ describe('order use cases (real database)', () => {
     await expect(legacyModel.createIndexes()).resolves.toBeUndefined();
     expect(await legacyModel.collection.findOne({ _id: 'old-2' as never })).toMatchObject({ idempotency_key: 'none:old-2' });
     expect(await backfillIdempotencyKeys(legacyModel)).toBe(0);
+    // Once the index exists the orders are not read again (at every start, a whole-table read on FerretDB).
+    const reads: string[] = [];
+    legacyModel.db.set('debug', (collection: string, method: string) => reads.push(`${collection}.${method}`));
+    try {
+      expect(await backfillIdempotencyKeys(legacyModel)).toBe(0);
+    } finally {
+      legacyModel.db.set('debug', false);
+    }
+    expect(reads.filter((read) => read.endsWith('.find'))).toEqual([]);
     await legacyModel.db.dropDatabase();
   });
 

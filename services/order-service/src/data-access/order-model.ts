@@ -84,9 +84,12 @@ export type OrderModel = ReturnType<typeof orderModel>;
 /**
  * Orders stored before idempotency keys existed lack the field; two of them would collide (null) under
  * the unique index, so they get their `none:<id>` value before the indexes are created. One document at
- * a time: FerretDB has no pipeline updates to compute it in one statement.
+ * a time: FerretDB has no pipeline updates to compute it in one statement. Only while that index does not
+ * exist: it is created after this ran to the end, and every order since is stored with its key, so once
+ * it exists there is nothing to find (the `$exists` query reads every order on FerretDB, at every start).
  */
 export async function backfillIdempotencyKeys(model: OrderModel): Promise<number> {
+  if (await hasIndex(model.collection, IDEMPOTENCY_INDEX)) return 0;
   const legacy = await model.collection.find({ idempotency_key: { $exists: false } }, { projection: { _id: 1 } }).toArray();
   for (const { _id } of legacy) {
     await model.collection.updateOne({ _id, idempotency_key: { $exists: false } }, { $set: { idempotency_key: `none:${String(_id)}`, request_fingerprint: null } });
