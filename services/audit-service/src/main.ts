@@ -24,6 +24,9 @@ void runService({
       chainKey: config.AUDIT_CHAIN_KEY ?? null,
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
       appendIntervalMs: config.AUDIT_APPEND_INTERVAL_MS,
+      // A run is full (and goes without waiting for the interval) at half the deliveries in hand: with a
+      // backlog the other half arrives while one half is written, so a burst never waits.
+      maxAppendRun: Math.max(1, Math.floor(config.CONSUMER_PREFETCH / 2)),
     });
     const anchoring = new ChainAnchoring(models, {
       chainKey: config.AUDIT_CHAIN_KEY ?? null,
