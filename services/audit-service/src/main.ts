@@ -43,8 +43,13 @@ void runService({
       app,
       async start() {
         // Finish what a crash may have interrupted (head behind the last record, records not folded).
-        auditMetrics.chainLength.set(await store.repairHead());
-        await store.foldPending();
+        // Timed in the log: a start that keeps /readyz waiting says which step held it.
+        const started = Date.now();
+        const headSeq = await store.repairHead();
+        auditMetrics.chainLength.set(headSeq);
+        const repaired = Date.now();
+        const folded = await store.foldPending();
+        logger.info('start-up repairs done', { head_seq: headSeq, repair_head_ms: repaired - started, folded_records: folded, fold_ms: Date.now() - repaired });
         // Events in hand are appended together (group commit, in delivery order within this process);
         // the unique seq index serialises replicas.
         // No inbox: the record's _id is the event id, so any second copy of an event (a redelivery, or a
