@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- --payments N [--replicas R] [--seed S] [--concurrency C] [--faults kill,broker,database]
- * [--rabbitmq-node NAME]`: runs the stack, drives N payments through the public API and the provider
+ * [--rabbitmq-node NAME] [--keep-database]`: runs the stack, drives N payments through the public API and the provider
  * simulator (successes, failures, never-notified, replayed notifications, cancels, refunds, duplicate
  * charges) while it SIGKILLs random service processes and restarts them, restarts RabbitMQ
  * (`rabbitmqctl stop_app` / `start_app`) and the database, then waits for the system to settle and
@@ -12,6 +12,9 @@
  * broker alone: `scripts/rabbitmq-node.sh start chaos@localhost 5673`, then
  * `AMQP_URL=amqp://guest:guest@127.0.0.1:5673 npm run chaos -- --rabbitmq-node chaos@localhost`), and
  * the restarts are `rabbitmqctl -n NAME stop_app` / `start_app`.
+ *
+ * `--keep-database`: the embedded FerretDB's PostgreSQL database (`pay_chaos_<run id>`) is left in place at
+ * the end, for looking into a violation (e.g. the audit records around a chain fault); drop it by hand.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -56,6 +59,7 @@ const SETTLE_TIMEOUT_MS = 240_000;
 const FAULT_KINDS = new Set((process.argv.includes('--faults') ? process.argv[process.argv.indexOf('--faults') + 1] ?? '' : 'kill,broker,database').split(','));
 for (const kind of FAULT_KINDS) if (!['kill', 'broker', 'database'].includes(kind)) throw new Error(`--faults: unknown kind ${kind} (kill, broker, database)`);
 /** `--rabbitmq-node NAME` (e.g. chaos@localhost): the RabbitMQ node serving AMQP_URL, restarted with `rabbitmqctl -n NAME`. */
+const KEEP_DATABASE = process.argv.includes('--keep-database');
 const RABBITMQ_NODE = process.argv.includes('--rabbitmq-node') ? (process.argv[process.argv.indexOf('--rabbitmq-node') + 1] ?? '') : null;
 if (RABBITMQ_NODE !== null && !/^[A-Za-z0-9_-]+@[A-Za-z0-9.-]+$/.test(RABBITMQ_NODE)) {
   throw new Error(`--rabbitmq-node must be a full node name such as chaos@localhost, got ${RABBITMQ_NODE || 'nothing'}`);
@@ -165,7 +169,8 @@ async function main(): Promise<void> {
   const random = seededRandom(SEED);
   const plan = planPayments(PAYMENTS, random);
 
-  const infrastructure = await provideInfrastructure({ ferretDatabase: `pay_chaos_${runId}`, dropOnStop: true, log });
+  const infrastructure = await provideInfrastructure({ ferretDatabase: `pay_chaos_${runId}`, dropOnStop: !KEEP_DATABASE, log });
+  if (KEEP_DATABASE && infrastructure.ferretPostgres) log(`the database is kept at the end: PostgreSQL ${infrastructure.ferretPostgres.database}`);
   const restartBroker = RABBITMQ_NODE ? ['-n', RABBITMQ_NODE] : infrastructure.broker === 'local' ? [] : null;
   if (RABBITMQ_NODE) log(`the broker is ${infrastructure.broker}, node ${RABBITMQ_NODE}: restarted with rabbitmqctl -n ${RABBITMQ_NODE}`);
   else if (infrastructure.broker !== 'local') log(`the broker is ${infrastructure.broker}: it is not restarted (rabbitmqctl reaches only a local one)`);
