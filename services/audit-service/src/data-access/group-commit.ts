@@ -4,8 +4,9 @@
  * under a steady stream the items of that interval go as one run instead of one write each, while an
  * item that comes after a quiet spell is written at once, and a full run never waits.
  * Each submitter gets its own item's result, or an error. Order is kept: items are written in the order
- * they were submitted, one write at a time. A write of several items that fails is made again item by item, so an item the write cannot take fails only its own submitter
- * (`write` must tolerate items it may have stored already: the chain's are idempotent by event id).
+ * they were submitted, one write at a time. A write of several items that fails is made again item by
+ * item, so an item the write cannot take fails only its own submitter (`write` must tolerate items it
+ * may have stored already: the chain's are idempotent by event id).
  */
 export class GroupCommit<Item, Result> {
   private readonly waiting: { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
